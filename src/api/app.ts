@@ -1,0 +1,144 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import type { ExporterMetrics } from '../metrics/metrics.js';
+import { type Poller, type SurfaceFilter, UnknownSurfaceError } from '../poller/poller.js';
+import { bearerMatches } from './auth.js';
+import { landingPage } from './landing.js';
+
+export interface ReloadOutcome {
+  ok: boolean;
+  errors: string[];
+  added?: number;
+  removed?: number;
+  changed?: number;
+}
+
+export interface AppDeps {
+  poller: Poller;
+  metrics: ExporterMetrics;
+  log: Logger;
+  pollerEnabled: boolean;
+  /** FORCE_POLL_TOKEN; undefined disables the authenticated endpoints. */
+  operatorToken: string | undefined;
+  reload?: () => Promise<ReloadOutcome>;
+  version: string;
+}
+
+export const MAX_REQUEST_BODY = '16kb';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const { poller, metrics, log } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(helmet());
+  app.use(express.raw({ type: () => true, limit: MAX_REQUEST_BODY }));
+
+  app.get('/', (_req, res) => {
+    res.type('html').send(landingPage(deps.version));
+  });
+
+  app.get('/health', (_req, res) => {
+    const health = poller.health();
+    if (!deps.pollerEnabled) {
+      res.json({ status: 'ok', poller: 'disabled', poller_last_poll_at: health.lastPollAt });
+      return;
+    }
+    res
+      .status(health.stale ? 503 : 200)
+      .json({ status: health.stale ? 'stale' : 'ok', poller_last_poll_at: health.lastPollAt });
+  });
+
+  app.get('/metrics', async (req, res) => {
+    const scrape = await metrics.render(req.get('accept'));
+    res.set('Content-Type', scrape.contentType).send(scrape.body);
+  });
+
+  const requireOperator = (req: Request, _res: Response, next: NextFunction) => {
+    if (deps.operatorToken === undefined) throw new HttpError(403, 'force poll disabled');
+    if (!bearerMatches(req.get('authorization'), deps.operatorToken))
+      throw new HttpError(401, 'unauthorized');
+    next();
+  };
+
+  const forcePoll = async (req: Request, res: Response) => {
+    const filter = surfaceFilter(req);
+    try {
+      res.json(await poller.forcePoll(filter));
+    } catch (err) {
+      if (err instanceof UnknownSurfaceError) throw new HttpError(404, 'unknown surface');
+      throw err;
+    }
+  };
+  app.post('/api/force-poll', requireOperator, forcePoll);
+  app.post('/dashboard/_force_poll', requireOperator, forcePoll);
+
+  app.get('/api/_internal/poller-status', requireOperator, (_req, res) => {
+    res.json(poller.status());
+  });
+
+  app.post('/-/reload', requireOperator, async (_req, res) => {
+    if (!deps.reload)
+      throw new HttpError(404, 'reload is not available: the exporter runs without a registry file');
+    const outcome = await deps.reload();
+    res.status(outcome.ok ? 200 : 400).json(outcome);
+  });
+
+  app.use((_req, _res) => {
+    throw new HttpError(404, 'not found');
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = errorStatus(err);
+    if (status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
+    const message = status >= 500 ? 'internal error' : err instanceof Error ? err.message : 'bad request';
+    res.status(status).json({ error: message });
+  });
+
+  return app;
+}
+
+function surfaceFilter(req: Request): SurfaceFilter {
+  const body = parseJsonBody(req);
+  const pick = (key: 'env' | 'surface'): string | undefined => {
+    const value = req.query[key] ?? body[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || !/^[a-z0-9_-]{1,64}$/.test(value))
+      throw new HttpError(400, `invalid ${key}`);
+    return value;
+  };
+  return { env: pick('env'), surface: pick('surface') };
+}
+
+function parseJsonBody(req: Request): Record<string, unknown> {
+  const raw = req.body;
+  if (!Buffer.isBuffer(raw) || raw.length === 0) return {};
+  if (!req.is('application/json')) return {};
+  try {
+    const parsed: unknown = JSON.parse(raw.toString('utf8'));
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : {};
+  } catch {
+    throw new HttpError(400, 'malformed JSON body');
+  }
+}
+
+function errorStatus(err: unknown): number {
+  if (err instanceof HttpError) return err.status;
+  const status =
+    (err as { status?: unknown; statusCode?: unknown })?.status ??
+    (err as { statusCode?: unknown })?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
+}

@@ -1,0 +1,154 @@
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { PROVIDER_NAMES, type SurfaceConfig } from '../probes/index.js';
+import { type PollerConfig, type Registry, registrySchema } from './schema.js';
+
+/** One problem in a registry file, located precisely enough to fix without reading code. */
+export interface RegistryProblem {
+  file: string;
+  /** e.g. `environments.prod[2].url`; empty for the whole document. */
+  path: string;
+  message: string;
+  /** The offending value as written, when there is one. */
+  value?: string;
+}
+
+export class RegistryError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: RegistryProblem[],
+  ) {
+    super(
+      `${file}: ${problems.length} problem(s) in the surface registry\n${problems.map(formatProblem).join('\n')}`,
+    );
+    this.name = 'RegistryError';
+  }
+}
+
+export function formatProblem(problem: RegistryProblem): string {
+  const where = problem.path ? `${problem.file}: ${problem.path}` : problem.file;
+  const value = problem.value === undefined ? '' : ` (got ${problem.value})`;
+  return `${where}: ${problem.message}${value}`;
+}
+
+/** A surface with the environment it belongs to; `key` is unique across the registry. */
+export interface RegisteredSurface {
+  key: string;
+  env: string;
+  config: SurfaceConfig;
+}
+
+export interface LoadedRegistry {
+  file: string;
+  poller: PollerConfig;
+  surfaces: RegisteredSurface[];
+}
+
+export async function loadRegistryFile(file: string, onlyEnv?: string): Promise<LoadedRegistry> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const reason =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new RegistryError(file, [{ file, path: '', message: `cannot read the registry: ${reason}` }]);
+  }
+  return parseRegistry(text, file, onlyEnv);
+}
+
+/** Parses and validates a registry document. Throws RegistryError with every problem found, never anything else. */
+export function parseRegistry(text: string, file: string, onlyEnv?: string): LoadedRegistry {
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new RegistryError(
+      file,
+      document.errors.map((err) => ({
+        file,
+        path: err.linePos ? `line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '',
+        message: `invalid YAML: ${err.message.split('\n')[0]}`,
+      })),
+    );
+  }
+  const raw: unknown = document.toJS({ maxAliasCount: 100 });
+  const parsed = registrySchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    throw new RegistryError(file, problemsFromZod(file, parsed.error, raw));
+  }
+  return flatten(parsed.data, file, onlyEnv);
+}
+
+function flatten(registry: Registry, file: string, onlyEnv: string | undefined): LoadedRegistry {
+  if (onlyEnv !== undefined && !(onlyEnv in registry.environments)) {
+    const known = Object.keys(registry.environments).join(', ') || 'none';
+    throw new RegistryError(file, [
+      {
+        file,
+        path: 'environments',
+        message: `SURFACE_ENV names an environment not in the registry (known: ${known})`,
+        value: JSON.stringify(onlyEnv),
+      },
+    ]);
+  }
+  const surfaces: RegisteredSurface[] = [];
+  for (const [env, list] of Object.entries(registry.environments)) {
+    if (onlyEnv !== undefined && env !== onlyEnv) continue;
+    for (const config of list) surfaces.push({ key: `${env}/${config.name}`, env, config });
+  }
+  return { file, poller: registry.poller, surfaces };
+}
+
+function problemsFromZod(file: string, error: z.ZodError, raw: unknown): RegistryProblem[] {
+  const problems: RegistryProblem[] = [];
+  for (const issue of error.issues) {
+    // An unknown provider fails the discriminator and the keys of every variant; the discriminator says it all.
+    const path = formatPath(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        problems.push({ file, path: formatPath([...issue.path, key]), message: 'unknown key (a typo?)' });
+      }
+      continue;
+    }
+    const value = valueAt(raw, issue.path);
+    problems.push({
+      file,
+      path,
+      message: describeIssue(issue),
+      value: value === undefined ? undefined : preview(value),
+    });
+  }
+  return problems;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
+    return `unknown or missing provider: expected one of ${PROVIDER_NAMES.join(', ')}`;
+  }
+  if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) {
+    return `required: expected ${issue.expected}`;
+  }
+  return issue.message;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out ? `.${String(segment)}` : String(segment);
+  }
+  return out;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current = root;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[segment];
+  }
+  return current;
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

@@ -1,0 +1,588 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { ErrorCode, SurfaceStatus } from '../codes.js';
+import type { LoadedRegistry, RegisteredSurface } from '../config/load.js';
+import type { PollerConfig } from '../config/schema.js';
+import type { ExporterMetrics, SurfaceLabels } from '../metrics/metrics.js';
+import type { Env } from '../net/access.js';
+import type { ExchangeObserver, HttpClient } from '../net/client.js';
+import { SharedCache } from '../probes/cache.js';
+import { providerFor } from '../probes/index.js';
+import type { ProbeContext, ProbeResult } from '../probes/types.js';
+import { type Clock, systemClock } from './clock.js';
+import { Semaphore } from './semaphore.js';
+import { noopTracer, type ProbeTracer } from './tracer.js';
+
+export interface PollerDeps {
+  metrics: ExporterMetrics;
+  log: Logger;
+  env: Env;
+  http: HttpClient;
+  clock?: Clock;
+  tracer?: ProbeTracer;
+  /** Test-only: called at the top of each worker iteration; a throw there is a worker-loop crash. */
+  workerHook?: (surfaceKey: string) => void;
+}
+
+export interface CompletedProbe extends ProbeResult {
+  checkedAt: number;
+  durationSeconds: number;
+}
+
+export interface SurfaceSnapshot {
+  env: string;
+  surface: string;
+  provider: string;
+  target: string;
+  thread_alive: boolean;
+  status: SurfaceStatus | 'unknown';
+  error: ErrorCode | null;
+  detail: string | null;
+  checked_at: string | null;
+  duration_ms: number | null;
+  consecutive_failures: number;
+  next_poll_at: string | null;
+}
+
+export interface ForcePollEntry {
+  env: string;
+  surface: string;
+  provider: string;
+  status: SurfaceStatus | 'pending';
+  error: ErrorCode | null;
+  detail: string | null;
+  duration_ms: number | null;
+}
+
+export interface ForcePollResponse {
+  polled: number;
+  results: ForcePollEntry[];
+}
+
+export class UnknownSurfaceError extends Error {
+  constructor(readonly filter: SurfaceFilter) {
+    super(`no surface matches ${JSON.stringify(filter)}`);
+  }
+}
+
+export interface SurfaceFilter {
+  env?: string;
+  surface?: string;
+}
+
+const WORKER_BACKOFF_BASE_MS = 1000;
+
+/**
+ * Probes every registered surface on its own schedule. Each surface has its own worker loop, so a
+ * hanging or crashing surface never delays another; a semaphore bounds sockets across all of them.
+ */
+export class Poller {
+  private settings: PollerConfig;
+  private readonly workers = new Map<string, SurfaceWorker>();
+  private readonly semaphore: Semaphore;
+  readonly cache: SharedCache;
+  private readonly clock: Clock;
+  private readonly tracer: ProbeTracer;
+  private running = false;
+  private startedAtMonotonic: number;
+  private lastPollAt: number | null = null;
+  private lastPollAtMonotonic: number | null = null;
+  private crashes = { probe: 0, worker: 0 };
+  private summaryTimer: NodeJS.Timeout | undefined;
+  private readonly roundCounts = { up: 0, degraded: 0, down: 0 };
+  private readonly forceRounds = new Map<string, Promise<ForcePollResponse>>();
+
+  constructor(
+    registry: LoadedRegistry,
+    private readonly deps: PollerDeps,
+  ) {
+    this.settings = registry.poller;
+    this.clock = deps.clock ?? systemClock;
+    this.tracer = deps.tracer ?? noopTracer;
+    this.cache = new SharedCache(this.clock.now);
+    this.semaphore = new Semaphore(registry.poller.concurrency);
+    this.startedAtMonotonic = this.clock.monotonic();
+    for (const surface of registry.surfaces) this.workers.set(surface.key, new SurfaceWorker(surface, this));
+    this.publishSurfaceCounts();
+    for (const worker of this.workers.values()) worker.publishAlive();
+  }
+
+  get config(): PollerConfig {
+    return this.settings;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Starts every worker; first probes are spread over one interval so they do not all fire at once. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.startedAtMonotonic = this.clock.monotonic();
+    for (const worker of this.workers.values()) worker.start(this.jitterMs());
+    this.scheduleSummary();
+  }
+
+  /** Stops scheduling and waits for in-flight probes, which end by their own deadline. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.summaryTimer);
+    await Promise.all([...this.workers.values()].map((worker) => worker.stop()));
+  }
+
+  /**
+   * Applies a new registry: added surfaces start, removed ones stop and lose their series, changed
+   * ones restart, unchanged ones keep state and schedule. Poller settings apply from each worker's next probe.
+   */
+  applyRegistry(registry: LoadedRegistry): { added: number; removed: number; changed: number } {
+    this.settings = registry.poller;
+    this.semaphore.setLimit(registry.poller.concurrency);
+    const next = new Map(registry.surfaces.map((surface) => [surface.key, surface]));
+    const previousKeys = new Set(this.workers.keys());
+    const counts = { added: 0, removed: 0, changed: 0 };
+    for (const [key, worker] of this.workers) {
+      const replacement = next.get(key);
+      if (replacement && sameSurface(worker.surface, replacement)) continue;
+      this.workers.delete(key);
+      void worker.retire();
+      if (replacement) counts.changed++;
+      else counts.removed++;
+    }
+    for (const surface of registry.surfaces) {
+      if (this.workers.has(surface.key)) continue;
+      const worker = new SurfaceWorker(surface, this);
+      this.workers.set(surface.key, worker);
+      worker.publishAlive();
+      if (this.running) worker.start(this.jitterMs());
+    }
+    counts.added = registry.surfaces.filter((surface) => !previousKeys.has(surface.key)).length;
+    this.publishSurfaceCounts();
+    return counts;
+  }
+
+  /** Probes the matching surfaces now and answers by the force-poll deadline, with `pending` for the slow ones. */
+  forcePoll(filter: SurfaceFilter = {}): Promise<ForcePollResponse> {
+    const workers = this.select(filter);
+    if (workers.length === 0) return Promise.reject(new UnknownSurfaceError(filter));
+    const roundKey = `${filter.env ?? '*'}/${filter.surface ?? '*'}`;
+    const inFlight = this.forceRounds.get(roundKey);
+    if (inFlight) return inFlight;
+    const round = this.tracer
+      .traceForcePoll(() => this.runForceRound(workers))
+      .finally(() => this.forceRounds.delete(roundKey));
+    this.forceRounds.set(roundKey, round);
+    return round;
+  }
+
+  /** Runs one probe of one surface outside the schedule, reporting each HTTP call (the CLI's `probe`). */
+  async probeOnce(key: string, observe?: ExchangeObserver): Promise<CompletedProbe> {
+    const worker = this.workers.get(key);
+    if (!worker) throw new UnknownSurfaceError({ surface: key });
+    return worker.execute(observe);
+  }
+
+  health(): { stale: boolean; lastPollAt: string | null; ageSeconds: number | null } {
+    const reference = this.lastPollAtMonotonic ?? this.startedAtMonotonic;
+    const ageSeconds = (this.clock.monotonic() - reference) / 1000;
+    return {
+      stale: ageSeconds > this.settings.stale_after_seconds,
+      lastPollAt: this.lastPollAt === null ? null : new Date(this.lastPollAt).toISOString(),
+      ageSeconds: this.lastPollAtMonotonic === null ? null : ageSeconds,
+    };
+  }
+
+  status(): { poller: Record<string, unknown>; surfaces: SurfaceSnapshot[] } {
+    return {
+      poller: {
+        running: this.running,
+        last_poll_at: this.lastPollAt === null ? null : new Date(this.lastPollAt).toISOString(),
+        crashes: { ...this.crashes },
+        interval_seconds: this.settings.interval_seconds,
+        surfaces: this.workers.size,
+        probes_in_flight: this.semaphore.inUse,
+        probes_queued: this.semaphore.queued,
+      },
+      surfaces: [...this.workers.values()].map((worker) => worker.snapshot()),
+    };
+  }
+
+  surfaces(): RegisteredSurface[] {
+    return [...this.workers.values()].map((worker) => worker.surface);
+  }
+
+  // ---- used by SurfaceWorker ----
+
+  /** @internal */
+  get internals() {
+    return {
+      deps: this.deps,
+      clock: this.clock,
+      tracer: this.tracer,
+      semaphore: this.semaphore,
+      settings: () => this.settings,
+      isRunning: () => this.running,
+      noteProbeCompleted: (probe: CompletedProbe) => this.noteProbeCompleted(probe),
+      noteCrash: (scope: 'probe' | 'worker') => {
+        this.crashes[scope]++;
+        this.deps.metrics.countCrash(scope);
+      },
+      newContext: (signal: AbortSignal, log: Logger, observe?: ExchangeObserver) =>
+        this.newContext(signal, log, observe),
+    };
+  }
+
+  private newContext(signal: AbortSignal, log: Logger, observe?: ExchangeObserver): ProbeContext {
+    const { http, env, metrics } = this.deps;
+    return {
+      env,
+      signal,
+      log,
+      cache: this.cache,
+      metadataTtlSeconds: this.settings.metadata_ttl_seconds,
+      now: () => this.clock.now(),
+      request: (req) => http.send({ ...req, signal }, observe),
+      reportRateLimit: (provider, remaining) => metrics.setRateLimitRemaining(provider, remaining),
+    };
+  }
+
+  private noteProbeCompleted(probe: CompletedProbe): void {
+    this.lastPollAt = probe.checkedAt;
+    this.lastPollAtMonotonic = this.clock.monotonic();
+    this.roundCounts[probe.status]++;
+  }
+
+  private async runForceRound(workers: SurfaceWorker[]): Promise<ForcePollResponse> {
+    const deadlineMs = this.settings.force_poll_deadline_seconds * 1000;
+    const deadline = sleep(deadlineMs, 'pending' as const, { ref: false });
+    const results = await Promise.all(
+      workers.map(async (worker): Promise<ForcePollEntry> => {
+        const probe = worker.probeNow();
+        const settled = await Promise.race([probe, deadline]);
+        const { env, config } = worker.surface;
+        if (settled === 'pending') {
+          return {
+            env,
+            surface: config.name,
+            provider: config.provider,
+            status: 'pending',
+            error: null,
+            detail: null,
+            duration_ms: null,
+          };
+        }
+        return {
+          env,
+          surface: config.name,
+          provider: config.provider,
+          status: settled.status,
+          error: settled.code,
+          detail: settled.detail,
+          duration_ms: Math.round(settled.durationSeconds * 1000),
+        };
+      }),
+    );
+    return { polled: results.length, results };
+  }
+
+  private select(filter: SurfaceFilter): SurfaceWorker[] {
+    return [...this.workers.values()].filter(
+      (worker) =>
+        (filter.env === undefined || worker.surface.env === filter.env) &&
+        (filter.surface === undefined || worker.surface.config.name === filter.surface),
+    );
+  }
+
+  private jitterMs(): number {
+    return Math.random() * this.settings.interval_seconds * 1000;
+  }
+
+  private publishSurfaceCounts(): void {
+    const counts = new Map<string, number>();
+    for (const worker of this.workers.values())
+      counts.set(worker.surface.env, (counts.get(worker.surface.env) ?? 0) + 1);
+    this.deps.metrics.setSurfaceCounts(counts);
+  }
+
+  /** One `poll_once` line per interval, whatever the number of surfaces: the runbook greps for it. */
+  private scheduleSummary(): void {
+    this.summaryTimer = setTimeout(() => {
+      const { up, degraded, down } = this.roundCounts;
+      if (this.workers.size === 0) {
+        // With nothing to probe the poller is idle, not stalled.
+        this.lastPollAt = this.clock.now();
+        this.lastPollAtMonotonic = this.clock.monotonic();
+      }
+      this.deps.log.info(
+        {
+          event: 'poll_once',
+          surfaces: this.workers.size,
+          polled: up + degraded + down,
+          up,
+          degraded,
+          down,
+          crashes: this.crashes,
+        },
+        'poll_once',
+      );
+      this.roundCounts.up = 0;
+      this.roundCounts.degraded = 0;
+      this.roundCounts.down = 0;
+      if (this.running) this.scheduleSummary();
+    }, this.settings.interval_seconds * 1000);
+    this.summaryTimer.unref();
+  }
+}
+
+function sameSurface(a: RegisteredSurface, b: RegisteredSurface): boolean {
+  return a.env === b.env && JSON.stringify(a.config) === JSON.stringify(b.config);
+}
+
+class SurfaceWorker {
+  readonly labels: SurfaceLabels;
+  private readonly log: Logger;
+  private loopAbort = new AbortController();
+  private loopDone: Promise<void> = Promise.resolve();
+  private inFlight: Promise<CompletedProbe> | null = null;
+  private retired = false;
+  private alive = false;
+  private last: CompletedProbe | null = null;
+  private consecutiveFailures = 0;
+  private nextPollAt: number | null = null;
+
+  constructor(
+    readonly surface: RegisteredSurface,
+    private readonly poller: Poller,
+  ) {
+    this.labels = { env: surface.env, surface: surface.config.name, provider: surface.config.provider };
+    this.log = poller.internals.deps.log.child({
+      env: surface.env,
+      surface: surface.config.name,
+      provider: surface.config.provider,
+    });
+  }
+
+  publishAlive(): void {
+    this.poller.internals.deps.metrics.setWorkerAlive(this.labels, this.alive);
+  }
+
+  start(initialDelayMs: number): void {
+    this.loopAbort = new AbortController();
+    this.loopDone = this.supervise(initialDelayMs, this.loopAbort.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.loopAbort.abort();
+    await this.loopDone;
+    await this.inFlight?.catch(() => undefined);
+  }
+
+  /** Leaves the registry: stops, and its series vanish even if a probe lands afterwards. */
+  async retire(): Promise<void> {
+    this.retired = true;
+    this.poller.internals.deps.metrics.removeSurface(this.labels);
+    await this.stop();
+  }
+
+  /** Probes now, or joins the probe already in flight for this surface. */
+  probeNow(): Promise<CompletedProbe> {
+    if (!this.inFlight) {
+      this.inFlight = this.execute().finally(() => {
+        this.inFlight = null;
+      });
+    }
+    return this.inFlight;
+  }
+
+  snapshot(): SurfaceSnapshot {
+    const { env, config } = this.surface;
+    const last = this.last;
+    return {
+      env,
+      surface: config.name,
+      provider: config.provider,
+      target: providerFor(config).describeTarget(config),
+      thread_alive: this.alive,
+      status: last?.status ?? 'unknown',
+      error: last?.code ?? null,
+      detail: last?.detail ?? null,
+      checked_at: last ? new Date(last.checkedAt).toISOString() : null,
+      duration_ms: last ? Math.round(last.durationSeconds * 1000) : null,
+      consecutive_failures: this.consecutiveFailures,
+      next_poll_at: this.nextPollAt === null ? null : new Date(this.nextPollAt).toISOString(),
+    };
+  }
+
+  private setAlive(alive: boolean): void {
+    this.alive = alive;
+    if (!this.retired) this.publishAlive();
+  }
+
+  /** Restarts a failed worker loop with exponential backoff, like the runbook's poller thread. */
+  private async supervise(initialDelayMs: number, signal: AbortSignal): Promise<void> {
+    const { clock, settings, noteCrash } = this.poller.internals;
+    let failures = 0;
+    let delayMs = initialDelayMs;
+    while (!signal.aborted) {
+      this.setAlive(true);
+      try {
+        await this.loop(delayMs, signal, () => {
+          failures = 0;
+        });
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        failures++;
+        const backoffMs = Math.min(
+          settings().max_backoff_seconds * 1000,
+          WORKER_BACKOFF_BASE_MS * 2 ** (failures - 1),
+        );
+        this.setAlive(false);
+        noteCrash('worker');
+        this.nextPollAt = clock.now() + backoffMs;
+        this.log.error({ event: 'thread_crashed', err, backoff_seconds: backoffMs / 1000 }, 'thread_crashed');
+        if (!(await pause(backoffMs, signal))) return;
+        delayMs = 0;
+      }
+    }
+  }
+
+  private async loop(
+    initialDelayMs: number,
+    signal: AbortSignal,
+    onHealthyIteration: () => void,
+  ): Promise<void> {
+    const { clock, settings, deps } = this.poller.internals;
+    this.nextPollAt = clock.now() + initialDelayMs;
+    if (!(await pause(initialDelayMs, signal))) return;
+    let scheduledAt = clock.monotonic();
+    while (!signal.aborted) {
+      deps.workerHook?.(this.surface.key);
+      await this.probeNow();
+      onHealthyIteration();
+      const intervalMs = settings().interval_seconds * 1000;
+      // Fixed-rate schedule: a slow probe does not push every later check back; missed slots are skipped.
+      scheduledAt += intervalMs;
+      const nowMonotonic = clock.monotonic();
+      if (scheduledAt < nowMonotonic)
+        scheduledAt += Math.ceil((nowMonotonic - scheduledAt) / intervalMs) * intervalMs;
+      const waitMs = scheduledAt - nowMonotonic;
+      this.nextPollAt = clock.now() + waitMs;
+      if (!(await pause(waitMs, signal))) return;
+    }
+  }
+
+  /** Runs the provider's probe under the concurrency cap and a hard deadline, and records what it saw. */
+  async execute(observe?: ExchangeObserver): Promise<CompletedProbe> {
+    const { semaphore, settings, clock, tracer, newContext, noteCrash } = this.poller.internals;
+    const release = await semaphore.acquire();
+    const timeoutMs = settings().timeout_seconds * 1000;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error('probe deadline')), timeoutMs);
+    const started = performance.now();
+    let traceId: string | undefined;
+    let result: ProbeResult;
+    try {
+      const traced = await tracer.traceProbe(this.labels, async () => {
+        const ctx = newContext(deadline.signal, this.log, observe);
+        try {
+          return await raceDeadline(
+            providerFor(this.surface.config).probe(this.surface.config, ctx),
+            deadline.signal,
+          );
+        } catch (err) {
+          if (deadline.signal.aborted) {
+            return {
+              status: 'degraded',
+              code: 'probe_timeout',
+              detail: `no result within ${settings().timeout_seconds} s`,
+            };
+          }
+          noteCrash('probe');
+          this.log.error({ event: 'probe_crashed', err }, 'probe_crashed');
+          return { status: 'degraded', code: 'probe_crashed', detail: `probe crashed: ${errorMessage(err)}` };
+        }
+      });
+      result = traced.result;
+      traceId = traced.traceId;
+    } finally {
+      clearTimeout(timer);
+      release();
+    }
+    const completed: CompletedProbe = {
+      ...result,
+      checkedAt: clock.now(),
+      durationSeconds: (performance.now() - started) / 1000,
+    };
+    this.record(completed, traceId);
+    return completed;
+  }
+
+  private record(probe: CompletedProbe, traceId: string | undefined): void {
+    if (this.retired) return;
+    const { deps, noteProbeCompleted } = this.poller.internals;
+    const previous = this.last;
+    this.last = probe;
+    this.consecutiveFailures = probe.status === 'up' ? 0 : this.consecutiveFailures + 1;
+    deps.metrics.recordProbe(this.labels, {
+      status: probe.status,
+      code: probe.code,
+      durationSeconds: probe.durationSeconds,
+      checkedAtSeconds: probe.checkedAt / 1000,
+      deployment: probe.deployment,
+      traceId,
+    });
+    noteProbeCompleted(probe);
+    const fields = {
+      event: 'poll_once',
+      status: probe.status,
+      error: probe.code,
+      detail: probe.detail,
+      duration_ms: Math.round(probe.durationSeconds * 1000),
+    };
+    // One line per state change keeps 1,000 failing surfaces from flooding the log every interval.
+    if (!previous || previous.status !== probe.status || previous.code !== probe.code) {
+      const level = probe.status === 'up' ? 'info' : 'warn';
+      this.log[level](
+        { ...fields, previous_status: previous?.status ?? null, previous_error: previous?.code ?? null },
+        'poll_once: surface changed state',
+      );
+    } else {
+      this.log.debug(fields, 'poll_once');
+    }
+  }
+}
+
+/** Sleeps unless aborted; false when aborted. */
+async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false;
+  try {
+    await sleep(Math.max(0, ms), undefined, { signal });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Ends with the deadline even when a probe ignores its AbortSignal. */
+function raceDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,39 @@
+import { httpStatusCode } from '../codes.js';
+import { type AccessServiceToken, accessHeaders, detectAccessGate } from '../net/access.js';
+import { degraded, type ProbeContext, type ProbeResult, up } from './types.js';
+
+export interface HealthCheck {
+  url: string;
+  /** Undefined: any 2xx is healthy. */
+  expectStatus?: number;
+  accessToken?: AccessServiceToken;
+  caFile?: string;
+}
+
+/** GET a health URL and judge it; shared by `http` and the app check of `heroku_app`. */
+export async function checkHealth(ctx: ProbeContext, check: HealthCheck): Promise<ProbeResult> {
+  const outcome = await ctx.request({
+    url: check.url,
+    headers: accessHeaders(check.accessToken),
+    caFile: check.caFile,
+  });
+  if (outcome.kind === 'failure') {
+    if (outcome.failure === 'timeout') return degraded('probe_timeout', `health check: ${outcome.message}`);
+    if (outcome.failure === 'tls') return degraded('tls_error', `health check: ${outcome.message}`);
+    return degraded('health_no_response', `health check: ${outcome.message}`);
+  }
+  const gate = detectAccessGate(outcome, check.accessToken !== undefined);
+  if (gate) return degraded('access_gate_redirect', gate);
+  const healthy =
+    check.expectStatus === undefined
+      ? outcome.status >= 200 && outcome.status < 300
+      : outcome.status === check.expectStatus;
+  if (!healthy) {
+    const expected = check.expectStatus === undefined ? 'a 2xx' : String(check.expectStatus);
+    return degraded(
+      httpStatusCode('health_http_', outcome.status),
+      `health check answered HTTP ${outcome.status}, expected ${expected}`,
+    );
+  }
+  return up(`HTTP ${outcome.status} in ${Math.round(outcome.durationSeconds * 1000)} ms`);
+}

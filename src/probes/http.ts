@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { readAccessToken } from '../net/access.js';
+import { redactUrl } from '../net/redact.js';
+import { checkHealth } from './healthCheck.js';
+import { degraded, ENV_VAR_NAME, type Provider, surfaceBase } from './types.js';
+
+export const httpSurface = surfaceBase
+  .extend({
+    provider: z.literal('http'),
+    url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }),
+    expect_status: z.number().int().min(100).max(599).optional(),
+    access_token_env: ENV_VAR_NAME.optional(),
+    ca_file: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type HttpSurface = z.infer<typeof httpSurface>;
+
+export const httpProvider: Provider<HttpSurface> = {
+  async probe(surface, ctx) {
+    let accessToken: Parameters<typeof checkHealth>[1]['accessToken'];
+    if (surface.access_token_env) {
+      const token = readAccessToken(ctx.env, surface.access_token_env);
+      if (!token.ok) return degraded('skipped_credentials', token.detail);
+      accessToken = token.value;
+    }
+    return checkHealth(ctx, {
+      url: surface.url,
+      expectStatus: surface.expect_status,
+      accessToken,
+      caFile: surface.ca_file,
+    });
+  },
+  describeTarget: (surface) => redactUrl(surface.url),
+  credentialVariables: (surface) => (surface.access_token_env ? [surface.access_token_env] : []),
+};

@@ -1,0 +1,63 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { ErrorCode, SurfaceStatus } from '../codes.js';
+import type { Env } from '../net/access.js';
+import type { HttpOutcome, HttpRequest } from '../net/client.js';
+import type { SharedCache } from './cache.js';
+
+/** What a probe saw. A failing surface is data: probes return this, they throw only on bugs. */
+export interface ProbeResult {
+  status: SurfaceStatus;
+  code: ErrorCode | null;
+  /** Free text for logs and the status API; never a metric label, never a secret. */
+  detail: string;
+  /** Set by cloudflare_pages: the newest deployment's latest stage. */
+  deployment?: DeploymentFacts;
+}
+
+export interface DeploymentFacts {
+  stage: string;
+  status: string;
+  /** The deployment's created_on, in seconds since the epoch. */
+  startedAtSeconds: number | null;
+}
+
+export type RateLimitedProvider = 'heroku' | 'cloudflare';
+
+export interface ProbeContext {
+  readonly env: Env;
+  /** Aborts at the probe deadline or at shutdown. */
+  readonly signal: AbortSignal;
+  /** Sends one request under this probe's deadline; the outcome is never a thrown error. */
+  request(req: Omit<HttpRequest, 'signal'>): Promise<HttpOutcome>;
+  readonly log: Logger;
+  /** Shared by every surface of the exporter, so surfaces naming the same app share one entry. */
+  readonly cache: SharedCache;
+  readonly metadataTtlSeconds: number;
+  /** Milliseconds since the epoch; injectable so tests can move time. */
+  now(): number;
+  reportRateLimit(provider: RateLimitedProvider, remaining: number): void;
+}
+
+export interface Provider<S> {
+  probe(surface: S, ctx: ProbeContext): Promise<ProbeResult>;
+  /** Where the probe goes, for `list` and the status API. Never contains a credential. */
+  describeTarget(surface: S): string;
+  /** The environment variables the surface reads its credentials from. */
+  credentialVariables(surface: S): string[];
+}
+
+export const ENV_VAR_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+
+/** Fields every surface has, whatever its provider. */
+export const surfaceBase = z.object({
+  name: z.string().regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and dashes ([a-z0-9-])'),
+});
+
+export const up = (detail = 'ok'): ProbeResult => ({ status: 'up', code: null, detail });
+export const degraded = (code: ErrorCode, detail: string): ProbeResult => ({
+  status: 'degraded',
+  code,
+  detail,
+});
+export const down = (code: ErrorCode, detail: string): ProbeResult => ({ status: 'down', code, detail });

@@ -1,0 +1,128 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { type AppDeps, createApp, type ReloadOutcome } from './api/app.js';
+import { formatProblem, type LoadedRegistry, loadRegistryFile, RegistryError } from './config/load.js';
+import { ExporterMetrics } from './metrics/metrics.js';
+import type { Env } from './net/access.js';
+import { HttpClient } from './net/client.js';
+import type { Clock } from './poller/clock.js';
+import { Poller, type PollerDeps } from './poller/poller.js';
+import type { ProbeTracer } from './poller/tracer.js';
+import { VERSION } from './version.js';
+
+export interface ExporterOptions {
+  registry: LoadedRegistry;
+  /** The registry file to re-read on reload; undefined when the registry was built in memory. */
+  registryFile?: string;
+  onlyEnv?: string;
+  host: string;
+  port: number;
+  pollerEnabled: boolean;
+  env: Env;
+  log: Logger;
+  clock?: Clock;
+  tracer?: ProbeTracer;
+  http?: HttpClient;
+  workerHook?: PollerDeps['workerHook'];
+  defaultMetrics?: boolean;
+}
+
+export interface RunningExporter {
+  url: string;
+  port: number;
+  poller: Poller;
+  metrics: ExporterMetrics;
+  http: HttpClient;
+  server: Server;
+  reload(): Promise<ReloadOutcome>;
+  /** Stops scheduling, lets in-flight probes end (by their deadline), then closes the server. */
+  stop(): Promise<void>;
+}
+
+export async function startExporter(options: ExporterOptions): Promise<RunningExporter> {
+  const { log, env } = options;
+  const metrics = new ExporterMetrics({ version: VERSION, defaultMetrics: options.defaultMetrics });
+  const http = options.http ?? new HttpClient({ userAgent: `surface-exporter/${VERSION}` });
+  const poller = new Poller(options.registry, {
+    metrics,
+    log: log.child({ component: 'StatusPoller' }),
+    env,
+    http,
+    clock: options.clock,
+    tracer: options.tracer,
+    workerHook: options.workerHook,
+  });
+  metrics.recordReload(true, Date.now() / 1000);
+
+  const reload = async (): Promise<ReloadOutcome> => {
+    if (!options.registryFile) return { ok: false, errors: ['no registry file to reload'] };
+    try {
+      const next = await loadRegistryFile(options.registryFile, options.onlyEnv);
+      const counts = poller.applyRegistry(next);
+      metrics.recordReload(true, Date.now() / 1000);
+      log.info({ event: 'config_reloaded', file: options.registryFile, ...counts }, 'registry reloaded');
+      return { ok: true, errors: [], ...counts };
+    } catch (err) {
+      metrics.recordReload(false, Date.now() / 1000);
+      const errors =
+        err instanceof RegistryError ? err.problems.map(formatProblem) : [(err as Error).message];
+      log.error(
+        { event: 'config_reload_failed', file: options.registryFile, errors },
+        'registry reload failed; the running registry stays',
+      );
+      return { ok: false, errors };
+    }
+  };
+
+  const deps: AppDeps = {
+    poller,
+    metrics,
+    log,
+    pollerEnabled: options.pollerEnabled,
+    operatorToken: env.FORCE_POLL_TOKEN?.trim() || undefined,
+    reload: options.registryFile ? reload : undefined,
+    version: VERSION,
+  };
+  const app = createApp(deps);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = app.listen(options.port, options.host, (err?: Error) =>
+      err ? reject(err) : resolve(listening),
+    );
+    listening.once('error', reject);
+  });
+  // Slow or half-open clients must not hold sockets: these close slowloris-style connections.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+
+  if (options.pollerEnabled) poller.start();
+  log.info(
+    {
+      event: 'started',
+      url,
+      surfaces: options.registry.surfaces.length,
+      poller: options.pollerEnabled ? 'running' : 'disabled',
+      version: VERSION,
+    },
+    'surface-exporter listening',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await poller.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      if (!options.http) await http.close();
+    })();
+    return stopping;
+  };
+
+  return { url, port, poller, metrics, http, server, reload, stop };
+}
