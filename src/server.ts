@@ -25,6 +25,7 @@ export interface ExporterOptions {
   tracer?: ProbeTracer;
   http?: HttpClient;
   workerHook?: PollerDeps['workerHook'];
+  resolveProvider?: PollerDeps['resolveProvider'];
   defaultMetrics?: boolean;
 }
 
@@ -52,6 +53,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     clock: options.clock,
     tracer: options.tracer,
     workerHook: options.workerHook,
+    resolveProvider: options.resolveProvider,
   });
   metrics.recordReload(true, Date.now() / 1000);
 

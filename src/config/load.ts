@@ -59,7 +59,7 @@ export async function loadRegistryFile(file: string, onlyEnv?: string): Promise<
 
 /** Parses and validates a registry document. Throws RegistryError with every problem found, never anything else. */
 export function parseRegistry(text: string, file: string, onlyEnv?: string): LoadedRegistry {
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     throw new RegistryError(
       file,
@@ -110,12 +110,11 @@ function problemsFromZod(file: string, error: z.ZodError, raw: unknown): Registr
       continue;
     }
     const value = valueAt(raw, issue.path);
-    problems.push({
-      file,
-      path,
-      message: describeIssue(issue),
-      value: value === undefined ? undefined : preview(value),
-    });
+    if (value === undefined && issue.code !== 'custom') {
+      problems.push({ file, path, message: `required: ${describeIssue(issue)}` });
+      continue;
+    }
+    problems.push({ file, path, message: describeIssue(issue), value: preview(value) });
   }
   return problems;
 }
@@ -125,7 +124,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     return `unknown or missing provider: expected one of ${PROVIDER_NAMES.join(', ')}`;
   }
   if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) {
-    return `required: expected ${issue.expected}`;
+    return `expected ${issue.expected}`;
   }
   return issue.message;
 }

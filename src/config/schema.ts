@@ -14,17 +14,46 @@ export const POLLER_DEFAULTS = {
 
 export const pollerSchema = z
   .object({
-    interval_seconds: z.number().min(1).default(POLLER_DEFAULTS.interval_seconds),
-    timeout_seconds: z.number().positive().default(POLLER_DEFAULTS.timeout_seconds),
-    stale_after_seconds: z.number().positive().default(POLLER_DEFAULTS.stale_after_seconds),
-    max_backoff_seconds: z.number().positive().default(POLLER_DEFAULTS.max_backoff_seconds),
-    concurrency: z.number().int().min(1).max(10_000).default(POLLER_DEFAULTS.concurrency),
-    metadata_ttl_seconds: z.number().min(0).default(POLLER_DEFAULTS.metadata_ttl_seconds),
+    interval_seconds: z
+      .number()
+      .min(1)
+      .default(POLLER_DEFAULTS.interval_seconds)
+      .describe('Seconds between two probes of one surface (fractions allowed, at least 1).'),
+    timeout_seconds: z
+      .number()
+      .positive()
+      .default(POLLER_DEFAULTS.timeout_seconds)
+      .describe('Hard deadline of one probe, all its HTTP calls included; must be below interval_seconds.'),
+    stale_after_seconds: z
+      .number()
+      .positive()
+      .default(POLLER_DEFAULTS.stale_after_seconds)
+      .describe('/health answers 503 once no probe has completed for this long.'),
+    max_backoff_seconds: z
+      .number()
+      .positive()
+      .default(POLLER_DEFAULTS.max_backoff_seconds)
+      .describe('Cap of the exponential backoff before a crashed worker loop restarts.'),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(POLLER_DEFAULTS.concurrency)
+      .describe('Probes in flight at once across all surfaces (bounds sockets).'),
+    metadata_ttl_seconds: z
+      .number()
+      .min(0)
+      .default(POLLER_DEFAULTS.metadata_ttl_seconds)
+      .describe(
+        'How long provider API answers (Heroku app, formation, dynos; finished Pages deployments) are reused.',
+      ),
     force_poll_deadline_seconds: z
       .number()
       .positive()
       .max(60)
-      .default(POLLER_DEFAULTS.force_poll_deadline_seconds),
+      .default(POLLER_DEFAULTS.force_poll_deadline_seconds)
+      .describe('A force-poll answers by then; slower surfaces are reported as pending.'),
   })
   .strict()
   .refine((poller) => poller.timeout_seconds < poller.interval_seconds, {

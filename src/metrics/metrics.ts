@@ -174,7 +174,11 @@ export class ExporterMetrics {
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
       // These gauges end in `_total`, which `promtool check metrics` rejects for a non-counter.
-      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      for (const name of [
+        'nodejs_active_handles_total',
+        'nodejs_active_requests_total',
+        'nodejs_active_resources_total',
+      ]) {
         this.registry.removeSingleMetric(name);
       }
     }

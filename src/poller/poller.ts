@@ -7,8 +7,8 @@ import type { ExporterMetrics, SurfaceLabels } from '../metrics/metrics.js';
 import type { Env } from '../net/access.js';
 import type { ExchangeObserver, HttpClient } from '../net/client.js';
 import { SharedCache } from '../probes/cache.js';
-import { providerFor } from '../probes/index.js';
-import type { ProbeContext, ProbeResult } from '../probes/types.js';
+import { providerFor, type SurfaceConfig } from '../probes/index.js';
+import type { ProbeContext, ProbeResult, Provider } from '../probes/types.js';
 import { type Clock, systemClock } from './clock.js';
 import { Semaphore } from './semaphore.js';
 import { noopTracer, type ProbeTracer } from './tracer.js';
@@ -20,6 +20,8 @@ export interface PollerDeps {
   http: HttpClient;
   clock?: Clock;
   tracer?: ProbeTracer;
+  /** Which provider probes a surface; the registered table unless a test brings a misbehaving one. */
+  resolveProvider?: (surface: SurfaceConfig) => Provider<SurfaceConfig>;
   /** Test-only: called at the top of each worker iteration; a throw there is a worker-loop crash. */
   workerHook?: (surfaceKey: string) => void;
 }
@@ -340,6 +342,7 @@ function sameSurface(a: RegisteredSurface, b: RegisteredSurface): boolean {
 
 class SurfaceWorker {
   readonly labels: SurfaceLabels;
+  private readonly provider: Provider<SurfaceConfig>;
   private readonly log: Logger;
   private loopAbort = new AbortController();
   private loopDone: Promise<void> = Promise.resolve();
@@ -355,6 +358,7 @@ class SurfaceWorker {
     private readonly poller: Poller,
   ) {
     this.labels = { env: surface.env, surface: surface.config.name, provider: surface.config.provider };
+    this.provider = (poller.internals.deps.resolveProvider ?? providerFor)(surface.config);
     this.log = poller.internals.deps.log.child({
       env: surface.env,
       surface: surface.config.name,
@@ -401,7 +405,7 @@ class SurfaceWorker {
       env,
       surface: config.name,
       provider: config.provider,
-      target: providerFor(config).describeTarget(config),
+      target: this.provider.describeTarget(config),
       thread_alive: this.alive,
       status: last?.status ?? 'unknown',
       error: last?.code ?? null,
@@ -486,10 +490,7 @@ class SurfaceWorker {
       const traced = await tracer.traceProbe(this.labels, async () => {
         const ctx = newContext(deadline.signal, this.log, observe);
         try {
-          return await raceDeadline(
-            providerFor(this.surface.config).probe(this.surface.config, ctx),
-            deadline.signal,
-          );
+          return await raceDeadline(this.provider.probe(this.surface.config, ctx), deadline.signal);
         } catch (err) {
           if (deadline.signal.aborted) {
             return {

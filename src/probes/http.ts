@@ -2,15 +2,15 @@ import { z } from 'zod';
 import { readAccessToken } from '../net/access.js';
 import { redactUrl } from '../net/redact.js';
 import { checkHealth } from './healthCheck.js';
-import { degraded, ENV_VAR_NAME, type Provider, surfaceBase } from './types.js';
+import { ACCESS_TOKEN_ENV, degraded, type Provider, surfaceBase } from './types.js';
 
 export const httpSurface = surfaceBase
   .extend({
     provider: z.literal('http'),
-    url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }),
-    expect_status: z.number().int().min(100).max(599).optional(),
-    access_token_env: ENV_VAR_NAME.optional(),
-    ca_file: z.string().min(1).optional(),
+    url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).describe('The URL to GET.'),
+    expect_status: z.number().int().min(100).max(599).optional().describe('Healthy status; default any 2xx.'),
+    access_token_env: ACCESS_TOKEN_ENV,
+    ca_file: z.string().min(1).optional().describe('PEM file of extra CAs to trust (a private CA).'),
   })
   .strict();
 

@@ -49,9 +49,17 @@ export interface Provider<S> {
 
 export const ENV_VAR_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 
+/** Shared by every provider that can sit behind Cloudflare Access. */
+export const ACCESS_TOKEN_ENV = ENV_VAR_NAME.optional().describe(
+  'Variable holding a Cloudflare Access service token as `client_id:client_secret`; sent as CF-Access-Client-Id/Secret.',
+);
+
 /** Fields every surface has, whatever its provider. */
 export const surfaceBase = z.object({
-  name: z.string().regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and dashes ([a-z0-9-])'),
+  name: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and dashes ([a-z0-9-])')
+    .describe('Surface name, unique within its environment; the `surface` label.'),
 });
 
 export const up = (detail = 'ok'): ProbeResult => ({ status: 'up', code: null, detail });
