@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { type AppDeps, createApp, type ReloadOutcome } from './api/app.js';
@@ -9,6 +9,7 @@ import { HttpClient } from './net/client.js';
 import type { Clock } from './poller/clock.js';
 import { Poller, type PollerDeps } from './poller/poller.js';
 import type { ProbeTracer } from './poller/tracer.js';
+import { startEventLoopWatchdog } from './poller/watchdog.js';
 import { VERSION } from './version.js';
 
 export interface ExporterOptions {
@@ -27,6 +28,8 @@ export interface ExporterOptions {
   workerHook?: PollerDeps['workerHook'];
   resolveProvider?: PollerDeps['resolveProvider'];
   defaultMetrics?: boolean;
+  /** How long a client may take to send its request headers (slowloris guard). */
+  headersTimeoutMs?: number;
 }
 
 export interface RunningExporter {
@@ -44,7 +47,11 @@ export interface RunningExporter {
 export async function startExporter(options: ExporterOptions): Promise<RunningExporter> {
   const { log, env } = options;
   const metrics = new ExporterMetrics({ version: VERSION, defaultMetrics: options.defaultMetrics });
-  const http = options.http ?? new HttpClient({ userAgent: `surface-exporter/${VERSION}` });
+  // As many keep-alive connections per origin as probes may be in flight: many surfaces often share
+  // one origin (a Heroku router, a Pages edge), and a smaller pool would queue probes past their deadline.
+  const http =
+    options.http ??
+    new HttpClient({ userAgent: `surface-exporter/${VERSION}`, connectionsPerOrigin: options.registry.poller.concurrency });
   const poller = new Poller(options.registry, {
     metrics,
     log: log.child({ component: 'StatusPoller' }),
@@ -85,22 +92,36 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     operatorToken: env.FORCE_POLL_TOKEN?.trim() || undefined,
     reload: options.registryFile ? reload : undefined,
     version: VERSION,
+    scrapeAuth: {
+      bearer: env.METRICS_TOKEN?.trim() || undefined,
+      basic: env.METRICS_BASIC_AUTH?.trim() || undefined,
+    },
   };
   const app = createApp(deps);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(options.port, options.host, (err?: Error) =>
-      err ? reject(err) : resolve(listening),
-    );
-    listening.once('error', reject);
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  // Slow or half-open clients must not hold sockets: these close slowloris-style connections. Node
+  // enforces them on a sweep, so the sweep runs at least as often as the shortest timeout.
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout: Math.max(30_000, headersTimeout),
+      keepAliveTimeout: 5_000,
+      connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+    },
+    app,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  // Slow or half-open clients must not hold sockets: these close slowloris-style connections.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
   const port = (server.address() as AddressInfo).port;
   const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
 
+  const stopWatchdog = startEventLoopWatchdog(metrics, log.child({ component: 'StatusPoller' }));
   if (options.pollerEnabled) poller.start();
   log.info(
     {
@@ -116,6 +137,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      stopWatchdog();
       await poller.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -3,7 +3,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { ExporterMetrics } from '../metrics/metrics.js';
 import { type Poller, type SurfaceFilter, UnknownSurfaceError } from '../poller/poller.js';
-import { bearerMatches } from './auth.js';
+import { bearerMatches, FailedAuthLimiter, type ScrapeAuth, scrapeAllowed } from './auth.js';
 import { landingPage } from './landing.js';
 
 export interface ReloadOutcome {
@@ -23,6 +23,9 @@ export interface AppDeps {
   operatorToken: string | undefined;
   reload?: () => Promise<ReloadOutcome>;
   version: string;
+  /** Optional protection of /metrics; open when neither is set. */
+  scrapeAuth?: ScrapeAuth;
+  authLimiter?: FailedAuthLimiter;
 }
 
 export const MAX_REQUEST_BODY = '16kb';
@@ -61,14 +64,27 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/metrics', async (req, res) => {
+    if (!scrapeAllowed(req.get('authorization'), deps.scrapeAuth ?? {})) {
+      res.set('WWW-Authenticate', 'Basic realm="surface-exporter", charset="UTF-8"');
+      throw new HttpError(401, 'unauthorized');
+    }
     const scrape = await metrics.render(req.get('accept'));
     res.set('Content-Type', scrape.contentType).send(scrape.body);
   });
 
-  const requireOperator = (req: Request, _res: Response, next: NextFunction) => {
+  const authLimiter = deps.authLimiter ?? new FailedAuthLimiter();
+  const requireOperator = (req: Request, res: Response, next: NextFunction) => {
     if (deps.operatorToken === undefined) throw new HttpError(403, 'force poll disabled');
-    if (!bearerMatches(req.get('authorization'), deps.operatorToken))
+    const client = req.socket.remoteAddress ?? 'unknown';
+    const retryAfter = authLimiter.retryAfterSeconds(client);
+    if (retryAfter > 0) {
+      res.set('Retry-After', String(retryAfter));
+      throw new HttpError(429, 'too many failed authentications');
+    }
+    if (!bearerMatches(req.get('authorization'), deps.operatorToken)) {
+      authLimiter.recordFailure(client);
       throw new HttpError(401, 'unauthorized');
+    }
     next();
   };
 

@@ -70,7 +70,13 @@ export function parseRegistry(text: string, file: string, onlyEnv?: string): Loa
       })),
     );
   }
-  const raw: unknown = document.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    // An alias bomb or an alias to a missing anchor only shows when the document is resolved.
+    raw = document.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new RegistryError(file, [{ file, path: '', message: `invalid YAML: ${(err as Error).message}` }]);
+  }
   const parsed = registrySchema.safeParse(raw ?? {});
   if (!parsed.success) {
     throw new RegistryError(file, problemsFromZod(file, parsed.error, raw));

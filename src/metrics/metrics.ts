@@ -68,6 +68,7 @@ export class ExporterMetrics {
   private readonly rateLimitRemaining: Gauge;
   private readonly reloadSuccessful: Gauge;
   private readonly reloadTimestamp: Gauge;
+  private worstEventLoopLagSeconds = 0;
 
   constructor(options: { version: string; defaultMetrics?: boolean }) {
     this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -163,6 +164,19 @@ export class ExporterMetrics {
       help: 'When the registry was last loaded successfully.',
       registers,
     });
+    const worstLag = () => {
+      const worst = this.worstEventLoopLagSeconds;
+      this.worstEventLoopLagSeconds = 0;
+      return worst;
+    };
+    new Gauge({
+      name: 'surface_poller_event_loop_lag_seconds',
+      help: 'Worst event-loop delay seen by the watchdog since the previous scrape; probes stall while it is high.',
+      registers,
+      collect() {
+        this.set(worstLag());
+      },
+    });
     const buildInfo = new Gauge({
       name: 'surface_exporter_build_info',
       help: 'Always 1; the version label says which build runs.',
@@ -213,6 +227,10 @@ export class ExporterMetrics {
   setWorkerAlive(labels: SurfaceLabels, alive: boolean): void {
     this.seriesOf(labels);
     this.workerAlive.set(labels, alive ? 1 : 0);
+  }
+
+  noteEventLoopLag(seconds: number): void {
+    this.worstEventLoopLagSeconds = Math.max(this.worstEventLoopLagSeconds, seconds);
   }
 
   countCrash(scope: 'probe' | 'worker'): void {

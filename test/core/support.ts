@@ -87,6 +87,7 @@ export interface TestExporterOptions {
   logLevel?: string;
   /** prom-client's process metrics; off by default to keep scrapes in tests small. */
   defaultMetrics?: boolean;
+  headersTimeoutMs?: number;
 }
 
 export interface TestExporter extends RunningExporter {
@@ -108,6 +109,7 @@ export async function startTestExporter(options: TestExporterOptions): Promise<T
     workerHook: options.workerHook,
     resolveProvider: options.resolveProvider,
     defaultMetrics: options.defaultMetrics ?? false,
+    headersTimeoutMs: options.headersTimeoutMs,
   });
   return Object.assign(exporter, { logs: capture });
 }
