@@ -134,8 +134,10 @@ export const ERROR_CODE_DOCS: readonly ErrorCodeDoc[] = [
   {
     code: 'api_http_<status>',
     status: 'degraded',
-    meaning: 'The Heroku API answered with an unexpected HTTP status.',
-    action: 'Check status.heroku.com; the detail carries the API message.',
+    meaning:
+      'The Heroku API answered with an unexpected HTTP status, or the Cloudflare API with one and no Cloudflare error body.',
+    action:
+      'Check status.heroku.com or cloudflarestatus.com; the detail carries the API message when there is one.',
   },
   {
     code: 'app_not_found',
@@ -193,8 +195,10 @@ export const ERROR_CODE_DOCS: readonly ErrorCodeDoc[] = [
   {
     code: 'connection_error',
     status: 'degraded',
-    meaning: 'Infisical could not be reached: refused, reset or DNS failure.',
-    action: 'Check the host running Infisical (instance state, then its logs).',
+    meaning:
+      'Infisical, or the Heroku or Cloudflare API, could not be reached: refused, reset or DNS failure. The detail names which.',
+    action:
+      'For the vault, check the host running Infisical (instance state, then its logs); for an API, check the exporter’s egress and HEROKU_API_URL / CLOUDFLARE_API_URL.',
     replaces: '"vault tile shows DEGRADED" (unreachable)',
   },
   {

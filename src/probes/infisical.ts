@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { httpStatusCode } from '../codes.js';
+import { type AccessServiceToken, accessHeaders, detectAccessGate, readAccessToken } from '../net/access.js';
+import { redactUrl } from '../net/redact.js';
+import { parseJsonBody, providerText, tryParseJsonBody } from './providerApi.js';
+import { degraded, ENV_VAR_NAME, type Provider, surfaceBase, up } from './types.js';
+
+export const infisicalSurface = surfaceBase
+  .extend({
+    provider: z.literal('infisical'),
+    url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }),
+    access_token_env: ENV_VAR_NAME.optional(),
+  })
+  .strict();
+
+export type InfisicalSurface = z.infer<typeof infisicalSurface>;
+
+// The healthy body is about 250 bytes; anything near this cap is not Infisical.
+const BODY_CAP_BYTES = 64 * 1024;
+
+// Infisical's handler always sets `message: "Ok"`; `date` and the feature flags are not needed here.
+const statusSchema = z.looseObject({ message: z.string() });
+// Fastify's error handler: {reqId, statusCode, error, message}.
+const errorSchema = z.looseObject({ error: z.string().optional(), message: z.string().optional() });
+
+function statusUrl(base: string): string {
+  return `${base.replace(/\/+$/, '')}/api/status`;
+}
+
+export const infisicalProvider: Provider<InfisicalSurface> = {
+  async probe(surface, ctx) {
+    let accessToken: AccessServiceToken | undefined;
+    if (surface.access_token_env) {
+      const token = readAccessToken(ctx.env, surface.access_token_env);
+      if (!token.ok) return degraded('skipped_credentials', token.detail);
+      accessToken = token.value;
+    }
+    const outcome = await ctx.request({
+      url: statusUrl(surface.url),
+      headers: { Accept: 'application/json', ...accessHeaders(accessToken) },
+      maxBodyBytes: BODY_CAP_BYTES,
+    });
+    if (outcome.kind === 'failure') {
+      if (outcome.failure === 'timeout')
+        return degraded('probe_timeout', `Infisical /api/status: ${outcome.message}`);
+      if (outcome.failure === 'tls')
+        return degraded('tls_error', `Infisical /api/status: ${outcome.message}`);
+      return degraded('connection_error', `Infisical unreachable: ${outcome.message}`);
+    }
+    const gate = detectAccessGate(outcome, accessToken !== undefined);
+    if (gate) return degraded('access_gate_redirect', gate);
+    if (outcome.status !== 200) {
+      const body = tryParseJsonBody(outcome, errorSchema);
+      const said = [body?.error, body?.message].filter(Boolean).join(': ');
+      return degraded(
+        httpStatusCode('http_', outcome.status),
+        `Infisical /api/status answered HTTP ${outcome.status}${said ? ` (${providerText(said)})` : ''}`,
+      );
+    }
+    const parsed = parseJsonBody(outcome, statusSchema, 'Infisical /api/status');
+    if (!parsed.ok) return degraded('api_bad_response', parsed.detail);
+    const ms = Math.round(outcome.durationSeconds * 1000);
+    return up(`Infisical says "${providerText(parsed.value.message)}" in ${ms} ms`);
+  },
+  describeTarget: (surface) => redactUrl(statusUrl(surface.url)),
+  credentialVariables: (surface) => (surface.access_token_env ? [surface.access_token_env] : []),
+};

@@ -1,0 +1,155 @@
+import { hostname } from 'node:os';
+import { context, ProxyTracer, trace } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { NodeSDK, resources, tracing } from '@opentelemetry/sdk-node';
+import type { Logger } from 'pino';
+import type { RequestInterceptor } from '../net/client.js';
+import { redactUrl } from '../net/redact.js';
+import { noopTracer, type ProbeTracer } from '../poller/tracer.js';
+import { type OtlpTracingConfig, readTracingConfig, type SamplerConfig } from './config.js';
+import { FailureReportingExporter } from './exportFailures.js';
+import { createProbeTracer, createRequestInterceptor } from './spans.js';
+
+export interface Tracing {
+  tracer: ProbeTracer;
+  interceptor: RequestInterceptor;
+  /** Flushes what is queued (bounded by a deadline) and releases the OpenTelemetry globals. */
+  shutdown(): Promise<void>;
+}
+
+export interface TracingOptions {
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  version: string;
+}
+
+const TRACER_NAME = 'surface-exporter';
+
+type OtlpExporterOptions = NonNullable<ConstructorParameters<typeof OTLPTraceExporter>[0]>;
+
+/** A collector that never answers must not hold the process at exit longer than this. */
+export const SHUTDOWN_DEADLINE_MS = 5000;
+
+const passThrough: RequestInterceptor = (_request, run) => run();
+
+/**
+ * Starts OTLP trace export as the standard OTEL_* variables say. With no endpoint (or
+ * OTEL_SDK_DISABLED=true) nothing is created at all: no spans, no exemplars, no per-span cost.
+ *
+ * OpenTelemetry's tracer provider and context manager are process globals, so one Tracing runs
+ * per process at a time; shutdown() releases them for the next.
+ */
+export function startTracing(options: TracingOptions): Tracing {
+  const { log } = options;
+  const config = readTracingConfig(options.env);
+  for (const warning of config.warnings) log.warn({ event: 'tracing_config' }, warning);
+  if (!config.enabled) {
+    log.info({ event: 'tracing_disabled', reason: config.reason }, `tracing off: ${config.reason}`);
+    return { tracer: noopTracer, interceptor: passThrough, shutdown: async () => {} };
+  }
+  // NodeSDK would fail to register over another provider and our spans would silently go to that one.
+  if (!(trace.getTracer(TRACER_NAME) instanceof ProxyTracer)) {
+    throw new Error('an OpenTelemetry tracer provider is already registered in this process');
+  }
+
+  const shownEndpoint = redactUrl(config.endpoint);
+  const exporter = new FailureReportingExporter(
+    new OTLPTraceExporter({
+      url: config.endpoint,
+      headers: config.headers,
+      timeoutMillis: config.timeoutMillis,
+      compression: config.compression as OtlpExporterOptions['compression'],
+    }),
+    log,
+    shownEndpoint,
+  );
+  const sdk = new NodeSDK({
+    serviceName: config.serviceName,
+    resource: buildResource(config, options.version),
+    // Detectors read process.env directly, and the process detector would record command-line arguments.
+    autoDetectResources: false,
+    sampler: buildSampler(config.sampler),
+    spanProcessors: [new tracing.BatchSpanProcessor(exporter, config.batch)],
+    // No auto-instrumentation: the exporter must not trace its own /metrics, /health or OTLP traffic.
+    instrumentations: [],
+    // Traces only; otherwise the SDK would start OTLP metric and log exporters of its own.
+    metricReaders: [],
+    logRecordProcessors: [],
+    textMapPropagator: null,
+  });
+  sdk.start();
+  log.info(
+    {
+      event: 'tracing_started',
+      endpoint: shownEndpoint,
+      service_name: config.serviceName,
+      sampler: config.sampler.name,
+      max_queue_size: config.batch.maxQueueSize,
+    },
+    'exporting traces over OTLP/HTTP',
+  );
+
+  const tracer = trace.getTracer(TRACER_NAME, options.version);
+  let stopping: Promise<void> | undefined;
+  return {
+    tracer: createProbeTracer(tracer),
+    interceptor: createRequestInterceptor(tracer),
+    shutdown: () => {
+      stopping ??= (async () => {
+        let deadline: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'timed out'>((resolve) => {
+          deadline = setTimeout(() => resolve('timed out'), SHUTDOWN_DEADLINE_MS);
+        });
+        const flushed = sdk.shutdown().then(
+          () => 'flushed' as const,
+          (err: unknown) => {
+            log.warn({ event: 'trace_export_failed', err }, 'last spans could not be exported at shutdown');
+            return 'flushed' as const;
+          },
+        );
+        if ((await Promise.race([flushed, timedOut])) === 'timed out') {
+          log.warn(
+            { event: 'trace_export_failed', endpoint: shownEndpoint },
+            `queued spans dropped: the collector did not take them within ${SHUTDOWN_DEADLINE_MS} ms`,
+          );
+        }
+        clearTimeout(deadline);
+        trace.disable();
+        context.disable();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function buildResource(config: OtlpTracingConfig, version: string): resources.Resource {
+  const host = hostname();
+  return resources
+    .defaultResource()
+    .merge(
+      resources.resourceFromAttributes({
+        'service.version': version,
+        'service.instance.id': host,
+        'host.name': host,
+      }),
+    )
+    .merge(resources.resourceFromAttributes(config.resourceAttributes))
+    .merge(resources.resourceFromAttributes({ 'service.name': config.serviceName }));
+}
+
+function buildSampler(sampler: SamplerConfig): tracing.Sampler {
+  switch (sampler.name) {
+    case 'always_on':
+      return new tracing.AlwaysOnSampler();
+    case 'always_off':
+      return new tracing.AlwaysOffSampler();
+    case 'traceidratio':
+      return new tracing.TraceIdRatioBasedSampler(sampler.ratio);
+    case 'parentbased_always_on':
+      return new tracing.ParentBasedSampler({ root: new tracing.AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new tracing.ParentBasedSampler({ root: new tracing.AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new tracing.ParentBasedSampler({ root: new tracing.TraceIdRatioBasedSampler(sampler.ratio) });
+  }
+}

@@ -1,0 +1,131 @@
+import { type Span, SpanKind, SpanStatusCode, TraceFlags, type Tracer } from '@opentelemetry/api';
+import type { HttpOutcome, RequestInterceptor, TransportFailure } from '../net/client.js';
+import { redactUrl } from '../net/redact.js';
+import type { ProbeTracer } from '../poller/tracer.js';
+
+export const PROBE_SPAN = 'surface.probe';
+export const FORCE_POLL_SPAN = 'surface.force_poll';
+
+/** Span events for failures that never produced an HTTP response. */
+export const TRANSPORT_FAILURE_EVENTS: Record<TransportFailure, string> = {
+  timeout: 'timeout',
+  refused: 'connection_refused',
+  reset: 'connection_reset',
+  dns: 'dns_lookup_failed',
+  tls: 'tls_handshake_failed',
+  other: 'request_failed',
+};
+
+/** Probe spans around every probe; a force-poll span whose probes become its children. */
+export function createProbeTracer(tracer: Tracer): ProbeTracer {
+  return {
+    traceProbe: (attributes, run) =>
+      tracer.startActiveSpan(
+        PROBE_SPAN,
+        {
+          kind: SpanKind.INTERNAL,
+          attributes: {
+            'surface.env': attributes.env,
+            'surface.name': attributes.surface,
+            'surface.provider': attributes.provider,
+          },
+        },
+        async (span) => {
+          try {
+            const result = await run();
+            span.setAttribute('surface.status', result.status);
+            if (result.code !== null) span.setAttribute('error.type', result.code);
+            if (result.status !== 'up') {
+              span.setStatus({ code: SpanStatusCode.ERROR, message: result.code ?? result.status });
+            }
+            // An unsampled trace is never exported, so its id would be an exemplar pointing nowhere.
+            return { result, traceId: isSampled(span) ? span.spanContext().traceId : undefined };
+          } catch (err) {
+            markThrown(span, err);
+            throw err;
+          } finally {
+            span.end();
+          }
+        },
+      ),
+    traceForcePoll: (run) =>
+      tracer.startActiveSpan(FORCE_POLL_SPAN, { kind: SpanKind.INTERNAL }, async (span) => {
+        try {
+          return await run();
+        } catch (err) {
+          markThrown(span, err);
+          throw err;
+        } finally {
+          span.end();
+        }
+      }),
+  };
+}
+
+/**
+ * A client span per outgoing request, with the HTTP semantic-convention attributes. Header values
+ * are never read: they carry the API keys and Access service tokens.
+ */
+export function createRequestInterceptor(tracer: Tracer): RequestInterceptor {
+  return (request, run) =>
+    tracer.startActiveSpan(
+      request.method,
+      { kind: SpanKind.CLIENT, attributes: requestAttributes(request.method, request.url) },
+      async (span) => {
+        try {
+          const outcome = await run();
+          recordOutcome(span, outcome);
+          return outcome;
+        } catch (err) {
+          markThrown(span, err);
+          throw err;
+        } finally {
+          span.end();
+        }
+      },
+    );
+}
+
+function requestAttributes(method: string, rawUrl: string): Record<string, string | number> {
+  const attributes: Record<string, string | number> = {
+    'http.request.method': method,
+    'url.full': redactUrl(rawUrl),
+  };
+  try {
+    const url = new URL(rawUrl);
+    attributes['server.address'] = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    attributes['server.port'] = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  } catch {
+    // The client reports an unparsable URL as a failed request; the span still records the attempt.
+  }
+  return attributes;
+}
+
+function recordOutcome(span: Span, outcome: HttpOutcome): void {
+  if (outcome.kind === 'response') {
+    span.setAttribute('http.response.status_code', outcome.status);
+    // Semantic conventions: for a client span every 4xx and 5xx is an error, 3xx is not.
+    if (outcome.status >= 400) {
+      span.setAttribute('error.type', String(outcome.status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    return;
+  }
+  const errorType = outcome.failure === 'other' ? '_OTHER' : outcome.failure;
+  span.setAttribute('error.type', errorType);
+  span.addEvent(TRANSPORT_FAILURE_EVENTS[outcome.failure], {
+    'error.type': errorType,
+    'surface.elapsed_ms': Math.round(outcome.durationSeconds * 1000),
+  });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
+}
+
+function markThrown(span: Span, err: unknown): void {
+  // The type only: a bug's message may quote anything it had in hand, secrets included.
+  span.setAttribute('error.type', err instanceof Error ? err.name : typeof err);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: 'exception' });
+}
+
+function isSampled(span: Span): boolean {
+  return (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
+}
