@@ -6,7 +6,7 @@ import {
   startTarget,
   startTestExporter,
   type TestExporter,
-} from './support.js';
+} from '../helpers/support.js';
 
 const TOKEN = 'force-poll-token-for-tests';
 

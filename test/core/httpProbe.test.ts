@@ -7,7 +7,7 @@ import {
   startTarget,
   startTestExporter,
   type TestExporter,
-} from './support.js';
+} from '../helpers/support.js';
 
 describe('http provider', () => {
   let target: LocalTarget;

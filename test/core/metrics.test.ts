@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { requireStackOrSkip } from './stack.js';
+import { requireStackOrSkip } from '../helpers/stack.js';
 import {
   fastPoller,
   type LocalTarget,
@@ -11,7 +11,7 @@ import {
   startTarget,
   startTestExporter,
   type TestExporter,
-} from './support.js';
+} from '../helpers/support.js';
 
 describe('/metrics', () => {
   let target: LocalTarget;

@@ -3,7 +3,14 @@ import { describe, it } from 'node:test';
 import { httpProvider } from '../../src/probes/http.js';
 import type { SurfaceConfig } from '../../src/probes/index.js';
 import type { Provider } from '../../src/probes/types.js';
-import { parseSamples, sampleKey, scrape, startTarget, startTestExporter, waitFor } from './support.js';
+import {
+  parseSamples,
+  sampleKey,
+  scrape,
+  startTarget,
+  startTestExporter,
+  waitFor,
+} from '../helpers/support.js';
 
 describe('poller', () => {
   it('keeps every other surface on its interval while one surface hangs', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fastPoller, scrape, startTarget, startTestExporter } from './support.js';
+import { fastPoller, scrape, startTarget, startTestExporter } from '../helpers/support.js';
 
 describe('secret hygiene (core)', () => {
   it('never shows a token value in logs, metrics or API responses', async () => {

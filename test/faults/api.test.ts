@@ -8,7 +8,7 @@ import {
   startTestExporter,
   type TestExporter,
   waitFor,
-} from '../core/support.js';
+} from '../helpers/support.js';
 
 const TOKEN = 'load-test-token';
 

@@ -18,7 +18,7 @@ import {
   startTarget,
   startTestExporter,
   waitFor,
-} from '../core/support.js';
+} from '../helpers/support.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

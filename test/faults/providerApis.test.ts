@@ -8,7 +8,7 @@ import {
   startCloudflareApi,
   startHerokuApi,
 } from '../../src/fakes/index.js';
-import { startTestExporter, type TestExporter } from '../core/support.js';
+import { startTestExporter, type TestExporter } from '../helpers/support.js';
 
 /**
  * Fault rows for provider APIs that the per-provider suites (test/probes) do not already cover:

@@ -7,7 +7,7 @@ import { createServer as createTcpServer, type Server, type Socket } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fastPoller, startTestExporter, type TestExporter } from '../core/support.js';
+import { fastPoller, startTestExporter, type TestExporter } from '../helpers/support.js';
 
 /** A raw TCP server whose handler decides, byte by byte, how badly to answer. */
 async function rawServer(

@@ -1,12 +1,11 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { parseRegistry } from '../../src/config/load.js';
-import { createLogger } from '../../src/log.js';
 import type { Env } from '../../src/net/access.js';
 import type { CompletedProbe, ForcePollResponse } from '../../src/poller/poller.js';
 import { type RunningExporter, startExporter } from '../../src/server.js';
+import { captureLogs } from './support.js';
+
+export { closedPort, waitFor } from './support.js';
 
 /** Everything the exporter logged, as raw text and as parsed JSON lines. */
 export interface CapturedLogs {
@@ -41,29 +40,15 @@ const HTTP_DEADLINE_MS = 10_000;
 
 /** Starts the real exporter on 127.0.0.1:0 with a registry given as an object and logs captured in memory. */
 export async function startHarness(options: HarnessOptions): Promise<ExporterHarness> {
-  const chunks: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, callback) {
-      chunks.push(String(chunk));
-      callback();
-    },
-  });
-  const logs: CapturedLogs = {
-    text: () => chunks.join(''),
-    records: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
+  const { log, capture } = captureLogs('debug');
+  const logs: CapturedLogs = { text: capture.text, records: capture.lines };
   const exporter = await startExporter({
     registry: parseRegistry(stringify(options.registry), 'test-registry.yaml'),
     host: '127.0.0.1',
     port: 0,
     pollerEnabled: options.pollerEnabled ?? false,
     env: { FORCE_POLL_TOKEN: OPERATOR_TOKEN, ...options.env },
-    log: createLogger({ level: 'debug', destination: sink }),
+    log,
     defaultMetrics: false,
   });
   const authorized = { authorization: `Bearer ${OPERATOR_TOKEN}` };
@@ -95,20 +80,6 @@ export async function startHarness(options: HarnessOptions): Promise<ExporterHar
   };
 }
 
-/** Polls `condition` until it returns something truthy, failing after `timeoutMs`. */
-export async function waitFor<T>(
-  condition: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  { timeoutMs = 5000, intervalMs = 25, what = 'condition' } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await condition();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
 /** The value of one sample in the classic text format, matching every given label; undefined if absent. */
 export function sampleValue(
   text: string,
@@ -126,13 +97,4 @@ export function sampleValue(
     if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[2]);
   }
   return undefined;
-}
-
-/** A loopback port nothing listens on: bound, then released. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }

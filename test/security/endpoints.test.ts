@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { startTarget, startTestExporter } from '../core/support.js';
+import { startTarget, startTestExporter } from '../helpers/support.js';
 
 describe('endpoint protection', () => {
   it('protects /metrics with METRICS_TOKEN (bearer) or METRICS_BASIC_AUTH, and leaves /health open', async () => {
