@@ -51,7 +51,10 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   // one origin (a Heroku router, a Pages edge), and a smaller pool would queue probes past their deadline.
   const http =
     options.http ??
-    new HttpClient({ userAgent: `surface-exporter/${VERSION}`, connectionsPerOrigin: options.registry.poller.concurrency });
+    new HttpClient({
+      userAgent: `surface-exporter/${VERSION}`,
+      connectionsPerOrigin: options.registry.poller.concurrency,
+    });
   const poller = new Poller(options.registry, {
     metrics,
     log: log.child({ component: 'StatusPoller' }),

@@ -1,52 +1,100 @@
 import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
 import { loadRegistryFile } from '../config/load.js';
+import { startDemo } from '../demo/demo.js';
 import { createLogger } from '../log.js';
+import { HttpClient } from '../net/client.js';
+import type { RunningExporter } from '../server.js';
 import { startExporter } from '../server.js';
-import { DEFAULT_PORT, isTruthy, resolveConfigFile, resolveListenAddress, UsageError } from './args.js';
+import { startTracing } from '../tracing/index.js';
+import { VERSION } from '../version.js';
+import {
+  DEFAULT_PORT,
+  isTruthy,
+  parseListenAddress,
+  resolveConfigFile,
+  resolveListenAddress,
+  UsageError,
+} from './args.js';
+import type { CliIo } from './output.js';
+import { watchConfigFile } from './watch.js';
 
 export const SERVE_HELP = `Usage: surface-exporter [serve] [options]
 
 Probes every surface in the registry on a schedule and serves /metrics, /health and the operator API.
+With no registry (no --config, no SURFACE_EXPORTER_CONFIG, no ./surfaces.yaml) it runs the demo:
+local fakes of Heroku, Cloudflare and Infisical behind a registry showing each state.
 
 Options:
   --config FILE            registry file (env SURFACE_EXPORTER_CONFIG; default ./surfaces.yaml)
-  --listen-address H:P     where to listen (env LISTEN_ADDRESS, or PORT on Heroku; default 0.0.0.0:${DEFAULT_PORT})
+  --listen-address H:P     where to listen (env LISTEN_ADDRESS, or PORT on Heroku; default 0.0.0.0:${DEFAULT_PORT},
+                           127.0.0.1:${DEFAULT_PORT} for the demo)
+  --watch-config           reload the registry when its file changes (as SIGHUP and POST /-/reload do)
+  --demo                   run the demo even when a registry exists
   --no-poller              serve the API without the background poller (also TESTING=true)
   -h, --help               this text
 
 Environment:
   SURFACE_ENV              only probe this environment of the registry
-  FORCE_POLL_TOKEN         bearer token for force-poll, reload and poller-status
-  LOG_LEVEL                pino level (default info)
+  FORCE_POLL_TOKEN         bearer token for force-poll, reload and poller-status (the demo makes one up)
+  HEROKU_API_URL, CLOUDFLARE_API_URL   provider API base URLs (for a proxy, or fakes)
+  LOG_LEVEL                pino level (default info; warn for the demo)
+  METRICS_TOKEN, METRICS_BASIC_AUTH    protect /metrics (bearer token, or user:password); open when unset
+  OTEL_EXPORTER_OTLP_ENDPOINT          send one trace per probe over OTLP/HTTP (also OTEL_SERVICE_NAME,
+                           OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER, OTEL_SDK_DISABLED)
+
+Signals: SIGHUP reloads the registry; SIGTERM and SIGINT stop after in-flight probes end.
 `;
 
-export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function serve(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       config: { type: 'string' },
       'listen-address': { type: 'string' },
       'no-poller': { type: 'boolean', default: false },
+      'watch-config': { type: 'boolean', default: false },
+      demo: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
     allowPositionals: false,
   });
   if (values.help) {
-    process.stdout.write(SERVE_HELP);
+    io.stdout.write(SERVE_HELP);
     return 0;
   }
-  const listen = resolveListenAddress(values['listen-address'], env);
-  const configFile = resolveConfigFile(values.config, env);
+  const { env } = io;
+  if (values.demo && values.config) throw new UsageError('--demo and --config exclude each other');
+  const configFile = values.demo ? undefined : resolveConfigFile(values.config, env);
+  const pollerEnabled = !values['no-poller'] && !isTruthy(env.TESTING);
+
   if (!configFile) {
-    throw new UsageError(
-      `no registry: pass --config FILE (or set SURFACE_EXPORTER_CONFIG, or create ./${'surfaces.yaml'}). See examples/surfaces.yaml.`,
-    );
+    if (values['watch-config']) throw new UsageError('--watch-config needs a registry file (--config FILE)');
+    const log = createLogger({ level: env.LOG_LEVEL ?? 'warn' });
+    const explicit =
+      values['listen-address'] ?? env.LISTEN_ADDRESS ?? (env.PORT ? `0.0.0.0:${env.PORT}` : undefined);
+    const demo = await startDemo({
+      env,
+      log,
+      listen: parseListenAddress(explicit ?? `127.0.0.1:${DEFAULT_PORT}`),
+      pollerEnabled,
+    });
+    io.stdout.write(demo.banner);
+    await untilStopped(demo.exporter, log, demo.stop);
+    return 0;
   }
+
+  const listen = resolveListenAddress(values['listen-address'], env);
   const onlyEnv = env.SURFACE_ENV?.trim() || undefined;
   const registry = await loadRegistryFile(configFile, onlyEnv);
   const log = createLogger({ level: env.LOG_LEVEL });
-  const pollerEnabled = !values['no-poller'] && !isTruthy(env.TESTING);
+  const tracing = startTracing({ env, log, version: VERSION });
+  const http = new HttpClient({
+    userAgent: `surface-exporter/${VERSION}`,
+    connectionsPerOrigin: registry.poller.concurrency,
+    interceptor: tracing.interceptor,
+  });
   const exporter = await startExporter({
     registry,
     registryFile: configFile,
@@ -56,19 +104,40 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     pollerEnabled,
     env,
     log,
+    tracer: tracing.tracer,
+    http,
   });
+  const watcher = values['watch-config']
+    ? watchConfigFile(configFile, () => exporter.reload(), { log })
+    : undefined;
+  await untilStopped(exporter, log, async () => {
+    watcher?.close();
+    await exporter.stop();
+    await http.close();
+    await tracing.shutdown();
+  });
+  return 0;
+}
 
-  process.on('SIGHUP', () => {
+/** Reloads on SIGHUP, and stops on SIGTERM or SIGINT once in-flight probes have ended. */
+async function untilStopped(
+  exporter: RunningExporter,
+  log: Logger,
+  stop: () => Promise<void>,
+): Promise<void> {
+  const onHangup = () => {
+    log.info({ event: 'sighup' }, 'SIGHUP: reloading the registry');
     void exporter.reload();
-  });
+  };
+  process.on('SIGHUP', onHangup);
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ event: 'shutdown', signal }, 'stopping: no new probes, waiting for in-flight ones');
-      void exporter.stop().then(resolve);
+      void stop().then(resolve);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+  process.off('SIGHUP', onHangup);
   log.flush();
-  return 0;
 }

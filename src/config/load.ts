@@ -120,7 +120,7 @@ function problemsFromZod(file: string, error: z.ZodError, raw: unknown): Registr
       problems.push({ file, path, message: `required: ${describeIssue(issue)}` });
       continue;
     }
-    problems.push({ file, path, message: describeIssue(issue), value: preview(value) });
+    problems.push({ file, path, message: describeIssue(issue), value: shownValue(path, value) });
   }
   return problems;
 }
@@ -151,6 +151,20 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
     current = (current as Record<PropertyKey, unknown>)[segment];
   }
   return current;
+}
+
+/**
+ * The offending value as an operator may see it: in a terminal, a log line or a reload answer. A
+ * value under a `*_env` key that failed validation is most often a token pasted where its variable
+ * name belongs, so it is hidden; URLs lose their credentials and query values.
+ */
+function shownValue(path: string, value: unknown): string {
+  const text = preview(value);
+  if (/_env$/.test(path)) return `<hidden: ${text.length} characters where a variable name belongs>`;
+  // The preview may be cut at 80 characters, so the URL is masked textually rather than parsed.
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s"]*@/gi, '$1***@')
+    .replace(/([?&][^=&\s"]+=)[^&#\s"]*/g, '$1***');
 }
 
 function preview(value: unknown): string {

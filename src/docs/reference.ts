@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { ERROR_CODE_DOCS } from '../codes.js';
 import { pollerSchema } from '../config/schema.js';
 import { ExporterMetrics } from '../metrics/metrics.js';
+import { renderAlertsTable } from '../observability/alerts.js';
 import { surfaceSchema } from '../probes/index.js';
 
 /** README sections rendered from the code, so the reference cannot drift from what runs. */
@@ -9,6 +10,7 @@ export const GENERATED_SECTIONS: Record<string, () => string> = {
   'config-reference': renderConfigReference,
   'metrics-reference': renderMetricsReference,
   'error-codes': renderErrorCodes,
+  alerts: () => renderAlertsTable(),
 };
 
 function cell(text: string): string {

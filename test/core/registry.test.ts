@@ -91,6 +91,15 @@ describe('registry', () => {
     assert.match(problems.join('\n'), /environments\.prod\[1\]\.url/);
   });
 
+  it('hides a value under a *_env key (a pasted token) and masks URL credentials', async () => {
+    const problems = (await problemsOf('token-in-env-key.yaml')).join('\n');
+    assert.match(
+      problems,
+      /access_token_env: .*\(got <hidden: \d+ characters where a variable name belongs>\)/,
+    );
+    assert.doesNotMatch(problems, /verysecretvalue|0f3c9d2a/);
+  });
+
   it('names a missing file', async () => {
     const problems = await problemsOf('does-not-exist.yaml');
     assert.match(problems[0] ?? '', /does-not-exist\.yaml: cannot read the registry: file not found/);

@@ -1,0 +1,67 @@
+import type { Writable } from 'node:stream';
+import type { Env } from '../net/access.js';
+
+/** Where a subcommand reads its environment and writes its output; tests pass their own. */
+export interface CliIo {
+  env: Env;
+  stdout: Pick<Writable, 'write'>;
+  stderr: Pick<Writable, 'write'>;
+}
+
+export type CliCommand = (argv: string[], io: CliIo) => Promise<number>;
+
+/** Renders rows as left-aligned columns under a header, the way `kubectl get` does. */
+export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
+/** Variables that hold a secret whatever the registry says, so their values are masked even if unused. */
+const ALWAYS_SECRET = [
+  'HEROKU_API_KEY',
+  'CLOUDFLARE_PAGES_READ_TOKEN',
+  'CLOUDFLARE_API_TOKEN',
+  'FORCE_POLL_TOKEN',
+];
+
+/** Shorter values would mask ordinary words; real tokens are far longer. */
+const MIN_MASKED_LENGTH = 6;
+
+/**
+ * Replaces every secret value with `***` in text bound for a terminal or a script. Probes never put
+ * credentials in their details, but CLI output is pasted into tickets, so this is the backstop.
+ */
+export class SecretMasker {
+  private readonly secrets: string[];
+
+  constructor(env: Env, variables: Iterable<string>) {
+    const values = new Set<string>();
+    for (const name of new Set([...ALWAYS_SECRET, ...variables])) {
+      const value = env[name]?.trim();
+      if (!value) continue;
+      values.add(value);
+      // Access tokens are `client_id:client_secret`; either half alone is still a secret.
+      for (const part of value.split(':')) values.add(part.trim());
+    }
+    this.secrets = [...values]
+      .filter((value) => value.length >= MIN_MASKED_LENGTH)
+      .sort((a, b) => b.length - a.length);
+  }
+
+  mask(text: string): string {
+    let masked = text;
+    for (const secret of this.secrets) masked = masked.replaceAll(secret, '***');
+    return masked;
+  }
+}
+
+export function formatMilliseconds(seconds: number): string {
+  return `${Math.round(seconds * 1000)} ms`;
+}

@@ -1,0 +1,239 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { stringify } from 'yaml';
+import { parseRegistry } from '../config/load.js';
+import {
+  type AccessGateFake,
+  type CloudflareFake,
+  type HerokuFake,
+  type InfisicalFake,
+  startAccessGate,
+  startCloudflareApi,
+  startHerokuApi,
+  startInfisical,
+} from '../fakes/index.js';
+import type { Env } from '../net/access.js';
+import { type RunningExporter, startExporter } from '../server.js';
+
+export interface DemoOptions {
+  env: Env;
+  log: Logger;
+  listen: { host: string; port: number };
+  pollerEnabled: boolean;
+}
+
+export interface RunningDemo {
+  exporter: RunningExporter;
+  /** The short text printed at start: where to look, and how to leave the demo. */
+  banner: string;
+  /** The bearer token of the operator endpoints (generated unless FORCE_POLL_TOKEN was set). */
+  operatorToken: string;
+  /** The registry the demo runs, as YAML, e.g. for a Prometheus stack to label. */
+  registryYaml: string;
+  stop(): Promise<void>;
+}
+
+/** The states the demo promises, by surface key; README and tests name the same set. */
+export const DEMO_STATES: Readonly<Record<string, { status: string; code: string | null }>> = {
+  'prod/api-prod': { status: 'up', code: null },
+  'prod/site': { status: 'up', code: null },
+  'prod/vault': { status: 'up', code: null },
+  'prod/mockups': { status: 'degraded', code: 'deploy_failure' },
+  'prod/app-previews': { status: 'degraded', code: 'deploy_building' },
+  'prod/console-public': { status: 'degraded', code: 'access_gate_redirect' },
+  'staging/api-staging': { status: 'degraded', code: 'health_http_502' },
+  'staging/console-staging': { status: 'down', code: 'no_web_dyno' },
+  'staging/console-public': { status: 'degraded', code: 'skipped_credentials' },
+};
+
+// Short enough that every state shows within seconds of starting, long enough to read the logs.
+const DEMO_POLLER = {
+  interval_seconds: 5,
+  timeout_seconds: 3,
+  stale_after_seconds: 30,
+  metadata_ttl_seconds: 10,
+};
+
+interface DemoFakes {
+  heroku: HerokuFake;
+  cloudflare: CloudflareFake;
+  infisical: InfisicalFake;
+  vaultGate: AccessGateFake;
+  consoleGate: AccessGateFake;
+}
+
+/**
+ * Starts fakes of every provider on loopback and the real exporter in front of them, with a
+ * registry that shows each interesting state. Secrets are demo values made up here; the caller's
+ * real credentials are never passed to the exporter.
+ */
+export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+  const secrets = {
+    herokuKey: `HRKU-demo-${randomBytes(16).toString('hex')}`,
+    cloudflareToken: `demo${randomBytes(18).toString('hex')}`,
+  };
+  const started: Array<{ close(): Promise<void> }> = [];
+  const track = <T extends { close(): Promise<void> }>(fake: T): T => {
+    started.push(fake);
+    return fake;
+  };
+  const closeFakes = () => Promise.all(started.map((fake) => fake.close())).then(() => undefined);
+  try {
+    const heroku = track(await startHerokuApi({ apiKeys: [secrets.herokuKey] }));
+    const cloudflare = track(await startCloudflareApi({ tokens: [secrets.cloudflareToken] }));
+    const infisical = track(await startInfisical());
+    const vaultGate = track(await startAccessGate({ target: infisical.url, hostname: 'vault.demo.invalid' }));
+    const consoleGate = track(
+      await startAccessGate({ target: heroku.router.url, hostname: 'console.demo.invalid' }),
+    );
+    const fakes: DemoFakes = { heroku, cloudflare, infisical, vaultGate, consoleGate };
+    stageScenario(fakes);
+
+    const vaultToken = vaultGate.createServiceToken();
+    vaultGate.enroll(vaultToken.clientId);
+    // Valid, but in no Service Auth policy: the runbook's "302 to CF Access login" prerequisite.
+    const consoleToken = consoleGate.createServiceToken();
+
+    const operatorToken = options.env.FORCE_POLL_TOKEN?.trim() || randomBytes(24).toString('base64url');
+    const env: Env = {
+      ...options.env,
+      FORCE_POLL_TOKEN: operatorToken,
+      HEROKU_API_URL: heroku.url,
+      CLOUDFLARE_API_URL: cloudflare.url,
+      HEROKU_API_KEY: secrets.herokuKey,
+      CLOUDFLARE_PAGES_READ_TOKEN: secrets.cloudflareToken,
+      CLOUDFLARE_ACCOUNT_ID: cloudflare.accountId,
+      CF_ACCESS_SERVICE_TOKEN_VAULT: `${vaultToken.clientId}:${vaultToken.clientSecret}`,
+      CF_ACCESS_SERVICE_TOKEN_CONSOLE: `${consoleToken.clientId}:${consoleToken.clientSecret}`,
+      // Left unset on purpose: the surface using it shows skipped_credentials.
+      CF_ACCESS_SERVICE_TOKEN_CONSOLE_STAGING: undefined,
+    };
+    const registryYaml = stringify(demoRegistry(fakes));
+    const exporter = await startExporter({
+      registry: parseRegistry(registryYaml, 'demo registry (built in)'),
+      host: options.listen.host,
+      port: options.listen.port,
+      pollerEnabled: options.pollerEnabled,
+      env,
+      log: options.log,
+    });
+    options.log.warn(
+      { event: 'demo_started', url: exporter.url, surfaces: Object.keys(DEMO_STATES).length },
+      'running the built-in demo: every surface is a local fake (give a registry to watch real ones)',
+    );
+    return {
+      exporter,
+      operatorToken,
+      registryYaml,
+      banner: banner(
+        exporter.url,
+        options.env.FORCE_POLL_TOKEN?.trim() ? '$FORCE_POLL_TOKEN' : operatorToken,
+      ),
+      stop: async () => {
+        await exporter.stop();
+        await closeFakes();
+      },
+    };
+  } catch (err) {
+    await closeFakes();
+    throw err;
+  }
+}
+
+function stageScenario({ heroku, cloudflare, infisical }: DemoFakes): void {
+  heroku.addApp({ name: 'demo-api-prod' });
+  heroku.addApp({ name: 'demo-console-prod' });
+  heroku.addApp({ name: 'demo-api-staging', healthStatus: 502 });
+  heroku.addApp({ name: 'demo-console-staging', webQuantity: 0 });
+
+  cloudflare.addProject('demo-site');
+  cloudflare.addDeployment('demo-site', { stage: 'deploy', status: 'success' });
+  cloudflare.addProject('demo-mockups');
+  cloudflare.addDeployment('demo-mockups', { stage: 'deploy', status: 'success' });
+  cloudflare.addDeployment('demo-mockups', { stage: 'build', status: 'failure' });
+  cloudflare.addProject('demo-app-previews');
+  cloudflare.addDeployment('demo-app-previews', { environment: 'preview', stage: 'build', status: 'active' });
+
+  infisical.setMode('healthy');
+}
+
+function demoRegistry({ consoleGate, vaultGate }: DemoFakes) {
+  // The gate forwards to the fake Heroku router, where each app lives under /<app>/.
+  const gatedConsole = `${consoleGate.url}/demo-console-prod/health`;
+  return {
+    poller: DEMO_POLLER,
+    environments: {
+      prod: [
+        { name: 'api-prod', provider: 'heroku_app', app: 'demo-api-prod' },
+        { name: 'site', provider: 'cloudflare_pages', project: 'demo-site' },
+        { name: 'mockups', provider: 'cloudflare_pages', project: 'demo-mockups' },
+        {
+          name: 'app-previews',
+          provider: 'cloudflare_pages',
+          project: 'demo-app-previews',
+          environment: 'preview',
+        },
+        {
+          name: 'console-public',
+          provider: 'http',
+          url: gatedConsole,
+          access_token_env: 'CF_ACCESS_SERVICE_TOKEN_CONSOLE',
+        },
+        {
+          name: 'vault',
+          provider: 'infisical',
+          url: vaultGate.url,
+          access_token_env: 'CF_ACCESS_SERVICE_TOKEN_VAULT',
+        },
+      ],
+      staging: [
+        { name: 'api-staging', provider: 'heroku_app', app: 'demo-api-staging' },
+        { name: 'console-staging', provider: 'heroku_app', app: 'demo-console-staging' },
+        {
+          name: 'console-public',
+          provider: 'http',
+          url: gatedConsole,
+          access_token_env: 'CF_ACCESS_SERVICE_TOKEN_CONSOLE_STAGING',
+        },
+      ],
+    },
+  };
+}
+
+function banner(url: string, token: string): string {
+  const states = [
+    ...new Set(
+      Object.values(DEMO_STATES).map((state) =>
+        state.code === null ? 'UP' : state.status === 'down' ? `${state.code} (DOWN)` : state.code,
+      ),
+    ),
+  ];
+  const intro = wrap(
+    `surface-exporter demo: no registry given, so fakes of Heroku, Cloudflare Pages, Cloudflare Access and Infisical run on loopback behind ${Object.keys(DEMO_STATES).length} surfaces showing ${states.join(', ')}. First results arrive within ${DEMO_POLLER.interval_seconds} s.`,
+  );
+  return `
+${intro}
+
+  metrics        ${url}/metrics
+  health         ${url}/health
+  poller status  curl -s -H 'Authorization: Bearer ${token}' ${url}/api/_internal/poller-status
+  force a poll   curl -s -X POST -H 'Authorization: Bearer ${token}' ${url}/api/force-poll
+
+With a real registry: cp examples/surfaces.yaml surfaces.yaml, edit it, export the credentials it
+names, check it with \`node dist/main.js check-config --online\`, then \`npm start\` (or pass
+--config FILE, or set SURFACE_EXPORTER_CONFIG). Ctrl-C stops the demo.
+
+`;
+}
+
+function wrap(text: string, width = 100): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join('\n');
+}

@@ -1,0 +1,598 @@
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
+import * as table from '@grafana/grafana-foundation-sdk/table';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import {
+  ALERT_THRESHOLDS,
+  type AlertThresholds,
+  DEFAULT_JOB_SELECTOR,
+  DEFAULT_RUNBOOK_BASE_URL,
+  PROVIDER_RATE_BUDGETS,
+} from './alerts.js';
+
+export interface DashboardOptions {
+  jobSelector: string;
+  runbookBaseUrl: string;
+  thresholds: AlertThresholds;
+}
+
+export const DEFAULT_DASHBOARD_OPTIONS: DashboardOptions = {
+  jobSelector: DEFAULT_JOB_SELECTOR,
+  runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
+  thresholds: ALERT_THRESHOLDS,
+};
+
+/** What Grafana's "Import dashboard" reads on top of the dashboard model. */
+export interface ImportableDashboard extends dashboard.Dashboard {
+  __inputs: Array<{
+    name: string;
+    label: string;
+    description: string;
+    type: 'datasource';
+    pluginId: string;
+    pluginName: string;
+  }>;
+  __requires: Array<{ type: 'grafana' | 'datasource' | 'panel'; id: string; name: string; version: string }>;
+}
+
+export const DASHBOARD_UIDS = {
+  surfaces: 'surface-exporter-surfaces',
+  poller: 'surface-exporter-poller',
+} as const;
+
+/** Shared by both dashboards so each links to the other through the tag. */
+const DASHBOARD_TAG = 'surface-exporter';
+const PROMETHEUS_INPUT = 'DS_PROMETHEUS';
+// Grafana 10.4's dashboard schema: 10.x and 11.x import it and migrate it forward themselves. The SDK
+// stamps Grafana 12's, which would tell 10 and 11 that the model is newer than the one they know.
+const SCHEMA_VERSION = 39;
+
+/** `${name}`: how a dashboard refers to a variable (or a Grafana built-in) in any string. */
+const grafanaVariable = (name: string) => `\${${name}}`;
+
+const prometheusDatasource: common.DataSourceRef = { type: 'prometheus', uid: grafanaVariable('datasource') };
+
+/** Status as a number for tiles and timelines: the mappings turn it back into words and colours. */
+const STATUS_MAPPINGS: dashboard.ValueMapping[] = [
+  {
+    type: dashboard.MappingType.ValueToText,
+    options: {
+      '0': { text: 'UP', color: 'green', index: 0 },
+      '1': { text: 'DEGRADED', color: 'orange', index: 1 },
+      '2': { text: 'DOWN', color: 'red', index: 2 },
+    },
+  },
+];
+
+export function buildDashboards(options: DashboardOptions = DEFAULT_DASHBOARD_OPTIONS): {
+  surfaces: ImportableDashboard;
+  poller: ImportableDashboard;
+} {
+  return {
+    surfaces: importable(surfacesDashboard(options), ['stat', 'table', 'timeseries', 'state-timeline']),
+    poller: importable(pollerDashboard(options), ['timeseries']),
+  };
+}
+
+/** The committed file content: stable key order from the builders, two-space indent, final newline. */
+export function renderDashboard(model: ImportableDashboard): string {
+  return `${JSON.stringify(model, null, 2)}\n`;
+}
+
+function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
+  const job = options.jobSelector;
+  const f = `${job}, env=~"$env", provider=~"$provider", surface=~"$surface"`;
+  const statusValue = `surface_status{${f}, status="degraded"} + ignoring (status) 2 * surface_status{${f}, status="down"}`;
+  const staleAfter = options.thresholds.surfaceCheckStaleSeconds;
+
+  const builder = baseDashboard(options, DASHBOARD_UIDS.surfaces, 'Surface exporter / Surfaces')
+    .description('One tile per probed surface, with its error code, freshness, latency and deployments.')
+    .withVariable(prometheusVariable())
+    .withVariable(
+      new dashboard.DatasourceVariableBuilder('tempo')
+        .label('Traces')
+        .type('tempo')
+        .description('Where the latency panel’s exemplars and trace links open.'),
+    )
+    .withVariable(labelVariable('env', 'Environment', `label_values(surface_up{${job}}, env)`))
+    .withVariable(
+      labelVariable('provider', 'Provider', `label_values(surface_up{${job}, env=~"$env"}, provider)`),
+    )
+    .withVariable(
+      labelVariable(
+        'surface',
+        'Surface',
+        `label_values(surface_up{${job}, env=~"$env", provider=~"$provider"}, surface)`,
+      ),
+    )
+    .withRow(new dashboard.RowBuilder('Now'))
+    .withPanel(
+      new stat.PanelBuilder()
+        .title('Surfaces')
+        .description(
+          'Worst status any replica sees, and the current error code (`ok` when UP). The runbook has a section per code.',
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            [
+              'max by (env, surface, code) (',
+              `  (${statusValue})`,
+              '  # The error code joins as a label; UP surfaces have none, so they get "ok".',
+              `  * on (job, instance, env, surface) group_left (code)`,
+              `  (surface_error_info{${f}} or on (job, instance, env, surface) label_replace(0 * surface_up{${f}} + 1, "code", "ok", "", ""))`,
+              ')',
+            ].join('\n'),
+            '{{surface}} ({{env}}): {{code}}',
+          ),
+        )
+        .mappings(STATUS_MAPPINGS)
+        .thresholds(greenThresholds())
+        .colorMode(common.BigValueColorMode.Background)
+        .graphMode(common.BigValueGraphMode.None)
+        .textMode(common.BigValueTextMode.ValueAndName)
+        .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
+        .height(8)
+        .span(24),
+    )
+    .withPanel(
+      new stat.PanelBuilder()
+        .title('Time since last check')
+        .description(
+          `Red past ${staleAfter} s: the runbook’s stale tile. Every surface is checked each interval (30 s by default).`,
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            `time() - max by (env, surface) (surface_last_check_timestamp_seconds{${f}})`,
+            '{{surface}} ({{env}})',
+          ),
+        )
+        .unit('s')
+        .decimals(0)
+        .thresholds(
+          new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
+            { value: null, color: 'green' },
+            { value: staleAfter, color: 'red' },
+          ]),
+        )
+        .colorMode(common.BigValueColorMode.Background)
+        .graphMode(common.BigValueGraphMode.None)
+        .textMode(common.BigValueTextMode.ValueAndName)
+        .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
+        .height(6)
+        .span(12),
+    )
+    .withPanel(
+      new table.PanelBuilder()
+        .title('Current errors')
+        .description(
+          'Surfaces that are not UP, with the code and since when it has been reported (within the time range).',
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            [
+              `min by (env, surface, provider, code) (min_over_time(timestamp(surface_error_info{${f}})[$__range:$__interval])) * 1000`,
+              '# Only codes reported now.',
+              `and on (env, surface, code) max by (env, surface, code) (surface_error_info{${f}})`,
+            ].join('\n'),
+            '',
+          )
+            .format(prometheus.PromQueryFormat.Table)
+            .instant(),
+        )
+        .withTransformation({
+          id: 'organize',
+          options: {
+            excludeByName: { Time: true },
+            indexByName: { env: 0, surface: 1, provider: 2, code: 3, Value: 4 },
+            renameByName: { Value: 'since' },
+          },
+        })
+        .overrideByName('since', [{ id: 'unit', value: 'dateTimeFromNow' }])
+        .height(6)
+        .span(12),
+    )
+    .withRow(new dashboard.RowBuilder('Trends'))
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Probe latency p50 / p95')
+        .description(
+          'Exemplars (diamonds) link a latency point to the trace of the probe behind it, in the Tempo datasource chosen above.',
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            `histogram_quantile(0.5, sum by (env, surface, le) (rate(surface_probe_duration_seconds_bucket{${f}}[$__rate_interval])))`,
+            'p50 {{surface}} ({{env}})',
+          ).exemplar(true),
+        )
+        .withTarget(
+          query(
+            `histogram_quantile(0.95, sum by (env, surface, le) (rate(surface_probe_duration_seconds_bucket{${f}}[$__rate_interval])))`,
+            'p95 {{surface}} ({{env}})',
+            'B',
+          ).exemplar(true),
+        )
+        .unit('s')
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Errors by code')
+        .description(
+          'Probes per second ending with each error code; each surface counted once whatever the replicas.',
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            `sum by (code) (max by (env, surface, code) (rate(surface_probe_errors_total{${f}}[$__rate_interval])))`,
+            '{{code}}',
+          ),
+        )
+        .unit('short')
+        .axisLabel('errors/s')
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new table.PanelBuilder()
+        .title('Pages deployments')
+        .description(
+          `Latest stage of the newest Cloudflare Pages deployment; building past ${options.thresholds.deployBuildingSeconds / 60} min raises PagesDeployStuckBuilding.`,
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            [
+              `max by (env, surface, stage, status) (surface_deployment_info{${f}})`,
+              `* on (env, surface) group_left () max by (env, surface) (surface_deployment_started_timestamp_seconds{${f}}) * 1000`,
+            ].join('\n'),
+            '',
+          )
+            .format(prometheus.PromQueryFormat.Table)
+            .instant(),
+        )
+        .withTransformation({
+          id: 'organize',
+          options: {
+            excludeByName: { Time: true },
+            indexByName: { env: 0, surface: 1, stage: 2, status: 3, Value: 4 },
+            renameByName: { Value: 'created' },
+          },
+        })
+        .overrideByName('created', [{ id: 'unit', value: 'dateTimeFromNow' }])
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new statetimeline.PanelBuilder()
+        .title('Status history')
+        .datasource(prometheusDatasource)
+        .withTarget(query(`max by (env, surface) (${statusValue})`, '{{surface}} ({{env}})'))
+        .mappings(STATUS_MAPPINGS)
+        .thresholds(greenThresholds())
+        .showValue(common.VisibilityMode.Never)
+        .mergeValues(true)
+        .height(8)
+        .span(12),
+    );
+
+  const built = builder.build();
+  addPanelLinks(built, options);
+  return built;
+}
+
+function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
+  const job = options.jobSelector;
+  const p = `${job}, instance=~"$instance"`;
+  const heartbeatStale = options.thresholds.heartbeatStaleSeconds;
+  const budgets = Object.entries(PROVIDER_RATE_BUDGETS).map(
+    ([provider, budget]) =>
+      `min by (provider) (surface_provider_rate_limit_remaining{${p}, provider="${provider}"}) / ${budget.calls}`,
+  );
+
+  return baseDashboard(options, DASHBOARD_UIDS.poller, 'Surface exporter / Poller')
+    .description(
+      'The exporter itself: heartbeat, throughput, crashes, workers, provider budgets and the process.',
+    )
+    .withVariable(prometheusVariable())
+    .withVariable(
+      labelVariable('instance', 'Replica', `label_values(surface_exporter_build_info{${job}}, instance)`),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Heartbeat age')
+        .description(
+          `Seconds since the poller last completed a probe. Past the red line (${heartbeatStale} s) SurfacePollerHeartbeatStale pages.`,
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            `time() - (max by (instance) (surface_poller_last_poll_timestamp_seconds{${p}}) > 0)`,
+            '{{instance}}',
+          ),
+        )
+        .unit('s')
+        .thresholds(
+          new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
+            { value: null, color: 'green' },
+            { value: heartbeatStale, color: 'red' },
+          ]),
+        )
+        .thresholdsStyle(
+          new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Line),
+        )
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Probes per second')
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            `sum by (instance) (rate(surface_poller_polls_total{${p}}[$__rate_interval]))`,
+            '{{instance}}',
+          ),
+        )
+        .unit('ops')
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Round duration')
+        .description(
+          'Each surface runs on its own schedule, so a round lasts as long as its slowest probe: p99 and mean probe time.',
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            `histogram_quantile(0.99, sum by (instance, le) (rate(surface_probe_duration_seconds_bucket{${p}}[$__rate_interval])))`,
+            'p99 {{instance}}',
+          ),
+        )
+        .withTarget(
+          query(
+            `sum by (instance) (rate(surface_probe_duration_seconds_sum{${p}}[$__rate_interval])) / sum by (instance) (rate(surface_probe_duration_seconds_count{${p}}[$__rate_interval]))`,
+            'mean {{instance}}',
+            'B',
+          ),
+        )
+        .unit('s')
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Crashes by scope')
+        .description(
+          'probe: a probe threw (probe_crashed). worker: a worker loop failed and backs off (thread_crashed).',
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(`sum by (scope) (rate(surface_poller_crashes_total{${p}}[$__rate_interval]))`, '{{scope}}'),
+        )
+        .unit('short')
+        .axisLabel('crashes/s')
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Workers alive')
+        .description('A worker waiting out its backoff after a crash counts as not alive.')
+        .datasource(prometheusDatasource)
+        .withTarget(query(`sum by (instance) (surface_worker_alive{${p}})`, 'alive {{instance}}'))
+        .withTarget(
+          query(`sum by (instance) (surface_poller_surfaces{${p}})`, 'registered {{instance}}', 'B'),
+        )
+        .unit('short')
+        .min(0)
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Rate budget remaining')
+        .description(
+          `Share of each provider’s API budget left (${Object.entries(PROVIDER_RATE_BUDGETS)
+            .map(([provider, budget]) => `${provider}: ${budget.calls} per ${budget.per.replace(/^an /, '')}`)
+            .join(
+              ', ',
+            )}). Below ${options.thresholds.rateBudgetLowFraction * 100} % ProviderRateBudgetLow fires.`,
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(query(budgets.join('\nor\n'), '{{provider}}'))
+        .unit('percentunit')
+        .min(0)
+        .max(1)
+        .thresholds(
+          new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
+            { value: null, color: 'red' },
+            { value: options.thresholds.rateBudgetLowFraction, color: 'green' },
+          ]),
+        )
+        .thresholdsStyle(
+          new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Line),
+        )
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('CPU')
+        .datasource(prometheusDatasource)
+        .withTarget(query(`rate(process_cpu_seconds_total{${p}}[$__rate_interval])`, '{{instance}}'))
+        .unit('percentunit')
+        .height(8)
+        .span(8),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Memory')
+        .datasource(prometheusDatasource)
+        .withTarget(query(`process_resident_memory_bytes{${p}}`, 'resident {{instance}}'))
+        .withTarget(query(`nodejs_heap_size_used_bytes{${p}}`, 'heap used {{instance}}', 'B'))
+        .unit('bytes')
+        .height(8)
+        .span(8),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Event loop lag')
+        .description('A busy event loop delays every timer, and with them the probe schedule.')
+        .datasource(prometheusDatasource)
+        .withTarget(query(`nodejs_eventloop_lag_p99_seconds{${p}}`, 'p99 {{instance}}'))
+        .unit('s')
+        .height(8)
+        .span(8),
+    )
+    .build();
+}
+
+function baseDashboard(options: DashboardOptions, uid: string, title: string): dashboard.DashboardBuilder {
+  return new dashboard.DashboardBuilder(title)
+    .uid(uid)
+    .tags([DASHBOARD_TAG])
+    .editable()
+    .refresh('30s')
+    .time({ from: 'now-6h', to: 'now' })
+    .timezone('browser')
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .link(
+      new dashboard.DashboardLinkBuilder('Surface exporter')
+        .type(dashboard.DashboardLinkType.Dashboards)
+        .tags([DASHBOARD_TAG])
+        .asDropdown(false)
+        .includeVars(false)
+        .keepTime(true),
+    )
+    .link(
+      new dashboard.DashboardLinkBuilder('Runbook')
+        .type(dashboard.DashboardLinkType.Link)
+        .url(options.runbookBaseUrl)
+        .icon('doc')
+        .targetBlank(true),
+    );
+}
+
+function prometheusVariable(): dashboard.DatasourceVariableBuilder {
+  return new dashboard.DatasourceVariableBuilder('datasource')
+    .label('Prometheus')
+    .type('prometheus')
+    .current({ text: `\${${PROMETHEUS_INPUT}}`, value: `\${${PROMETHEUS_INPUT}}` });
+}
+
+function labelVariable(name: string, label: string, definition: string): dashboard.QueryVariableBuilder {
+  return new dashboard.QueryVariableBuilder(name)
+    .label(label)
+    .datasource(prometheusDatasource)
+    .query({ query: definition, refId: `${name}-variable` })
+    .definition(definition)
+    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+    .sort(dashboard.VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.*')
+    .current({ text: 'All', value: '$__all' });
+}
+
+function query(expr: string, legendFormat: string, refId = 'A'): prometheus.DataqueryBuilder {
+  return (
+    new prometheus.DataqueryBuilder()
+      .datasource(prometheusDatasource)
+      // The builder view cannot show joins and comments; open the queries as the code they are.
+      .editorMode(prometheus.QueryEditorMode.Code)
+      .expr(expr)
+      .legendFormat(legendFormat || '__auto')
+      .refId(refId)
+  );
+}
+
+function greenThresholds(): dashboard.ThresholdsConfigBuilder {
+  return new dashboard.ThresholdsConfigBuilder()
+    .mode(dashboard.ThresholdsMode.Absolute)
+    .steps([{ value: null, color: 'green' }]);
+}
+
+/**
+ * Links the SDK cannot express: its data links are typed as dashboard links. The latency panel opens
+ * the surface's probe traces in the Tempo datasource variable; the errors table opens the runbook.
+ */
+function addPanelLinks(model: dashboard.Dashboard, options: DashboardOptions): void {
+  const traceql = `{ name = \\"surface.probe\\" && span.surface.name = \\"${grafanaVariable('__field.labels.surface')}\\" && span.surface.env = \\"${grafanaVariable('__field.labels.env')}\\" }`;
+  const pane = `{"datasource":"\${tempo}","queries":[{"refId":"A","datasource":{"type":"tempo","uid":"\${tempo}"},"queryType":"traceql","query":"${traceql}"}],"range":{"from":"\${__from}","to":"\${__to}"}}`;
+  const latency = panelTitled(model, 'Probe latency p50 / p95');
+  latency.fieldConfig ??= { defaults: {}, overrides: [] };
+  latency.fieldConfig.defaults.links = [
+    {
+      title: `Probe traces of ${grafanaVariable('__field.labels.surface')} in Tempo`,
+      // Unencoded so that Grafana interpolates the variables; Explore parses the JSON itself.
+      url: `/explore?left=${pane}`,
+      targetBlank: true,
+    } as dashboard.DashboardLink,
+  ];
+  panelTitled(model, 'Current errors').links = [
+    {
+      title: 'Runbook: error codes',
+      url: `${options.runbookBaseUrl}#error-codes`,
+      targetBlank: true,
+    } as dashboard.DashboardLink,
+  ];
+}
+
+function panelTitled(model: dashboard.Dashboard, title: string): dashboard.Panel {
+  const panel = model.panels?.find(
+    (candidate) => candidate.type !== 'row' && 'title' in candidate && candidate.title === title,
+  );
+  if (!panel || panel.type === 'row') throw new Error(`no panel titled ${title}`);
+  return panel as dashboard.Panel;
+}
+
+/** Adds what Grafana's import reads: the Prometheus datasource input, requirements, the schema version, ids. */
+function importable(model: dashboard.Dashboard, panelTypes: string[]): ImportableDashboard {
+  // Grafana keys panel state (links, edits, "view panel") by id: unique, and stable while the order is.
+  for (const [index, panel] of (model.panels ?? []).entries()) panel.id = index + 1;
+  const annotations: dashboard.AnnotationContainer = {
+    list: [
+      {
+        builtIn: 1,
+        datasource: { type: 'grafana', uid: '-- Grafana --' },
+        enable: true,
+        hide: true,
+        iconColor: 'rgba(0, 211, 255, 1)',
+        name: 'Annotations & Alerts',
+        type: 'dashboard',
+      } as dashboard.AnnotationQuery,
+    ],
+  };
+  // Grafana 12 hides links placed "inControlsMenu"; 10 and 11 do not know the field.
+  for (const link of model.links ?? []) delete link.placement;
+  return {
+    __inputs: [
+      {
+        name: PROMETHEUS_INPUT,
+        label: 'Prometheus',
+        description: 'The Prometheus that scrapes surface-exporter.',
+        type: 'datasource',
+        pluginId: 'prometheus',
+        pluginName: 'Prometheus',
+      },
+    ],
+    __requires: [
+      { type: 'grafana', id: 'grafana', name: 'Grafana', version: '10.0.0' },
+      { type: 'datasource', id: 'prometheus', name: 'Prometheus', version: '1.0.0' },
+      ...panelTypes.map((id) => ({ type: 'panel' as const, id, name: id, version: '' })),
+    ],
+    ...model,
+    annotations,
+    schemaVersion: SCHEMA_VERSION,
+  };
+}

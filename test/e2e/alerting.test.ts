@@ -1,0 +1,316 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { type HerokuFake, startHerokuApi } from '../../src/fakes/index.js';
+import {
+  ALERT_THRESHOLDS,
+  DEFAULT_ALERT_OPTIONS,
+  renderRuleFile,
+  runbookUrl,
+  scaleThresholds,
+} from '../../src/observability/alerts.js';
+import { requireStackOrSkip } from '../helpers/stack.js';
+import {
+  type LocalTarget,
+  startTarget,
+  startTestExporter,
+  type TestExporter,
+  waitFor,
+} from '../helpers/support.js';
+import {
+  activeAlerts,
+  instantQuery,
+  type ManagedProcess,
+  type Notification,
+  REPO_ROOT,
+  startAlertmanager,
+  startPrometheus,
+  startWebhookReceiver,
+  type WebhookReceiver,
+  type Workspace,
+  workspace,
+} from './stack.js';
+
+/**
+ * The shipped examples, the exporter, Prometheus (fast rule variant) and Alertmanager, end to end:
+ * each alert is caused for real, arrives at the webhook with its labels, and resolves.
+ */
+
+// 120 s becomes 4 s, 5 min 10 s: every alert fires within seconds, in the same order as in production.
+const SPEED_UP = 30;
+const FAST = scaleThresholds(ALERT_THRESHOLDS, 1 / SPEED_UP);
+// Long enough for the slowest step (DEGRADED: 10 s of `for`, plus probe, scrape, evaluation, grouping).
+const ALERT_DEADLINE_MS = 30_000;
+const HEROKU_KEY = 'heroku-e2e-key';
+const HEROKU_APP = 'e2e-api';
+const NO_STACK =
+  'prometheus or prometheus-alertmanager missing: apt-get install -y prometheus prometheus-alertmanager';
+
+/** The only keys of examples/prometheus.yml the test changes; everything else runs as shipped. */
+const PROMETHEUS_OVERRIDES = [
+  'global.scrape_interval',
+  'global.evaluation_interval',
+  'rule_files[0]',
+  'alerting.alertmanagers[0].static_configs[0].targets[0]',
+  'scrape_configs[0].static_configs[0].targets[0]',
+];
+const ALERTMANAGER_OVERRIDES = [
+  'route.group_wait',
+  'route.group_interval',
+  'receivers[0].webhook_configs[0].url',
+  'receivers[1].webhook_configs[0].url',
+];
+
+describe('alerts end to end: exporter → Prometheus → Alertmanager → webhook', () => {
+  let target: LocalTarget;
+  let targetStatus = 200;
+  let heroku: HerokuFake;
+  let exporter: TestExporter;
+  let receiver: WebhookReceiver;
+  let alertmanager: ManagedProcess | undefined;
+  let prometheus: ManagedProcess | undefined;
+  let files: Workspace;
+  let stackPresent = false;
+
+  before(async () => {
+    target = await startTarget((_req, res) => res.writeHead(targetStatus).end());
+    heroku = await startHerokuApi({ apiKeys: [HEROKU_KEY] });
+    heroku.addApp({ name: HEROKU_APP, webQuantity: 1 });
+    receiver = await startWebhookReceiver();
+    files = await workspace('e2e-alerting-');
+  });
+
+  after(async () => {
+    // Each step alone, so that one failing still lets the others release their process or port.
+    for (const step of [
+      () => prometheus?.stop(),
+      () => alertmanager?.stop(),
+      () => exporter?.stop(),
+      () => receiver?.close(),
+      () => heroku?.close(),
+      () => target?.close(),
+      () => files?.remove(),
+    ]) {
+      await Promise.resolve(step()).catch(() => undefined);
+    }
+  });
+
+  const fired = (path: string, alertname: string, labels: Record<string, string>, status = 'firing') =>
+    waitFor(() => findAlert(receiver.notifications, path, alertname, labels, status), {
+      timeoutMs: ALERT_DEADLINE_MS,
+      intervalMs: 100,
+      what: `${status} ${alertname} at ${path}`,
+    }).catch((err: Error) => {
+      throw new Error(
+        `${err.message}\nreceived: ${JSON.stringify(receiver.notifications.map(summarize))}\n` +
+          `prometheus: ${prometheus?.output()}\nalertmanager: ${alertmanager?.output()}`,
+      );
+    });
+
+  it('starts from the shipped examples, with only ports, intervals and the rule file changed', async (t) => {
+    stackPresent = requireStackOrSkip(t, 'prometheus') && requireStackOrSkip(t, 'prometheus-alertmanager');
+    if (!stackPresent) return;
+    exporter = await startTestExporter({
+      // process_start_time_seconds stands in for the heartbeat until the first probe.
+      defaultMetrics: true,
+      env: { HEROKU_API_KEY: HEROKU_KEY, HEROKU_API_URL: heroku.url },
+      registry: {
+        // No metadata cache: a scale to 0 shows at the next probe, as it would after the TTL.
+        poller: {
+          interval_seconds: 1,
+          timeout_seconds: 0.5,
+          stale_after_seconds: 4,
+          metadata_ttl_seconds: 0,
+        },
+        environments: {
+          prod: [
+            { name: 'www', provider: 'http', url: `${target.url}/health` },
+            { name: 'api', provider: 'heroku_app', app: HEROKU_APP },
+          ],
+        },
+      },
+    });
+
+    const rules = await files.write(
+      'fast.rules.yml',
+      renderRuleFile({ ...DEFAULT_ALERT_OPTIONS, thresholds: FAST }),
+    );
+    const amExample = await readFile(join(REPO_ROOT, 'examples/alertmanager.yml'), 'utf8');
+    const amConfig = parse(amExample.replaceAll('127.0.0.1:9099', `127.0.0.1:${receiver.port}`));
+    amConfig.route.group_wait = '1s';
+    amConfig.route.group_interval = '1s';
+    assertOnlyChanged(parse(amExample), amConfig, ALERTMANAGER_OVERRIDES);
+    alertmanager = await startAlertmanager(
+      await files.write('alertmanager.yml', amConfig),
+      `${files.dir}/am`,
+    );
+
+    const promExample = await readFile(join(REPO_ROOT, 'examples/prometheus.yml'), 'utf8');
+    const promConfig = parse(
+      promExample
+        .replaceAll('127.0.0.1:9742', new URL(exporter.url).host)
+        .replaceAll('127.0.0.1:9093', new URL(alertmanager.url).host),
+    );
+    promConfig.global.scrape_interval = '1s';
+    promConfig.global.evaluation_interval = '1s';
+    promConfig.rule_files = [rules];
+    assertOnlyChanged(parse(promExample), promConfig, PROMETHEUS_OVERRIDES);
+    prometheus = await startPrometheus(await files.write('prometheus.yml', promConfig), `${files.dir}/prom`);
+  });
+
+  it('stays quiet while every surface is UP', async (t) => {
+    if (!stackPresent) return t.skip(NO_STACK);
+    assert.ok(prometheus, 'the stack did not start: see the first test');
+    const server = prometheus;
+    await waitFor(async () => (await instantQuery(server, 'surface_up == 1')).length === 2, {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+      what: 'both surfaces scraped UP',
+    });
+    const seenAt = Date.now();
+    // Two evaluations with the data in, before and after which nothing may be pending or firing.
+    await waitFor(async () => (await lastEvaluation(server)) > seenAt + 1000, {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      what: 'a rule evaluation after the first scrape',
+    });
+    assert.deepEqual(await activeAlerts(server), []);
+    assert.deepEqual(receiver.notifications, []);
+  });
+
+  it('a 502 tickets SurfaceDegraded with env, surface, code and runbook_url; a Heroku app at 0 dynos pages SurfaceDown', async (t) => {
+    if (!stackPresent) return t.skip(NO_STACK);
+    assert.ok(prometheus, 'the stack did not start: see the first test');
+    targetStatus = 502;
+    heroku.scaleWeb(HEROKU_APP, 0);
+
+    const [degraded, down] = await Promise.all([
+      fired('/ticket', 'SurfaceDegraded', { env: 'prod', surface: 'www' }),
+      fired('/page', 'SurfaceDown', { env: 'prod', surface: 'api' }),
+    ]);
+    assert.deepEqual(degraded.labels, {
+      alertname: 'SurfaceDegraded',
+      env: 'prod',
+      surface: 'www',
+      provider: 'http',
+      code: 'health_http_502',
+      severity: 'ticket',
+    });
+    assert.equal(
+      degraded.annotations.runbook_url,
+      runbookUrl(DEFAULT_ALERT_OPTIONS.runbookBaseUrl, 'SurfaceDegraded'),
+    );
+    assert.match(
+      degraded.annotations.description ?? '',
+      /^prod\/www \(http\) has been DEGRADED .* health_http_502\.$/,
+    );
+
+    assert.deepEqual(down.labels, {
+      alertname: 'SurfaceDown',
+      env: 'prod',
+      surface: 'api',
+      provider: 'heroku_app',
+      severity: 'page',
+    });
+    assert.match(
+      down.annotations.description ?? '',
+      /^prod\/api \(heroku_app\) .*Current code: no_web_dyno\.$/,
+    );
+    assert.equal(
+      down.annotations.runbook_url,
+      runbookUrl(DEFAULT_ALERT_OPTIONS.runbookBaseUrl, 'SurfaceDown'),
+    );
+
+    // One alert per cause: nothing else is pending or firing.
+    const active = (await activeAlerts(prometheus)).map((alert) => alert.labels.alertname).sort();
+    assert.deepEqual(active, ['SurfaceDegraded', 'SurfaceDown']);
+  });
+
+  it('recovery resolves both', async (t) => {
+    if (!stackPresent) return t.skip(NO_STACK);
+    assert.ok(prometheus, 'the stack did not start: see the first test');
+    targetStatus = 200;
+    heroku.scaleWeb(HEROKU_APP, 1);
+    await Promise.all([
+      fired('/ticket', 'SurfaceDegraded', { env: 'prod', surface: 'www' }, 'resolved'),
+      fired('/page', 'SurfaceDown', { env: 'prod', surface: 'api' }, 'resolved'),
+    ]);
+    assert.deepEqual(await activeAlerts(prometheus), []);
+  });
+
+  it('a stopped poller pages SurfacePollerHeartbeatStale, alone, and resolves when it runs again', async (t) => {
+    if (!stackPresent) return t.skip(NO_STACK);
+    assert.ok(prometheus, 'the stack did not start: see the first test');
+    await exporter.poller.stop();
+    const heartbeat = await fired('/page', 'SurfacePollerHeartbeatStale', { env: 'prod' });
+    assert.deepEqual(heartbeat.labels, {
+      alertname: 'SurfacePollerHeartbeatStale',
+      env: 'prod',
+      severity: 'page',
+    });
+    assert.equal(
+      heartbeat.annotations.runbook_url,
+      runbookUrl(DEFAULT_ALERT_OPTIONS.runbookBaseUrl, 'SurfacePollerHeartbeatStale'),
+    );
+    // Both surfaces are as old as the heartbeat, yet they are not stale tiles of their own.
+    const active = (await activeAlerts(prometheus)).map((alert) => alert.labels.alertname);
+    assert.deepEqual(active, ['SurfacePollerHeartbeatStale']);
+
+    exporter.poller.start();
+    await fired('/page', 'SurfacePollerHeartbeatStale', { env: 'prod' }, 'resolved');
+    const ticketsAboutSurfaces = receiver.notifications.filter(
+      (notification) =>
+        notification.path === '/ticket' &&
+        notification.alerts.some((alert) => alert.labels.alertname !== 'SurfaceDegraded'),
+    );
+    assert.deepEqual(ticketsAboutSurfaces.map(summarize), []);
+  });
+});
+
+function findAlert(
+  notifications: Notification[],
+  path: string,
+  alertname: string,
+  labels: Record<string, string>,
+  status: string,
+): Notification['alerts'][number] | undefined {
+  for (const notification of notifications) {
+    if (notification.path !== path) continue;
+    const alert = notification.alerts.find(
+      (candidate) =>
+        candidate.status === status &&
+        candidate.labels.alertname === alertname &&
+        Object.entries(labels).every(([key, value]) => candidate.labels[key] === value),
+    );
+    if (alert) return alert;
+  }
+  return undefined;
+}
+
+function summarize(notification: Notification): string {
+  return `${notification.path} ${notification.alerts.map((alert) => `${alert.status}:${alert.labels.alertname}:${alert.labels.surface ?? alert.labels.env}`).join(',')}`;
+}
+
+async function lastEvaluation(prometheus: { url: string }): Promise<number> {
+  const res = await fetch(`${prometheus.url}/api/v1/rules`, { signal: AbortSignal.timeout(5000) });
+  const body = (await res.json()) as { data: { groups: Array<{ lastEvaluation: string }> } };
+  return Math.min(...body.data.groups.map((group) => Date.parse(group.lastEvaluation)));
+}
+
+/** Fails unless `actual` differs from `shipped` exactly at the allowed paths (`a.b[0].c`). */
+function assertOnlyChanged(shipped: unknown, actual: unknown, allowed: string[]): void {
+  const changed: string[] = [];
+  const walk = (a: unknown, b: unknown, path: string): void => {
+    if (a && b && typeof a === 'object' && typeof b === 'object') {
+      const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+      for (const key of keys) {
+        const child = Array.isArray(a) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+        walk((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], child);
+      }
+    } else if (a !== b) changed.push(path);
+  };
+  walk(shipped, actual, '');
+  assert.deepEqual(changed.sort(), [...allowed].sort(), 'the e2e must run the shipped example, ports aside');
+}
