@@ -214,7 +214,7 @@ export const ERROR_CODE_DOCS: readonly ErrorCodeDoc[] = [
 
 /** The family a code belongs to, as written in ERROR_CODE_DOCS. */
 export function codeFamily(code: ErrorCode): string {
-  return code.replace(/_\d{3}$/, '_<status>');
+  return code.replace(/_\d{1,3}$/, '_<status>');
 }
 
 export function httpStatusCode<P extends 'health_http_' | 'api_http_' | 'http_'>(

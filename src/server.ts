@@ -99,6 +99,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       bearer: env.METRICS_TOKEN?.trim() || undefined,
       basic: env.METRICS_BASIC_AUTH?.trim() || undefined,
     },
+    trustProxy: env.TRUST_PROXY?.trim() || undefined,
   };
   const app = createApp(deps);
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
@@ -141,11 +142,14 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   const stop = () => {
     stopping ??= (async () => {
       stopWatchdog();
+      // Refuse new requests first, so that no force-poll starts probes while the poller stops.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive sockets turn idle as their last answers go out; close each as soon as it does.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      server.closeIdleConnections();
       await poller.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await closed;
+      clearInterval(sweep);
       if (!options.http) await http.close();
     })();
     return stopping;

@@ -26,6 +26,11 @@ export interface AppDeps {
   /** Optional protection of /metrics; open when neither is set. */
   scrapeAuth?: ScrapeAuth;
   authLimiter?: FailedAuthLimiter;
+  /**
+   * TRUST_PROXY, as Express's `trust proxy` (e.g. `1` behind the Heroku router): the failed-auth
+   * limit then counts the client address from X-Forwarded-For instead of the proxy's own.
+   */
+  trustProxy?: string;
 }
 
 export const MAX_REQUEST_BODY = '16kb';
@@ -45,6 +50,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  if (deps.trustProxy)
+    app.set('trust proxy', /^\d+$/.test(deps.trustProxy) ? Number(deps.trustProxy) : deps.trustProxy);
   app.use(helmet());
   app.use(express.raw({ type: () => true, limit: MAX_REQUEST_BODY }));
 
@@ -63,28 +70,40 @@ export function createApp(deps: AppDeps): express.Express {
       .json({ status: health.stale ? 'stale' : 'ok', poller_last_poll_at: health.lastPollAt });
   });
 
-  app.get('/metrics', async (req, res) => {
-    if (!scrapeAllowed(req.get('authorization'), deps.scrapeAuth ?? {})) {
-      res.set('WWW-Authenticate', 'Basic realm="surface-exporter", charset="UTF-8"');
-      throw new HttpError(401, 'unauthorized');
-    }
-    const scrape = await metrics.render(req.get('accept'));
-    res.set('Content-Type', scrape.contentType).send(scrape.body);
-  });
-
   const authLimiter = deps.authLimiter ?? new FailedAuthLimiter();
-  const requireOperator = (req: Request, res: Response, next: NextFunction) => {
-    if (deps.operatorToken === undefined) throw new HttpError(403, 'force poll disabled');
-    const client = req.socket.remoteAddress ?? 'unknown';
+  /** Refuses a client over its failure budget, then checks its credentials and counts a failure. */
+  const authenticate = (
+    req: Request,
+    res: Response,
+    accepted: (authorization: string | undefined) => boolean,
+  ) => {
+    const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const retryAfter = authLimiter.retryAfterSeconds(client);
     if (retryAfter > 0) {
       res.set('Retry-After', String(retryAfter));
       throw new HttpError(429, 'too many failed authentications');
     }
-    if (!bearerMatches(req.get('authorization'), deps.operatorToken)) {
+    if (!accepted(req.get('authorization'))) {
       authLimiter.recordFailure(client);
       throw new HttpError(401, 'unauthorized');
     }
+  };
+
+  app.get('/metrics', async (req, res) => {
+    const scrapeAuth = deps.scrapeAuth ?? {};
+    if (scrapeAuth.bearer || scrapeAuth.basic) {
+      res.set('WWW-Authenticate', 'Basic realm="surface-exporter", charset="UTF-8"');
+      authenticate(req, res, (authorization) => scrapeAllowed(authorization, scrapeAuth));
+      res.removeHeader('WWW-Authenticate');
+    }
+    const scrape = await metrics.render(req.get('accept'));
+    res.set('Content-Type', scrape.contentType).send(scrape.body);
+  });
+
+  const requireOperator = (req: Request, res: Response, next: NextFunction) => {
+    const token = deps.operatorToken;
+    if (token === undefined) throw new HttpError(403, 'force poll disabled');
+    authenticate(req, res, (authorization) => bearerMatches(authorization, token));
     next();
   };
 

@@ -37,9 +37,10 @@ export function scrapeAllowed(authorization: string | undefined, auth: ScrapeAut
 }
 
 /**
- * Counts failed authentications per client address and refuses a client that fails too often,
- * so a wrong token is not a cheap oracle. Successful calls are never counted or limited: a burst
- * of legitimate force-polls must all be answered.
+ * Counts failed authentications per client address. A client over the budget is refused until its
+ * window ends, even with the right token: otherwise the limit would still answer "right" or
+ * "wrong" to every guess. Successful calls never count, so a burst of legitimate force-polls is
+ * always answered. Behind a proxy, set TRUST_PROXY so the address is the client's, not the proxy's.
  */
 export class FailedAuthLimiter {
   private readonly failures = new Map<string, { count: number; windowEndsAt: number }>();

@@ -85,7 +85,7 @@ export function parseRegistry(text: string, file: string, onlyEnv?: string): Loa
 }
 
 function flatten(registry: Registry, file: string, onlyEnv: string | undefined): LoadedRegistry {
-  if (onlyEnv !== undefined && !(onlyEnv in registry.environments)) {
+  if (onlyEnv !== undefined && !Object.hasOwn(registry.environments, onlyEnv)) {
     const known = Object.keys(registry.environments).join(', ') || 'none';
     throw new RegistryError(file, [
       {

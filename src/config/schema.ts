@@ -51,7 +51,7 @@ export const pollerSchema = z
     force_poll_deadline_seconds: z
       .number()
       .positive()
-      .max(60)
+      .max(10)
       .default(POLLER_DEFAULTS.force_poll_deadline_seconds)
       .describe('A force-poll answers by then; slower surfaces are reported as pending.'),
   })
@@ -65,7 +65,7 @@ export const registrySchema = z
   .object({
     poller: pollerSchema.default(() => pollerSchema.parse({})),
     environments: z.record(
-      z.string().regex(/^[a-z0-9_-]+$/, 'an environment name of [a-z0-9_-]'),
+      z.string().regex(/^[a-z0-9_-]{1,63}$/, 'an environment name of [a-z0-9_-], at most 63 characters'),
       z.array(surfaceSchema).superRefine((surfaces, ctx) => {
         const seen = new Map<string, number>();
         surfaces.forEach((surface, index) => {

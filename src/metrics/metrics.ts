@@ -9,6 +9,7 @@ import {
 import { type ErrorCode, SURFACE_STATUSES, type SurfaceStatus } from '../codes.js';
 import type { DeploymentFacts, RateLimitedProvider } from '../probes/types.js';
 import { renderPrometheusText } from './text.js';
+import { WindowedMax } from './windowedMax.js';
 
 /** The labels every per-surface series carries. */
 export type SurfaceLabels = {
@@ -68,7 +69,7 @@ export class ExporterMetrics {
   private readonly rateLimitRemaining: Gauge;
   private readonly reloadSuccessful: Gauge;
   private readonly reloadTimestamp: Gauge;
-  private worstEventLoopLagSeconds = 0;
+  private readonly eventLoopLag = new WindowedMax();
 
   constructor(options: { version: string; defaultMetrics?: boolean }) {
     this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -164,17 +165,13 @@ export class ExporterMetrics {
       help: 'When the registry was last loaded successfully.',
       registers,
     });
-    const worstLag = () => {
-      const worst = this.worstEventLoopLagSeconds;
-      this.worstEventLoopLagSeconds = 0;
-      return worst;
-    };
+    const eventLoopLag = this.eventLoopLag;
     new Gauge({
       name: 'surface_poller_event_loop_lag_seconds',
-      help: 'Worst event-loop delay seen by the watchdog since the previous scrape; probes stall while it is high.',
+      help: 'Worst event-loop delay seen by the watchdog over the last minute; probes stall while it is high.',
       registers,
       collect() {
-        this.set(worstLag());
+        this.set(eventLoopLag.max());
       },
     });
     const buildInfo = new Gauge({
@@ -230,7 +227,7 @@ export class ExporterMetrics {
   }
 
   noteEventLoopLag(seconds: number): void {
-    this.worstEventLoopLagSeconds = Math.max(this.worstEventLoopLagSeconds, seconds);
+    this.eventLoopLag.note(seconds);
   }
 
   countCrash(scope: 'probe' | 'worker'): void {
@@ -292,6 +289,7 @@ export class ExporterMetrics {
     if (!deployment || !next) return;
     this.deploymentInfo.set({ ...labels, ...next }, 1);
     if (deployment.startedAtSeconds !== null) this.deploymentStarted.set(labels, deployment.startedAtSeconds);
+    else this.deploymentStarted.remove(labels);
   }
 
   private seriesOf(labels: SurfaceLabels): PublishedSeries {

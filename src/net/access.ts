@@ -46,8 +46,10 @@ export function detectAccessGate(response: HttpResponse, tokenSent: boolean): st
   const why = tokenSent ? GATE_CAUSE : 'no service token is configured for a gated URL';
   if (status >= 300 && status < 400) {
     const location = headerValue(headers, 'location');
-    if (location && isAccessLoginUrl(location)) {
-      return `HTTP ${status} to the Cloudflare Access login (${new URL(location).host}): ${why}`;
+    const login = location ? accessLoginUrl(location) : undefined;
+    if (login) {
+      const where = login.host === RELATIVE_BASE.host ? 'a relative Location' : login.host;
+      return `HTTP ${status} to the Cloudflare Access login (${where}): ${why}`;
     }
     return undefined;
   }
@@ -60,11 +62,14 @@ export function detectAccessGate(response: HttpResponse, tokenSent: boolean): st
   return undefined;
 }
 
-export function isAccessLoginUrl(location: string): boolean {
+const RELATIVE_BASE = new URL('http://relative.invalid');
+
+/** The Location as a URL when it points at an Access login page (absolute or relative), else undefined. */
+export function accessLoginUrl(location: string): URL | undefined {
   try {
-    const url = new URL(location, 'http://relative.invalid');
-    return url.pathname.startsWith('/cdn-cgi/access/login');
+    const url = new URL(location, RELATIVE_BASE);
+    return url.pathname.startsWith('/cdn-cgi/access/login') ? url : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher, request } from 'undici';
 import { redactUrl } from './redact.js';
 
@@ -66,11 +67,12 @@ export interface HttpClientOptions {
  * evidence (e.g. a Cloudflare Access login), not something to chase.
  */
 export class HttpClient {
-  private readonly agent: Agent;
+  private agent: Agent;
+  /** Keyed by path and modification time, so a rotated CA file is picked up without a restart. */
   private readonly agentsByCaFile = new Map<string, Agent>();
   private interceptor: RequestInterceptor | undefined;
   private readonly userAgent: string;
-  private readonly connectionsPerOrigin: number;
+  private connectionsPerOrigin: number;
 
   constructor(options: HttpClientOptions = {}) {
     this.connectionsPerOrigin = options.connectionsPerOrigin ?? 16;
@@ -81,6 +83,20 @@ export class HttpClient {
 
   setInterceptor(interceptor: RequestInterceptor | undefined): void {
     this.interceptor = interceptor;
+  }
+
+  /**
+   * Sizes the keep-alive pool: as many connections per origin as probes may be in flight, since many
+   * surfaces often share one origin (a Heroku router, a Pages edge) and a smaller pool would queue
+   * probes past their deadline. A new size takes a new pool; the old one closes once idle.
+   */
+  setConnectionsPerOrigin(connections: number): void {
+    if (connections === this.connectionsPerOrigin) return;
+    this.connectionsPerOrigin = connections;
+    const previous = [this.agent, ...this.agentsByCaFile.values()];
+    this.agent = this.newAgent();
+    this.agentsByCaFile.clear();
+    for (const agent of previous) void agent.close();
   }
 
   async send(req: HttpRequest, observe?: ExchangeObserver): Promise<HttpOutcome> {
@@ -98,25 +114,33 @@ export class HttpClient {
     ]);
   }
 
-  private newAgent(connect?: { ca: string }): Agent {
+  private newAgent(connect?: { ca: string[] }): Agent {
     return new Agent({
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 60_000,
       connections: this.connectionsPerOrigin,
-      // Deadlines come from the probe's AbortSignal; these only stop a stuck socket outliving it.
+      // No undici timeouts: every request carries the probe's AbortSignal, which is the one deadline.
       headersTimeout: 0,
       bodyTimeout: 0,
       ...(connect ? { connect } : {}),
     });
   }
 
+  /** The pool for a surface's ca_file: the system roots plus the file's CAs. Throws CaFileError. */
   private dispatcherFor(caFile: string | undefined): Dispatcher {
     if (!caFile) return this.agent;
-    let agent = this.agentsByCaFile.get(caFile);
-    if (!agent) {
-      agent = this.newAgent({ ca: readFileSync(caFile, 'utf8') });
-      this.agentsByCaFile.set(caFile, agent);
+    let key: string;
+    let pem: string;
+    try {
+      key = `${caFile}:${statSync(caFile).mtimeMs}`;
+      const cached = this.agentsByCaFile.get(key);
+      if (cached) return cached;
+      pem = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      throw new CaFileError(caFile, err);
     }
+    const agent = this.newAgent({ ca: [...rootCertificates, pem] });
+    this.agentsByCaFile.set(key, agent);
     return agent;
   }
 
@@ -169,6 +193,14 @@ async function readCapped(
     size += buffer.length;
   }
   return { body: Buffer.concat(chunks), truncated: false };
+}
+
+/** A surface's ca_file could not be read: a TLS setup problem, reported as such. */
+class CaFileError extends Error {
+  readonly code = 'ERR_TLS_CA_FILE';
+  constructor(caFile: string, cause: unknown) {
+    super(`ca_file ${caFile} is not readable (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`);
+  }
 }
 
 const TLS_ERROR_CODES = new Set([

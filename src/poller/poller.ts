@@ -10,7 +10,7 @@ import { SharedCache } from '../probes/cache.js';
 import { providerFor, type SurfaceConfig } from '../probes/index.js';
 import type { ProbeContext, ProbeResult, Provider } from '../probes/types.js';
 import { type Clock, systemClock } from './clock.js';
-import { Semaphore } from './semaphore.js';
+import { ProbeCancelledError, Semaphore } from './semaphore.js';
 import { noopTracer, type ProbeTracer } from './tracer.js';
 
 export interface PollerDeps {
@@ -93,6 +93,8 @@ export class Poller {
   private summaryTimer: NodeJS.Timeout | undefined;
   private readonly roundCounts = { up: 0, degraded: 0, down: 0 };
   private readonly forceRounds = new Map<string, Promise<ForcePollResponse>>();
+  /** What a worker may use of its poller; one object, so workers never reach into the poller. */
+  private readonly host: WorkerHost;
 
   constructor(
     registry: LoadedRegistry,
@@ -104,7 +106,22 @@ export class Poller {
     this.cache = new SharedCache(this.clock.now);
     this.semaphore = new Semaphore(registry.poller.concurrency);
     this.startedAtMonotonic = this.clock.monotonic();
-    for (const surface of registry.surfaces) this.workers.set(surface.key, new SurfaceWorker(surface, this));
+    deps.http.setConnectionsPerOrigin(registry.poller.concurrency);
+    this.host = {
+      deps,
+      clock: this.clock,
+      tracer: this.tracer,
+      semaphore: this.semaphore,
+      settings: () => this.settings,
+      noteProbeCompleted: (probe) => this.noteProbeCompleted(probe),
+      noteCrash: (scope) => {
+        this.crashes[scope]++;
+        deps.metrics.countCrash(scope);
+      },
+      newContext: (signal, log, observe) => this.newContext(signal, log, observe),
+    };
+    for (const surface of registry.surfaces)
+      this.workers.set(surface.key, new SurfaceWorker(surface, this.host));
     this.publishSurfaceCounts();
     for (const worker of this.workers.values()) worker.publishAlive();
   }
@@ -140,6 +157,9 @@ export class Poller {
   applyRegistry(registry: LoadedRegistry): { added: number; removed: number; changed: number } {
     this.settings = registry.poller;
     this.semaphore.setLimit(registry.poller.concurrency);
+    this.deps.http.setConnectionsPerOrigin(registry.poller.concurrency);
+    // A force-poll after the reload must probe the new set, not join a round of the old one.
+    this.forceRounds.clear();
     const next = new Map(registry.surfaces.map((surface) => [surface.key, surface]));
     const previousKeys = new Set(this.workers.keys());
     const counts = { added: 0, removed: 0, changed: 0 };
@@ -153,7 +173,7 @@ export class Poller {
     }
     for (const surface of registry.surfaces) {
       if (this.workers.has(surface.key)) continue;
-      const worker = new SurfaceWorker(surface, this);
+      const worker = new SurfaceWorker(surface, this.host);
       this.workers.set(surface.key, worker);
       worker.publishAlive();
       if (this.running) worker.start(this.jitterMs());
@@ -213,27 +233,6 @@ export class Poller {
     return [...this.workers.values()].map((worker) => worker.surface);
   }
 
-  // ---- used by SurfaceWorker ----
-
-  /** @internal */
-  get internals() {
-    return {
-      deps: this.deps,
-      clock: this.clock,
-      tracer: this.tracer,
-      semaphore: this.semaphore,
-      settings: () => this.settings,
-      isRunning: () => this.running,
-      noteProbeCompleted: (probe: CompletedProbe) => this.noteProbeCompleted(probe),
-      noteCrash: (scope: 'probe' | 'worker') => {
-        this.crashes[scope]++;
-        this.deps.metrics.countCrash(scope);
-      },
-      newContext: (signal: AbortSignal, log: Logger, observe?: ExchangeObserver) =>
-        this.newContext(signal, log, observe),
-    };
-  }
-
   private newContext(signal: AbortSignal, log: Logger, observe?: ExchangeObserver): ProbeContext {
     const { http, env, metrics } = this.deps;
     return {
@@ -244,6 +243,8 @@ export class Poller {
       metadataTtlSeconds: this.settings.metadata_ttl_seconds,
       now: () => this.clock.now(),
       request: (req) => http.send({ ...req, signal }, observe),
+      requestShared: (req) =>
+        http.send({ ...req, signal: AbortSignal.timeout(this.settings.timeout_seconds * 1000) }, observe),
       reportRateLimit: (provider, remaining) => metrics.setRateLimitRemaining(provider, remaining),
     };
   }
@@ -256,35 +257,37 @@ export class Poller {
 
   private async runForceRound(workers: SurfaceWorker[]): Promise<ForcePollResponse> {
     const deadlineMs = this.settings.force_poll_deadline_seconds * 1000;
-    const deadline = sleep(deadlineMs, 'pending' as const, { ref: false });
-    const results = await Promise.all(
-      workers.map(async (worker): Promise<ForcePollEntry> => {
-        const probe = worker.probeNow();
-        const settled = await Promise.race([probe, deadline]);
-        const { env, config } = worker.surface;
-        if (settled === 'pending') {
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'pending'>((resolve) => {
+      deadlineTimer = setTimeout(() => resolve('pending'), deadlineMs);
+    });
+    try {
+      const results = await Promise.all(
+        workers.map(async (worker): Promise<ForcePollEntry> => {
+          // A probe cancelled by shutdown is as unknown to the caller as one past the deadline.
+          const probe = worker.probeNow().catch((err: unknown) => {
+            if (err instanceof ProbeCancelledError) return 'pending' as const;
+            throw err;
+          });
+          const settled = await Promise.race([probe, deadline]);
+          const { env, config } = worker.surface;
+          const entry = { env, surface: config.name, provider: config.provider };
+          if (settled === 'pending') {
+            return { ...entry, status: 'pending', error: null, detail: null, duration_ms: null };
+          }
           return {
-            env,
-            surface: config.name,
-            provider: config.provider,
-            status: 'pending',
-            error: null,
-            detail: null,
-            duration_ms: null,
+            ...entry,
+            status: settled.status,
+            error: settled.code,
+            detail: settled.detail,
+            duration_ms: Math.round(settled.durationSeconds * 1000),
           };
-        }
-        return {
-          env,
-          surface: config.name,
-          provider: config.provider,
-          status: settled.status,
-          error: settled.code,
-          detail: settled.detail,
-          duration_ms: Math.round(settled.durationSeconds * 1000),
-        };
-      }),
-    );
-    return { polled: results.length, results };
+        }),
+      );
+      return { polled: results.length, results };
+    } finally {
+      clearTimeout(deadlineTimer);
+    }
   }
 
   private select(filter: SurfaceFilter): SurfaceWorker[] {
@@ -355,11 +358,11 @@ class SurfaceWorker {
 
   constructor(
     readonly surface: RegisteredSurface,
-    private readonly poller: Poller,
+    private readonly host: WorkerHost,
   ) {
     this.labels = { env: surface.env, surface: surface.config.name, provider: surface.config.provider };
-    this.provider = (poller.internals.deps.resolveProvider ?? providerFor)(surface.config);
-    this.log = poller.internals.deps.log.child({
+    this.provider = (host.deps.resolveProvider ?? providerFor)(surface.config);
+    this.log = host.deps.log.child({
       env: surface.env,
       surface: surface.config.name,
       provider: surface.config.provider,
@@ -367,7 +370,7 @@ class SurfaceWorker {
   }
 
   publishAlive(): void {
-    this.poller.internals.deps.metrics.setWorkerAlive(this.labels, this.alive);
+    this.host.deps.metrics.setWorkerAlive(this.labels, this.alive);
   }
 
   start(initialDelayMs: number): void {
@@ -375,16 +378,19 @@ class SurfaceWorker {
     this.loopDone = this.supervise(initialDelayMs, this.loopAbort.signal);
   }
 
+  /** Ends the loop and drops a probe still queued for a slot; one already running finishes. */
   async stop(): Promise<void> {
     this.loopAbort.abort();
     await this.loopDone;
     await this.inFlight?.catch(() => undefined);
+    // A stopped worker still answers force-polls, as with the poller off (TESTING=true).
+    this.loopAbort = new AbortController();
   }
 
   /** Leaves the registry: stops, and its series vanish even if a probe lands afterwards. */
   async retire(): Promise<void> {
     this.retired = true;
-    this.poller.internals.deps.metrics.removeSurface(this.labels);
+    this.host.deps.metrics.removeSurface(this.labels);
     await this.stop();
   }
 
@@ -424,7 +430,7 @@ class SurfaceWorker {
 
   /** Restarts a failed worker loop with exponential backoff, like the runbook's poller thread. */
   private async supervise(initialDelayMs: number, signal: AbortSignal): Promise<void> {
-    const { clock, settings, noteCrash } = this.poller.internals;
+    const { clock, settings, noteCrash } = this.host;
     let failures = 0;
     let delayMs = initialDelayMs;
     while (!signal.aborted) {
@@ -456,7 +462,7 @@ class SurfaceWorker {
     signal: AbortSignal,
     onHealthyIteration: () => void,
   ): Promise<void> {
-    const { clock, settings, deps } = this.poller.internals;
+    const { clock, settings, deps } = this.host;
     this.nextPollAt = clock.now() + initialDelayMs;
     if (!(await pause(initialDelayMs, signal))) return;
     let scheduledAt = clock.monotonic();
@@ -478,8 +484,8 @@ class SurfaceWorker {
 
   /** Runs the provider's probe under the concurrency cap and a hard deadline, and records what it saw. */
   async execute(observe?: ExchangeObserver): Promise<CompletedProbe> {
-    const { semaphore, settings, clock, tracer, newContext, noteCrash } = this.poller.internals;
-    const release = await semaphore.acquire();
+    const { semaphore, settings, clock, tracer, newContext, noteCrash } = this.host;
+    const release = await semaphore.acquire(this.loopAbort.signal);
     const timeoutMs = settings().timeout_seconds * 1000;
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new Error('probe deadline')), timeoutMs);
@@ -501,7 +507,9 @@ class SurfaceWorker {
           }
           noteCrash('probe');
           this.log.error({ event: 'probe_crashed', err }, 'probe_crashed');
-          return { status: 'degraded', code: 'probe_crashed', detail: `probe crashed: ${errorMessage(err)}` };
+          // The message of a bug may quote anything, secrets included: it goes to the log only.
+          const detail = `probe crashed (${errorName(err)}); the stack is in the probe_crashed log line`;
+          return { status: 'degraded', code: 'probe_crashed', detail };
         }
       });
       result = traced.result;
@@ -521,7 +529,7 @@ class SurfaceWorker {
 
   private record(probe: CompletedProbe, traceId: string | undefined): void {
     if (this.retired) return;
-    const { deps, noteProbeCompleted } = this.poller.internals;
+    const { deps, noteProbeCompleted } = this.host;
     const previous = this.last;
     this.last = probe;
     this.consecutiveFailures = probe.status === 'up' ? 0 : this.consecutiveFailures + 1;
@@ -584,6 +592,18 @@ function raceDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
+}
+
+/** What a worker may use of its poller. */
+interface WorkerHost {
+  deps: PollerDeps;
+  clock: Clock;
+  tracer: ProbeTracer;
+  semaphore: Semaphore;
+  settings(): PollerConfig;
+  noteProbeCompleted(probe: CompletedProbe): void;
+  noteCrash(scope: 'probe' | 'worker'): void;
+  newContext(signal: AbortSignal, log: Logger, observe?: ExchangeObserver): ProbeContext;
 }

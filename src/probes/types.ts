@@ -30,6 +30,12 @@ export interface ProbeContext {
   readonly signal: AbortSignal;
   /** Sends one request under this probe's deadline; the outcome is never a thrown error. */
   request(req: Omit<HttpRequest, 'signal'>): Promise<HttpOutcome>;
+  /**
+   * Sends a request for a load that other probes may join (a SharedCache entry). It runs under its
+   * own deadline of timeout_seconds, not this probe's, so a probe that joins late is not cut short
+   * by the first caller's remaining time; each caller still ends at its own deadline.
+   */
+  requestShared(req: Omit<HttpRequest, 'signal'>): Promise<HttpOutcome>;
   readonly log: Logger;
   /** Shared by every surface of the exporter, so surfaces naming the same app share one entry. */
   readonly cache: SharedCache;
@@ -47,7 +53,11 @@ export interface Provider<S> {
   credentialVariables(surface: S): string[];
 }
 
-export const ENV_VAR_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+// Upper case and short, as variable names are: a pasted token almost never fits, so it is refused
+// here instead of being echoed later as `skipped: <token> unset`.
+export const ENV_VAR_NAME = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an environment variable name ([A-Z0-9_], at most 64 characters)');
 
 /** Shared by every provider that can sit behind Cloudflare Access. */
 export const ACCESS_TOKEN_ENV = ENV_VAR_NAME.optional().describe(
@@ -58,7 +68,7 @@ export const ACCESS_TOKEN_ENV = ENV_VAR_NAME.optional().describe(
 export const surfaceBase = z.object({
   name: z
     .string()
-    .regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and dashes ([a-z0-9-])')
+    .regex(/^[a-z0-9-]{1,63}$/, 'lowercase letters, digits and dashes ([a-z0-9-]), at most 63 characters')
     .describe('Surface name, unique within its environment; the `surface` label.'),
 });
 

@@ -6,6 +6,7 @@ import {
   startTarget,
   startTestExporter,
   type TestExporter,
+  waitFor,
 } from '../helpers/support.js';
 
 const TOKEN = 'force-poll-token-for-tests';
@@ -14,13 +15,16 @@ describe('HTTP API', () => {
   let target: LocalTarget;
   let exporter: TestExporter;
   let okHits = 0;
+  let holdSlowOk = false;
+  const heldAnswers: Array<() => void> = [];
 
   before(async () => {
     target = await startTarget((req, res) => {
       if (req.url === '/hang') return;
       if (req.url === '/slow-ok') {
         okHits++;
-        setTimeout(() => res.end('ok'), 200);
+        if (holdSlowOk) heldAnswers.push(() => res.end('ok'));
+        else setTimeout(() => res.end('ok'), 200);
         return;
       }
       res.end('ok');
@@ -65,7 +69,7 @@ describe('HTTP API', () => {
     const res = await post('/api/force-poll?env=prod', TOKEN);
     const elapsed = Date.now() - started;
     assert.equal(res.status, 200);
-    assert.ok(elapsed < 800, `answered after ${elapsed} ms with a 500 ms deadline`);
+    assert.ok(elapsed < 1500, `answered after ${elapsed} ms with a 500 ms deadline`);
     const body = (await res.json()) as { polled: number; results: Array<Record<string, unknown>> };
     assert.equal(body.polled, 2);
     const byName = new Map(body.results.map((entry) => [entry.surface, entry]));
@@ -80,9 +84,11 @@ describe('HTTP API', () => {
     ]);
     assert.equal(byName.get('slow-ok')?.status, 'up');
     assert.equal(byName.get('hang')?.status, 'pending');
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    const hang = exporter.poller.status().surfaces.find((surface) => surface.surface === 'hang');
-    assert.equal(hang?.error, 'probe_timeout', 'the pending probe was recorded when it landed');
+    const hang = await waitFor(
+      () => exporter.poller.status().surfaces.find((surface) => surface.surface === 'hang' && surface.error),
+      { timeoutMs: 3000, what: 'the pending probe to land' },
+    );
+    assert.equal(hang.error, 'probe_timeout', 'the pending probe was recorded when it landed');
   });
 
   it('serves the runbook path /dashboard/_force_poll with one surface', async () => {
@@ -109,9 +115,19 @@ describe('HTTP API', () => {
 
   it('joins concurrent force-polls into one round', async () => {
     const before = okHits;
-    const responses = await Promise.all(
-      Array.from({ length: 20 }, () => post('/api/force-poll?env=prod&surface=slow-ok', TOKEN)),
-    );
+    // The probe is held until all twenty callers are connected, so every one of them is concurrent.
+    holdSlowOk = true;
+    const pending = Array.from({ length: 20 }, () => post('/api/force-poll?env=prod&surface=slow-ok', TOKEN));
+    const connections = () =>
+      new Promise<number>((resolve) => exporter.server.getConnections((_err, count) => resolve(count)));
+    await waitFor(async () => okHits > before && (await connections()) >= 20, {
+      timeoutMs: 5000,
+      what: 'twenty callers connected while the probe is held',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // their requests are parsed and routed
+    holdSlowOk = false;
+    for (const answer of heldAnswers.splice(0)) answer();
+    const responses = await Promise.all(pending);
     assert.ok(responses.every((res) => res.status === 200));
     assert.equal(okHits - before, 1, 'twenty callers, one probe');
   });

@@ -33,8 +33,14 @@ describe('http provider', () => {
             })
             .end();
           return;
+        case '/access-login-relative':
+          // Access on the same host: a relative Location, which a client following redirects would fetch here.
+          res
+            .writeHead(302, { location: '/cdn-cgi/access/login/console.example.com?kid=4714c1358e65' })
+            .end();
+          return;
         case '/plain-redirect':
-          res.writeHead(301, { location: 'https://elsewhere.example.com/' }).end();
+          res.writeHead(301, { location: '/somewhere-else' }).end();
           return;
         case '/created':
           res.writeHead(201).end();
@@ -62,6 +68,7 @@ describe('http provider', () => {
             { name: 'closed', provider: 'http', url: `http://127.0.0.1:${port}/health` },
             { name: 'unresolvable', provider: 'http', url: 'http://surface-exporter-test.invalid/health' },
             http('gated', '/access-login', { access_token_env: 'CF_ACCESS_SERVICE_TOKEN_CONSOLE' }),
+            http('gated-relative', '/access-login-relative'),
             http('plain-redirect', '/plain-redirect'),
             http('expect-200', '/created', { expect_status: 200 }),
             http('expect-201', '/created', { expect_status: 201 }),
@@ -124,12 +131,27 @@ describe('http provider', () => {
     assert.deepEqual([result.status, result.code], ['degraded', 'access_gate_redirect']);
     assert.match(result.detail, /team\.cloudflareaccess\.com/);
     assert.match(result.detail, /Service Auth \(non_identity\) policy/);
-    assert.equal(target.requests.length, before + 1, 'the redirect was followed');
+    assert.equal(target.requests.length, before + 1);
   });
 
-  it('treats another redirect as an unexpected status', async () => {
+  it('recognises a relative Location to the Access login, and never requests it', async () => {
+    const result = await probe('gated-relative');
+    assert.deepEqual([result.status, result.code], ['degraded', 'access_gate_redirect']);
+    assert.match(result.detail, /a relative Location/);
+    assert.match(result.detail, /no service token is configured/);
+    assert.ok(
+      target.requests.every((req) => !req.url?.startsWith('/cdn-cgi/')),
+      'the redirect was followed',
+    );
+  });
+
+  it('treats another redirect as an unexpected status, without following it', async () => {
     const result = await probe('plain-redirect');
     assert.equal(result.code, 'health_http_301');
+    assert.ok(
+      target.requests.every((req) => req.url !== '/somewhere-else'),
+      'the redirect was followed',
+    );
   });
 
   it('honours expect_status both ways', async () => {
