@@ -26,6 +26,8 @@ export interface AccessGateOptions {
   /** The application's public hostname, as it appears in the login URL. */
   hostname?: string;
   denyWith?: AccessDenyForm;
+  /** How long the gate waits for the origin before answering 524 (default 100 s, Cloudflare's proxy read timeout). */
+  originTimeoutMs?: number;
 }
 
 export interface AccessGateFake extends FakeControls {
@@ -46,8 +48,8 @@ export interface AccessGateFake extends FakeControls {
   blocked(): number;
 }
 
-// An origin slower than this gets Cloudflare's 524 rather than holding the gate open.
-const ORIGIN_TIMEOUT_MS = 10_000;
+// Cloudflare's proxy waits 100 s for an origin's answer, then sends its 524 page.
+const DEFAULT_ORIGIN_TIMEOUT_MS = 100_000;
 
 export async function startAccessGate(options: AccessGateOptions): Promise<AccessGateFake> {
   const team = options.team ?? 'myteam';
@@ -58,6 +60,7 @@ export async function startAccessGate(options: AccessGateOptions): Promise<Acces
   const counts = { passed: 0, blocked: 0 };
   let denyForm: AccessDenyForm = options.denyWith ?? '302';
   let target = options.target;
+  const originTimeoutMs = options.originTimeoutMs ?? DEFAULT_ORIGIN_TIMEOUT_MS;
 
   const allowed = (req: FakeRequest): boolean => {
     const clientId = header(req, 'cf-access-client-id');
@@ -105,7 +108,8 @@ export async function startAccessGate(options: AccessGateOptions): Promise<Acces
       const query = raw.url?.includes('?') ? raw.url.slice(raw.url.indexOf('?')) : '';
       if (!allowed(req)) return deny(req, query);
       counts.passed++;
-      forward(target, raw, res, fakeJwt({ aud, common_name: header(req, 'cf-access-client-id') ?? '' }));
+      const jwt = fakeJwt({ aud, common_name: header(req, 'cf-access-client-id') ?? '' });
+      forward(target, raw, res, jwt, originTimeoutMs);
       return 'handled';
     },
   });
@@ -155,6 +159,10 @@ export async function startAccessGate(options: AccessGateOptions): Promise<Acces
 }
 
 const html = { 'content-type': 'text/html; charset=UTF-8' };
+const TIMEOUT_PAGE =
+  '<!DOCTYPE html><html><head><title>A timeout occurred | Cloudflare</title></head><body><h1>A timeout occurred</h1><span>Error code 524</span></body></html>';
+const BAD_GATEWAY_PAGE =
+  '<!DOCTYPE html><html><head><title>Bad gateway | Cloudflare</title></head><body><h1>Bad gateway</h1><span>Error code 502</span></body></html>';
 const forbiddenPage =
   '<!DOCTYPE html><html><head><title>Forbidden</title></head><body><h1>Forbidden</h1><p>You don\u2019t have permission to view this application.</p></body></html>';
 
@@ -169,16 +177,41 @@ function fakeJwt(payload: Record<string, string>): string {
   return `${encode({ alg: 'RS256', typ: 'JWT' })}.${encode({ type: 'app', ...payload })}.${randomBytes(16).toString('base64url')}`;
 }
 
-/** Forwards an allowed request: the origin sees the JWT, never the service token. */
-function forward(target: string, raw: IncomingMessage, res: ServerResponse, jwt: string): void {
+/**
+ * Forwards an allowed request: the origin sees the JWT, never the service token. The request goes
+ * to the target's origin whatever its request-target says: `new URL(raw.url, target)` would follow
+ * `//elsewhere/` or an absolute URL to another host and make the gate an open proxy.
+ */
+function forward(
+  target: string,
+  raw: IncomingMessage,
+  res: ServerResponse,
+  jwt: string,
+  originTimeoutMs: number,
+): void {
+  const pathAndQuery = raw.url ?? '/';
+  if (!pathAndQuery.startsWith('/')) {
+    send(res, { status: 400, headers: html, body: '<h1>400 Bad Request</h1>' });
+    return;
+  }
+  const origin = new URL(target);
   const headers = { ...raw.headers };
   delete headers['cf-access-client-id'];
   delete headers['cf-access-client-secret'];
   delete headers.host;
   headers['cf-access-jwt-assertion'] = jwt;
+  let timedOut = false;
   const upstream = httpRequest(
-    new URL(raw.url ?? '/', target),
-    { method: raw.method, headers, timeout: ORIGIN_TIMEOUT_MS },
+    {
+      protocol: origin.protocol,
+      hostname: origin.hostname,
+      port: origin.port,
+      // Taken verbatim, never parsed as a URL: `//host/x` stays a path on the target.
+      path: pathAndQuery,
+      method: raw.method,
+      headers,
+      timeout: originTimeoutMs,
+    },
     (answer) => {
       res.writeHead(answer.statusCode ?? 502, {
         ...answer.headers,
@@ -187,10 +220,14 @@ function forward(target: string, raw: IncomingMessage, res: ServerResponse, jwt:
       answer.pipe(res);
     },
   );
-  upstream.on('timeout', () => upstream.destroy(new Error('origin timeout')));
+  upstream.on('timeout', () => {
+    timedOut = true;
+    upstream.destroy(new Error('origin timeout'));
+  });
   upstream.on('error', () => {
-    if (!res.headersSent) send(res, { status: 502, headers: html, body: '<h1>502 Bad Gateway</h1>' });
-    else res.destroy();
+    if (res.headersSent) res.destroy();
+    else if (timedOut) send(res, { status: 524, headers: html, body: TIMEOUT_PAGE });
+    else send(res, { status: 502, headers: html, body: BAD_GATEWAY_PAGE });
   });
   res.on('close', () => upstream.destroy());
   upstream.end();

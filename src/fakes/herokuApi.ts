@@ -102,11 +102,17 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
     return app;
   };
 
-  /** Heroku's pool: every call takes a token, ~75 a minute come back; undefined when it is empty. */
-  const takeToken = (): number | undefined => {
+  /** Refills the pool for the time passed and returns what is in it. */
+  const refill = (): number => {
     const now = Date.now();
     rate.pool = Math.min(RATE_POOL_MAX, rate.pool + (now - rate.at) * RATE_REFILL_PER_MS);
     rate.at = now;
+    return Math.floor(rate.pool);
+  };
+
+  /** Heroku's pool: every call takes a token, ~75 a minute come back; undefined when it is empty. */
+  const takeToken = (): number | undefined => {
+    refill();
     if (rate.pool < 1) return undefined;
     rate.pool -= 1;
     return Math.floor(rate.pool);
@@ -123,32 +129,35 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
       ...reply,
       headers: { ...common, 'ratelimit-remaining': String(remaining), ...reply.headers },
     });
+    // RateLimit-Remaining is on every response (§1.1), refusals included; whether those cost a token
+    // is not documented, so they only report the pool.
     if (req.headers.accept !== HEROKU_ACCEPT) {
-      return {
-        status: 406,
-        headers: common,
-        body: {
-          id: 'missing_version',
-          error:
-            "Please specify a version along with Heroku's API MIME type. For example, `Accept: application/vnd.heroku+json; version=3`.\n",
+      return withHeaders(
+        {
+          status: 406,
+          body: {
+            id: 'missing_version',
+            error:
+              "Please specify a version along with Heroku's API MIME type. For example, `Accept: application/vnd.heroku+json; version=3`.\n",
+          },
         },
-      };
+        refill(),
+      );
     }
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     if (!auth) {
-      return {
-        ...errorReply(
+      return withHeaders(
+        errorReply(
           401,
           'unauthorized',
           'There were no credentials in your `Authorization` header. Try `Authorization: Bearer <OAuth access token>` or `Authorization: Basic <base64-encoded email + ":" + password>`.',
         ),
-        headers: common,
-      };
+        refill(),
+      );
     }
     const key = auth[1] ?? '';
-    if (!keys.has(key)) {
-      return { ...errorReply(401, 'unauthorized', 'Invalid credentials provided.'), headers: common };
-    }
+    if (!keys.has(key))
+      return withHeaders(errorReply(401, 'unauthorized', 'Invalid credentials provided.'), refill());
     if (rate.forcedRetryAfter !== undefined) return withHeaders(rateLimited(rate.forcedRetryAfter), 0);
     const remaining = takeToken();
     if (remaining === undefined) return withHeaders(rateLimited(1), 0);

@@ -9,6 +9,7 @@ import {
   parseValue,
   providerText,
   retryAfterMs,
+  transportFailure,
   tryParseJsonBody,
 } from './providerApi.js';
 import {
@@ -24,11 +25,23 @@ import {
 
 export const cloudflarePagesSurface = surfaceBase
   .extend({
-    provider: z.literal('cloudflare_pages'),
-    project: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a Pages project name ([a-z0-9-])'),
-    environment: z.enum(['production', 'preview']).default('production'),
-    token_env: ENV_VAR_NAME.default('CLOUDFLARE_PAGES_READ_TOKEN'),
-    account_id_env: ENV_VAR_NAME.default('CLOUDFLARE_ACCOUNT_ID'),
+    provider: z
+      .literal('cloudflare_pages')
+      .describe('A Cloudflare Pages project, judged by the latest stage of its newest deployment.'),
+    project: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a Pages project name ([a-z0-9-])')
+      .describe('The Pages project name in the account; required, no default.'),
+    environment: z
+      .enum(['production', 'preview'])
+      .default('production')
+      .describe('Which deployments to judge, production or preview; default production.'),
+    token_env: ENV_VAR_NAME.default('CLOUDFLARE_PAGES_READ_TOKEN').describe(
+      'Variable holding a Cloudflare API token with Pages read access; default CLOUDFLARE_PAGES_READ_TOKEN.',
+    ),
+    account_id_env: ENV_VAR_NAME.default('CLOUDFLARE_ACCOUNT_ID').describe(
+      'Variable holding the Cloudflare account id (an identifier, not a secret); default CLOUDFLARE_ACCOUNT_ID.',
+    ),
   })
   .strict();
 
@@ -36,8 +49,9 @@ export type CloudflarePagesSurface = z.infer<typeof cloudflarePagesSurface>;
 
 export const DEFAULT_CLOUDFLARE_API_URL = 'https://api.cloudflare.com/client/v4';
 
-// Results come newest first and only the first is read. The endpoint refuses more than 25 per page
-// (error 8000024) and documents no minimum; 10 sits inside every bound seen.
+// Results come newest first and only the first is read, so a small page keeps the body small. 10 is
+// what Cloudflare's own SDK test asks for and below the default page of 25 seen in recordings; no
+// bound is documented (a cap of 25 is only inferred), so the probe stays well inside what is known to work.
 const DEPLOYMENTS_PER_PAGE = 10;
 const BODY_CAP_BYTES = 512 * 1024;
 // "If you exceed this limit, all API calls for the next five minutes will be blocked."
@@ -92,26 +106,20 @@ export const cloudflarePagesProvider: Provider<CloudflarePagesSurface> = {
       const url =
         `${baseUrl}/accounts/${encodeURIComponent(accountId.value)}/pages/projects/` +
         `${encodeURIComponent(surface.project)}/deployments?env=${surface.environment}&per_page=${DEPLOYMENTS_PER_PAGE}`;
-      const outcome = await ctx.request({
+      // Other surfaces on this project may join this load: it runs under its own deadline, not this probe's.
+      const outcome = await ctx.requestShared({
         url,
         headers: { Authorization: `Bearer ${token.value}`, Accept: 'application/json' },
         maxBodyBytes: BODY_CAP_BYTES,
       });
       if (outcome.kind === 'failure') {
-        const code =
-          outcome.failure === 'timeout'
-            ? 'probe_timeout'
-            : outcome.failure === 'tls'
-              ? 'tls_error'
-              : 'connection_error';
-        return { value: degraded(code, `Cloudflare API: ${outcome.message}`), ttlMs: 0 };
+        return { value: transportFailure(outcome, 'connection_error', 'Cloudflare API'), ttlMs: 0 };
       }
       const remaining = integerHeader(outcome, 'x-ratelimit-remaining');
       if (remaining !== undefined) ctx.reportRateLimit('cloudflare', remaining);
-      const judged = await judgeResponse(ctx, surface, outcome, {
-        cooldown,
-        secrets: [token.value, accountId.value],
-      });
+      // The account id is an identifier, not a credential: it is in every API URL and trace anyway,
+      // and naming it helps an operator see which account answered. Only the token is scrubbed.
+      const judged = await judgeResponse(ctx, surface, outcome, { cooldown, secrets: [token.value] });
       const errorTtlMs = Math.min(ctx.metadataTtlSeconds * 1000, ERROR_TTL_CAP_MS);
       const ttlMs =
         judged.cache === 'terminal'

@@ -1,5 +1,6 @@
 import { httpStatusCode } from '../codes.js';
 import { type AccessServiceToken, accessHeaders, detectAccessGate } from '../net/access.js';
+import { transportFailure } from './providerApi.js';
 import { degraded, type ProbeContext, type ProbeResult, up } from './types.js';
 
 export interface HealthCheck {
@@ -17,11 +18,7 @@ export async function checkHealth(ctx: ProbeContext, check: HealthCheck): Promis
     headers: accessHeaders(check.accessToken),
     caFile: check.caFile,
   });
-  if (outcome.kind === 'failure') {
-    if (outcome.failure === 'timeout') return degraded('probe_timeout', `health check: ${outcome.message}`);
-    if (outcome.failure === 'tls') return degraded('tls_error', `health check: ${outcome.message}`);
-    return degraded('health_no_response', `health check: ${outcome.message}`);
-  }
+  if (outcome.kind === 'failure') return transportFailure(outcome, 'health_no_response', 'health check');
   const gate = detectAccessGate(outcome, check.accessToken !== undefined);
   if (gate) return degraded('access_gate_redirect', gate);
   const healthy =

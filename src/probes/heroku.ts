@@ -9,9 +9,11 @@ import {
   parseJsonBody,
   providerText,
   retryAfterMs,
+  transportFailure,
   tryParseJsonBody,
 } from './providerApi.js';
 import {
+  ACCESS_TOKEN_ENV,
   degraded,
   down,
   ENV_VAR_NAME,
@@ -27,14 +29,24 @@ const APP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const herokuAppSurface = surfaceBase
   .extend({
-    provider: z.literal('heroku_app'),
-    app: z.string().refine((value) => APP_NAME.test(value) || APP_ID.test(value), 'a Heroku app name or id'),
+    provider: z
+      .literal('heroku_app')
+      .describe(
+        'A Heroku app: its formation, dynos and maintenance flag from the Platform API, then web_url + health_path.',
+      ),
+    app: z
+      .string()
+      .refine((value) => APP_NAME.test(value) || APP_ID.test(value), 'a Heroku app name or id')
+      .describe('The Heroku app name or id; required, no default.'),
     health_path: z
       .string()
       .regex(/^\/\S*$/, 'a path starting with /')
-      .default('/health'),
-    api_key_env: ENV_VAR_NAME.default('HEROKU_API_KEY'),
-    access_token_env: ENV_VAR_NAME.optional(),
+      .default('/health')
+      .describe("Path requested on the app's own web_url (never a custom domain); default /health."),
+    api_key_env: ENV_VAR_NAME.default('HEROKU_API_KEY').describe(
+      'Variable holding the Heroku API key sent as a Bearer token; default HEROKU_API_KEY.',
+    ),
+    access_token_env: ACCESS_TOKEN_ENV,
   })
   .strict();
 
@@ -258,20 +270,19 @@ class HerokuApi {
         ),
       };
     }
-    const outcome = await this.ctx.request({
+    // Only ever called inside a shared load (loadSnapshot): a surface that joins it late must not be
+    // cut short by the deadline of the surface that started it.
+    const outcome = await this.ctx.requestShared({
       url: `${this.baseUrl}${path}`,
       headers: { Accept: ACCEPT, Authorization: `Bearer ${this.apiKey}` },
       maxBodyBytes,
     });
     if (outcome.kind === 'failure') {
-      const detail = `Heroku API GET ${path}: ${outcome.message}`;
-      const code =
-        outcome.failure === 'timeout'
-          ? 'probe_timeout'
-          : outcome.failure === 'tls'
-            ? 'tls_error'
-            : 'connection_error';
-      return { ok: false, cacheable: false, result: degraded(code, detail) };
+      return {
+        ok: false,
+        cacheable: false,
+        result: transportFailure(outcome, 'connection_error', `Heroku API GET ${path}`),
+      };
     }
     const remaining = integerHeader(outcome, 'ratelimit-remaining');
     if (remaining !== undefined) {

@@ -6,7 +6,7 @@ import { ACCESS_TOKEN_ENV, degraded, type Provider, surfaceBase } from './types.
 
 export const httpSurface = surfaceBase
   .extend({
-    provider: z.literal('http'),
+    provider: z.literal('http').describe('A plain HTTP(S) endpoint, judged by its status.'),
     url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).describe('The URL to GET.'),
     expect_status: z.number().int().min(100).max(599).optional().describe('Healthy status; default any 2xx.'),
     access_token_env: ACCESS_TOKEN_ENV,

@@ -2,14 +2,18 @@ import { z } from 'zod';
 import { httpStatusCode } from '../codes.js';
 import { type AccessServiceToken, accessHeaders, detectAccessGate, readAccessToken } from '../net/access.js';
 import { redactUrl } from '../net/redact.js';
-import { parseJsonBody, providerText, tryParseJsonBody } from './providerApi.js';
-import { degraded, ENV_VAR_NAME, type Provider, surfaceBase, up } from './types.js';
+import { parseJsonBody, providerText, transportFailure, tryParseJsonBody } from './providerApi.js';
+import { ACCESS_TOKEN_ENV, degraded, type Provider, surfaceBase, up } from './types.js';
 
 export const infisicalSurface = surfaceBase
   .extend({
-    provider: z.literal('infisical'),
-    url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }),
-    access_token_env: ENV_VAR_NAME.optional(),
+    provider: z
+      .literal('infisical')
+      .describe('An Infisical server (the vault), judged by GET {url}/api/status.'),
+    url: z
+      .url({ protocol: /^https?$/, error: 'an http(s) URL' })
+      .describe('Base URL of the Infisical server, /api/status is appended; required, no default.'),
+    access_token_env: ACCESS_TOKEN_ENV,
   })
   .strict();
 
@@ -40,13 +44,8 @@ export const infisicalProvider: Provider<InfisicalSurface> = {
       headers: { Accept: 'application/json', ...accessHeaders(accessToken) },
       maxBodyBytes: BODY_CAP_BYTES,
     });
-    if (outcome.kind === 'failure') {
-      if (outcome.failure === 'timeout')
-        return degraded('probe_timeout', `Infisical /api/status: ${outcome.message}`);
-      if (outcome.failure === 'tls')
-        return degraded('tls_error', `Infisical /api/status: ${outcome.message}`);
-      return degraded('connection_error', `Infisical unreachable: ${outcome.message}`);
-    }
+    if (outcome.kind === 'failure')
+      return transportFailure(outcome, 'connection_error', 'Infisical /api/status');
     const gate = detectAccessGate(outcome, accessToken !== undefined);
     if (gate) return degraded('access_gate_redirect', gate);
     if (outcome.status !== 200) {

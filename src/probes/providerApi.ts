@@ -1,6 +1,24 @@
 import type { z } from 'zod';
-import { type HttpResponse, headerValue } from '../net/client.js';
+import type { ErrorCode } from '../codes.js';
+import { type HttpFailure, type HttpResponse, headerValue } from '../net/client.js';
 import type { SharedCache } from './cache.js';
+import { degraded, type ProbeResult } from './types.js';
+
+/**
+ * What a request that got no HTTP answer means, in one place for every provider: a timeout is the
+ * probe's deadline and a TLS failure a certificate problem, whoever was called; anything else
+ * (refused, reset, DNS) is "no answer", which each caller names in its own terms
+ * (`health_no_response` for an app's health check, `connection_error` for a provider API or Infisical).
+ */
+export function transportFailure(
+  outcome: HttpFailure,
+  noAnswer: Extract<ErrorCode, 'health_no_response' | 'connection_error'>,
+  what: string,
+): ProbeResult {
+  const code: ErrorCode =
+    outcome.failure === 'timeout' ? 'probe_timeout' : outcome.failure === 'tls' ? 'tls_error' : noAnswer;
+  return degraded(code, `${what}: ${outcome.message}`);
+}
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; detail: string };
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import {
   type AccessDenyForm,
@@ -10,6 +11,7 @@ import {
   startInfisical,
 } from '../../src/fakes/index.js';
 import { type ExporterHarness, startHarness } from '../helpers/exporter.js';
+import { type LocalTarget, startTarget } from '../helpers/support.js';
 
 const API_KEY = 'HRKU-access-0123456789abcdef0123456789abcdef';
 const TOKEN_ENV = 'CF_ACCESS_SERVICE_TOKEN_TEST';
@@ -99,4 +101,86 @@ describe('Cloudflare Access for every provider with access_token_env', () => {
       });
     }
   }
+});
+
+/** Sends `path` verbatim as the request-target (fetch would normalise `//host/x` away). */
+function rawGet(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, path, headers, signal: AbortSignal.timeout(5000) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('the Access gate fake forwards only to its target', () => {
+  let target: LocalTarget;
+  let elsewhere: LocalTarget;
+  let silent: LocalTarget;
+  let gate: AccessGateFake;
+  let headers: Record<string, string>;
+
+  before(async () => {
+    target = await startTarget((_req, res) => res.end('target'));
+    elsewhere = await startTarget((_req, res) => res.end('elsewhere'));
+    // Accepts the request and never answers, like an origin stuck on a slow query.
+    silent = await startTarget(() => undefined);
+    gate = await startAccessGate({ target: target.url, originTimeoutMs: 200 });
+    const token = gate.createServiceToken();
+    gate.enroll(token.clientId);
+    headers = { 'cf-access-client-id': token.clientId, 'cf-access-client-secret': token.clientSecret };
+  });
+
+  after(async () => {
+    await gate.close();
+    await Promise.all([target.close(), elsewhere.close(), silent.close()]);
+  });
+
+  it('keeps a protocol-relative or absolute request-target on the target origin (no open proxy)', async () => {
+    const elsewhereHost = new URL(elsewhere.url).host;
+    const relative = await rawGet(gate.url, `//${elsewhereHost}/steal?x=1`, headers);
+    assert.deepEqual([relative.status, relative.body], [200, 'target']);
+    assert.equal(target.requests.at(-1)?.url, `//${elsewhereHost}/steal?x=1`, 'path and query kept verbatim');
+    const absolute = await rawGet(gate.url, `${elsewhere.url}/steal`, headers);
+    assert.equal(absolute.status, 400);
+    assert.equal(elsewhere.requests.length, 0, 'the gate reached another host');
+  });
+
+  it("answers Cloudflare's 524 when the origin is too slow, and a probe reports health_http_524", async () => {
+    gate.setTarget(silent.url);
+    try {
+      const slow = await rawGet(gate.url, '/health', headers);
+      assert.equal(slow.status, 524);
+      assert.match(slow.body, /Error code 524/);
+      const token = `${headers['cf-access-client-id']}:${headers['cf-access-client-secret']}`;
+      const harness = await startHarness({
+        registry: {
+          poller: { interval_seconds: 5, timeout_seconds: 2 },
+          environments: {
+            prod: [
+              { name: 'slow', provider: 'http', url: `${gate.url}/health`, access_token_env: TOKEN_ENV },
+            ],
+          },
+        },
+        env: { [TOKEN_ENV]: token },
+      });
+      try {
+        const result = await harness.probe('prod/slow');
+        assert.deepEqual([result.status, result.code], ['degraded', 'health_http_524'], result.detail);
+      } finally {
+        await harness.stop();
+      }
+    } finally {
+      gate.setTarget(target.url);
+    }
+  });
 });

@@ -236,6 +236,37 @@ describe('cloudflare_pages provider', () => {
       });
     });
 
+    it('rate_limited once the 1,200 calls per 5 minutes run out, silent until the Retry-After it was sent', async () => {
+      cloudflare.addProject('exhausted');
+      cloudflare.addDeployment('exhausted', { stage: 'deploy', status: 'success' });
+      const harness = await exporterWith([pages('exhausted', 'exhausted')]);
+      // One call left in a window that ends in 2 s: the 429 then says Retry-After: 2.
+      cloudflare.setRateLimitRemaining(1, 2);
+      cloudflare.resetCalls();
+      try {
+        const last = await harness.probe('prod/exhausted');
+        assert.equal(last.status, 'up', last.detail);
+        const limited = await harness.probe('prod/exhausted');
+        assert.deepEqual([limited.status, limited.code], ['degraded', 'rate_limited']);
+        assert.match(limited.detail, /HTTP 429: 971 .*no call before/);
+        const remaining = sampleValue(await harness.metrics(), 'surface_provider_rate_limit_remaining', {
+          provider: 'cloudflare',
+        });
+        assert.equal(remaining, 0);
+        const during = await harness.probe('prod/exhausted');
+        assert.equal(during.code, 'rate_limited');
+        assert.equal(cloudflare.calls(), 2, 'no request while Retry-After runs');
+        await waitFor(async () => (await harness.probe('prod/exhausted')).status === 'up', {
+          timeoutMs: 5000,
+          intervalMs: 200,
+          what: 'the probe to resume once the window has passed',
+        });
+        assert.equal(cloudflare.calls(), 3, 'the first call after Retry-After is the one that succeeded');
+      } finally {
+        cloudflare.setRateLimitRemaining(1200);
+      }
+    });
+
     it('exports x-ratelimit-remaining', async () => {
       cloudflare.addProject('counted');
       cloudflare.addDeployment('counted', { stage: 'deploy', status: 'success' });
@@ -295,7 +326,14 @@ describe('cloudflare_pages provider', () => {
     });
   });
 
-  it('never lets the token or account id reach logs, the status API or /metrics', async () => {
+  it('names the account id, an identifier, when Cloudflare quotes it back', async () => {
+    // A malformed id is refused with 7003 "Could not route to /client/v4/accounts/<id>/...".
+    const result = await probeProject('getraxx', {}, { CLOUDFLARE_ACCOUNT_ID: 'raxx-prod-account' });
+    assert.deepEqual([result.status, result.code], ['degraded', 'api_error']);
+    assert.match(result.detail, /7003 Could not route to \/client\/v4\/accounts\/raxx-prod-account\//);
+  });
+
+  it('never lets the token reach logs, the status API or /metrics', async () => {
     cloudflare.addProject('secret-site');
     cloudflare.addDeployment('secret-site', { stage: 'build', status: 'failure' });
     const harness = await exporterWith([pages('secret', 'secret-site'), pages('missing', 'not-there')]);

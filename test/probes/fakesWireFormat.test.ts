@@ -137,6 +137,18 @@ const CF_403_9109 = {
   messages: [],
   result: null,
 };
+const CF_400_MALFORMED_AUTHORIZATION = {
+  success: false,
+  errors: [
+    {
+      code: 6003,
+      message: 'Invalid request headers',
+      error_chain: [{ code: 6111, message: 'Invalid format for Authorization header' }],
+    },
+  ],
+  messages: [],
+  result: null,
+};
 const CF_429 = {
   success: false,
   errors: [{ code: 971, message: 'Please wait and consider throttling your request speed' }],
@@ -234,6 +246,10 @@ describe('fakes speak the wire format of provider-apis.md', () => {
       assert.equal(noVersion.status, 406);
       assert.equal((noVersion.json as { id: string }).id, 'missing_version');
       assert.ok('error' in (noVersion.json as object), 'the observed body uses `error`, not `message`');
+      // §1.1: RateLimit-Remaining is on every response, refusals included.
+      for (const refused of [badKey, noKey, noVersion, missing, forbidden, limited]) {
+        assert.match(refused.headers.get('ratelimit-remaining') ?? '', /^\d+$/, `HTTP ${refused.status}`);
+      }
       heroku.useLegacyErrorKey(true);
       const legacy = await get(`${heroku.url}/apps/nope`, auth);
       heroku.useLegacyErrorKey(false);
@@ -316,9 +332,55 @@ describe('fakes speak the wire format of provider-apis.md', () => {
         [limited.status, limited.json, limited.headers.get('retry-after')],
         [429, CF_429, '300'],
       );
-      const tooMany = await get(`${base()}/cloudflare-pages-action/deployments?per_page=100`, auth);
-      assert.equal(tooMany.status, 400);
-      assert.equal((tooMany.json as { errors: Array<{ code: number }> }).errors[0]?.code, 8000024);
+      for (const malformed of [`Bearer ${token} extra`, `Bearer  ${token}`, `Basic ${token}`, token]) {
+        const refused = await get(`${base()}/cloudflare-pages-action/deployments`, {
+          Authorization: malformed,
+        });
+        assert.deepEqual([refused.status, refused.json], [400, CF_400_MALFORMED_AUTHORIZATION], malformed);
+      }
+    });
+
+    it('per_page above 25 is served unless the [inferred] cap is switched on', async () => {
+      const large = await get(`${base()}/cloudflare-pages-action/deployments?per_page=100`, auth);
+      assert.equal(large.status, 200);
+      const capped = await startCloudflareApi({ tokens: [token], enforceMaxPerPage: true });
+      try {
+        capped.addProject('cloudflare-pages-action');
+        const url = `${capped.url}/accounts/${capped.accountId}/pages/projects/cloudflare-pages-action/deployments`;
+        const tooMany = await get(`${url}?per_page=100`, auth);
+        assert.equal(tooMany.status, 400);
+        assert.equal((tooMany.json as { errors: Array<{ code: number }> }).errors[0]?.code, 8000024);
+        assert.equal((await get(`${url}?per_page=25`, auth)).status, 200);
+      } finally {
+        await capped.close();
+      }
+    });
+
+    it('§2.5: the 1,200 per 5 minutes budget runs out into 429 / 971 with the rate-limit headers', async () => {
+      const url = `${base()}/cloudflare-pages-action/deployments`;
+      cloudflare.setRateLimitRemaining(2);
+      try {
+        const served = await get(url, auth);
+        assert.equal(served.status, 200);
+        assert.equal(served.headers.get('x-ratelimit-limit'), '1200');
+        assert.equal(served.headers.get('x-ratelimit-remaining'), '1');
+        const reset = served.headers.get('x-ratelimit-reset') ?? '';
+        assert.match(
+          reset,
+          /^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/,
+          'an RFC 1123 date',
+        );
+        assert.equal((await get(url, auth)).status, 200);
+        const limited = await get(url, auth);
+        assert.deepEqual([limited.status, limited.json], [429, CF_429]);
+        assert.equal(limited.headers.get('x-ratelimit-remaining'), '0');
+        assert.equal(limited.headers.get('x-ratelimit-reset'), reset);
+        const retryAfter = Number(limited.headers.get('retry-after'));
+        assert.ok(retryAfter > 290 && retryAfter <= 300, `retry-after ${retryAfter}: the rest of the window`);
+        assert.equal(cloudflare.rateLimitRemaining(), 0);
+      } finally {
+        cloudflare.setRateLimitRemaining(1200);
+      }
     });
   });
 
