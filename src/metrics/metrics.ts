@@ -26,6 +26,8 @@ export interface RecordedProbe {
   durationSeconds: number;
   checkedAtSeconds: number;
   deployment?: DeploymentFacts;
+  /** The credential variable a skipped probe needs (skipped_credentials). */
+  missingCredential?: string;
   /** Links the latency observation to the probe's trace (an OpenMetrics exemplar). */
   traceId?: string;
 }
@@ -35,6 +37,7 @@ interface PublishedSeries {
   errorCodes: Set<string>;
   currentCode: string | null;
   deployment: { stage: string; status: string } | null;
+  missingCredential: string | null;
 }
 
 export interface ScrapeBody {
@@ -62,6 +65,7 @@ export class ExporterMetrics {
   private readonly workerAlive: Gauge;
   private readonly deploymentInfo: Gauge;
   private readonly deploymentStarted: Gauge;
+  private readonly credentialMissing: Gauge;
   private readonly lastPoll: Gauge;
   private readonly polls: Counter;
   private readonly crashes: Counter;
@@ -129,6 +133,12 @@ export class ExporterMetrics {
       name: 'surface_deployment_started_timestamp_seconds',
       help: 'created_on of the newest Cloudflare Pages deployment.',
       labelNames: surface,
+      registers,
+    });
+    this.credentialMissing = new Gauge({
+      name: 'surface_credential_missing',
+      help: '1 while a surface is skipped because this credential variable is unset or malformed (skipped_credentials).',
+      labelNames: [...surface, 'variable'],
       registers,
     });
     this.lastPoll = new Gauge({
@@ -217,6 +227,7 @@ export class ExporterMetrics {
       series.errorCodes.add(probe.code);
     }
     this.recordDeployment(labels, series, probe.deployment);
+    this.recordMissingCredential(labels, series, probe.missingCredential);
     this.polls.inc();
     this.lastPoll.set(probe.checkedAtSeconds);
   }
@@ -260,6 +271,8 @@ export class ExporterMetrics {
       for (const code of series.errorCodes) this.errors.remove({ ...labels, code });
       if (series.currentCode !== null) this.errorInfo.remove({ ...labels, code: series.currentCode });
       if (series.deployment) this.deploymentInfo.remove({ ...labels, ...series.deployment });
+      if (series.missingCredential)
+        this.credentialMissing.remove({ ...labels, variable: series.missingCredential });
     }
     this.published.delete(key);
   }
@@ -273,6 +286,19 @@ export class ExporterMetrics {
       contentType: PROMETHEUS_TEXT_CONTENT_TYPE,
       body: renderPrometheusText(await this.registry.getMetricsAsJSON()),
     };
+  }
+
+  private recordMissingCredential(
+    labels: SurfaceLabels,
+    series: PublishedSeries,
+    variable: string | undefined,
+  ): void {
+    const next = variable ?? null;
+    if (series.missingCredential && series.missingCredential !== next) {
+      this.credentialMissing.remove({ ...labels, variable: series.missingCredential });
+    }
+    series.missingCredential = next;
+    if (next) this.credentialMissing.set({ ...labels, variable: next }, 1);
   }
 
   private recordDeployment(
@@ -296,7 +322,7 @@ export class ExporterMetrics {
     const key = seriesKey(labels);
     let series = this.published.get(key);
     if (!series) {
-      series = { errorCodes: new Set(), currentCode: null, deployment: null };
+      series = { errorCodes: new Set(), currentCode: null, deployment: null, missingCredential: null };
       this.published.set(key, series);
     }
     return series;

@@ -2,12 +2,12 @@ import { type HttpResponse, headerValue } from './client.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export type CredentialLookup<T> = { ok: true; value: T } | { ok: false; detail: string };
+export type CredentialLookup<T> = { ok: true; value: T } | { ok: false; detail: string; variable: string };
 
 /** Reads a required secret variable; the detail matches the runbook's `skipped: X unset`. */
 export function readSecret(env: Env, variable: string): CredentialLookup<string> {
   const value = env[variable]?.trim();
-  if (!value) return { ok: false, detail: `skipped: ${variable} unset` };
+  if (!value) return { ok: false, detail: `skipped: ${variable} unset`, variable };
   return { ok: true, value };
 }
 
@@ -24,7 +24,11 @@ export function readAccessToken(env: Env, variable: string): CredentialLookup<Ac
   const clientId = raw.value.slice(0, separator).trim();
   const clientSecret = raw.value.slice(separator + 1).trim();
   if (separator < 0 || !clientId || !clientSecret) {
-    return { ok: false, detail: `skipped: ${variable} malformed (expected client_id:client_secret)` };
+    return {
+      ok: false,
+      detail: `skipped: ${variable} malformed (expected client_id:client_secret)`,
+      variable,
+    };
   }
   return { ok: true, value: { clientId, clientSecret } };
 }

@@ -223,9 +223,10 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       severity: 'ticket',
       firesWhen: `a surface reports \`skipped_credentials\` for ${humanDuration(t.credentialsMissingForSeconds)}`,
       forSeconds: t.credentialsMissingForSeconds,
-      expr: q.anyReplicaCode('code="skipped_credentials"'),
+      expr: `max by (env, surface, provider, variable) (surface_credential_missing{${options.jobSelector}})`,
+      extraLabels: { code: 'skipped_credentials' },
       summary: 'A surface is not probed: a credential variable is missing.',
-      description: `${surface} has reported {{ $labels.code }} for ${humanDuration(t.credentialsMissingForSeconds)}: no request is sent until ${credentialVariableTemplate()} is set, then reload. \`surface-exporter list\` shows which variable is unset.`,
+      description: `${surface} has reported skipped_credentials for ${humanDuration(t.credentialsMissingForSeconds)}: no request is sent until {{ $labels.variable }} is set (Access tokens as client_id:client_secret), then reload. \`surface-exporter list\` shows every unset variable.`,
     },
     {
       name: 'SurfaceAccessGateRejecting',
@@ -422,13 +423,6 @@ class Queries {
 }
 
 /** The variable a skipped_credentials surface needs, from its provider's defaults. */
-function credentialVariableTemplate(): string {
-  return [
-    '{{ if eq $labels.provider "heroku_app" }}HEROKU_API_KEY (or the surface\'s api_key_env)',
-    '{{ else if eq $labels.provider "cloudflare_pages" }}CLOUDFLARE_PAGES_READ_TOKEN and CLOUDFLARE_ACCOUNT_ID (or the surface\'s token_env and account_id_env)',
-    "{{ else }}the surface's access_token_env (a CF_ACCESS_SERVICE_TOKEN_* variable holding client_id:client_secret){{ end }}",
-  ].join('');
-}
 
 function budgetTemplate(): string {
   const branches = Object.entries(PROVIDER_RATE_BUDGETS).map(

@@ -539,6 +539,7 @@ class SurfaceWorker {
       durationSeconds: probe.durationSeconds,
       checkedAtSeconds: probe.checkedAt / 1000,
       deployment: probe.deployment,
+      missingCredential: probe.missingCredential,
       traceId,
     });
     noteProbeCompleted(probe);

@@ -19,6 +19,7 @@ import {
   type ProbeContext,
   type ProbeResult,
   type Provider,
+  skipped,
   surfaceBase,
   up,
 } from './types.js';
@@ -86,9 +87,9 @@ type Deployment = z.infer<typeof deploymentSchema>;
 export const cloudflarePagesProvider: Provider<CloudflarePagesSurface> = {
   async probe(surface, ctx) {
     const token = readSecret(ctx.env, surface.token_env);
-    if (!token.ok) return degraded('skipped_credentials', token.detail);
+    if (!token.ok) return skipped(token);
     const accountId = readSecret(ctx.env, surface.account_id_env);
-    if (!accountId.ok) return degraded('skipped_credentials', accountId.detail);
+    if (!accountId.ok) return skipped(accountId);
     const baseUrl = (ctx.env.CLOUDFLARE_API_URL?.trim() || DEFAULT_CLOUDFLARE_API_URL).replace(/\/+$/, '');
     // Keys name variables, never their values.
     const tokenKey = `cloudflare:${baseUrl} ${surface.token_env}`;

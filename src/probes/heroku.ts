@@ -20,6 +20,7 @@ import {
   type ProbeContext,
   type ProbeResult,
   type Provider,
+  skipped,
   surfaceBase,
   up,
 } from './types.js';
@@ -108,11 +109,11 @@ type Loaded<T> = { ok: true; value: T } | { ok: false; result: ProbeResult; cach
 export const herokuAppProvider: Provider<HerokuAppSurface> = {
   async probe(surface, ctx) {
     const apiKey = readSecret(ctx.env, surface.api_key_env);
-    if (!apiKey.ok) return degraded('skipped_credentials', apiKey.detail);
+    if (!apiKey.ok) return skipped(apiKey);
     let accessToken: AccessServiceToken | undefined;
     if (surface.access_token_env) {
       const token = readAccessToken(ctx.env, surface.access_token_env);
-      if (!token.ok) return degraded('skipped_credentials', token.detail);
+      if (!token.ok) return skipped(token);
       accessToken = token.value;
     }
     const api = new HerokuApi(ctx, surface.api_key_env, apiKey.value);

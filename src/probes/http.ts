@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { readAccessToken } from '../net/access.js';
 import { redactUrl } from '../net/redact.js';
 import { checkHealth } from './healthCheck.js';
-import { ACCESS_TOKEN_ENV, degraded, type Provider, surfaceBase } from './types.js';
+import { ACCESS_TOKEN_ENV, type Provider, skipped, surfaceBase } from './types.js';
 
 export const httpSurface = surfaceBase
   .extend({
@@ -21,7 +21,7 @@ export const httpProvider: Provider<HttpSurface> = {
     let accessToken: Parameters<typeof checkHealth>[1]['accessToken'];
     if (surface.access_token_env) {
       const token = readAccessToken(ctx.env, surface.access_token_env);
-      if (!token.ok) return degraded('skipped_credentials', token.detail);
+      if (!token.ok) return skipped(token);
       accessToken = token.value;
     }
     return checkHealth(ctx, {

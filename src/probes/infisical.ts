@@ -3,7 +3,7 @@ import { httpStatusCode } from '../codes.js';
 import { type AccessServiceToken, accessHeaders, detectAccessGate, readAccessToken } from '../net/access.js';
 import { redactUrl } from '../net/redact.js';
 import { parseJsonBody, providerText, transportFailure, tryParseJsonBody } from './providerApi.js';
-import { ACCESS_TOKEN_ENV, degraded, type Provider, surfaceBase, up } from './types.js';
+import { ACCESS_TOKEN_ENV, degraded, type Provider, skipped, surfaceBase, up } from './types.js';
 
 export const infisicalSurface = surfaceBase
   .extend({
@@ -36,7 +36,7 @@ export const infisicalProvider: Provider<InfisicalSurface> = {
     let accessToken: AccessServiceToken | undefined;
     if (surface.access_token_env) {
       const token = readAccessToken(ctx.env, surface.access_token_env);
-      if (!token.ok) return degraded('skipped_credentials', token.detail);
+      if (!token.ok) return skipped(token);
       accessToken = token.value;
     }
     const outcome = await ctx.request({

@@ -13,6 +13,8 @@ export interface ProbeResult {
   detail: string;
   /** Set by cloudflare_pages: the newest deployment's latest stage. */
   deployment?: DeploymentFacts;
+  /** Set with skipped_credentials: the variable to set, so an alert can name it. */
+  missingCredential?: string;
 }
 
 export interface DeploymentFacts {
@@ -73,6 +75,13 @@ export const surfaceBase = z.object({
 });
 
 export const up = (detail = 'ok'): ProbeResult => ({ status: 'up', code: null, detail });
+/** A probe that sent nothing because a credential variable is unset or malformed. */
+export const skipped = (lookup: { detail: string; variable: string }): ProbeResult => ({
+  status: 'degraded',
+  code: 'skipped_credentials',
+  detail: lookup.detail,
+  missingCredential: lookup.variable,
+});
 export const degraded = (code: ErrorCode, detail: string): ProbeResult => ({
   status: 'degraded',
   code,

@@ -68,7 +68,10 @@ describe('alert contract', () => {
             `${rule.alert} names ${label}`,
           );
         }
-        assert.match(rule.annotations.description, /\$labels\.code|surface_error_info|still building/);
+        assert.match(
+          rule.annotations.description,
+          /\$labels\.code|\$labels\.variable|surface_error_info|still building/,
+        );
       }
     }
   });
@@ -95,7 +98,8 @@ describe('alert contract', () => {
     expect('SurfaceDown', 'page', /status="down".*for:2m/s);
     expect('SurfaceDegraded', 'ticket', /status="degraded".*for:5m/s);
     expect('SurfaceCheckStale', 'ticket', /surface_last_check_timestamp_seconds.*> 120/s);
-    expect('SurfaceCredentialsMissing', 'ticket', /skipped_credentials/);
+    expect('SurfaceCredentialsMissing', 'ticket', /surface_credential_missing.*for:5m/s);
+    assert.equal(byName.get('SurfaceCredentialsMissing')?.labels.code, 'skipped_credentials');
     expect('SurfaceAccessGateRejecting', 'ticket', /access_gate_redirect/);
     expect('PagesDeployStuckBuilding', 'ticket', /> 600\)/);
     expect('PagesDeployFailed', 'ticket', /deploy_failure/);
