@@ -89,6 +89,42 @@ describe('/metrics', () => {
     );
   });
 
+  it('names the missing credential variable while a surface is skipped, and drops it once set', async () => {
+    const env: Record<string, string | undefined> = {};
+    const skipping = await startTestExporter({
+      pollerEnabled: false,
+      env,
+      registry: {
+        poller: fastPoller,
+        environments: {
+          prod: [
+            {
+              name: 'console',
+              provider: 'http',
+              url: `${target.url}/health`,
+              access_token_env: 'CF_TOKEN_X',
+            },
+          ],
+        },
+      },
+    });
+    try {
+      const key = sampleKey('surface_credential_missing', {
+        env: 'prod',
+        surface: 'console',
+        provider: 'http',
+        variable: 'CF_TOKEN_X',
+      });
+      await skipping.poller.probeOnce('prod/console');
+      assert.equal(parseSamples((await scrape(skipping)).text).get(key), 1);
+      env.CF_TOKEN_X = 'id:secret';
+      await skipping.poller.probeOnce('prod/console');
+      assert.equal(parseSamples((await scrape(skipping)).text).get(key), undefined);
+    } finally {
+      await skipping.stop();
+    }
+  });
+
   it('removes every series of a surface that leaves the registry', async () => {
     exporter.poller.applyRegistry({ file: 't', poller: exporter.poller.config, surfaces: [] });
     const { text } = await scrape(exporter);
