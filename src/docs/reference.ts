@@ -62,13 +62,7 @@ export function renderConfigReference(): string {
 export function renderMetricsReference(): string {
   const metrics = new ExporterMetrics({ version: 'docs', defaultMetrics: false });
   const rows = ['| metric | type | labels | meaning |', '| --- | --- | --- | --- |'];
-  for (const metric of metrics.registry.getMetricsAsArray()) {
-    const { name, help, type, labelNames } = metric as unknown as {
-      name: string;
-      help: string;
-      type: string;
-      labelNames: string[];
-    };
+  for (const { name, help, type, labelNames } of metrics.families()) {
     rows.push(
       `| \`${name}\` | ${type} | ${labelNames.map((label) => `\`${label}\``).join(', ')} | ${cell(help)} |`,
     );

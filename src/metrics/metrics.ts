@@ -1,24 +1,19 @@
-import {
-  Counter,
-  collectDefaultMetrics,
-  Gauge,
-  Histogram,
-  type OpenMetricsContentType,
-  Registry,
-} from 'prom-client';
-import { type ErrorCode, SURFACE_STATUSES, type SurfaceStatus } from '../codes.js';
+import { Counter, collectDefaultMetrics, Gauge, type OpenMetricsContentType, Registry } from 'prom-client';
+import type { ErrorCode, SurfaceStatus } from '../codes.js';
 import type { DeploymentFacts, RateLimitedProvider } from '../probes/types.js';
+import {
+  type ExpositionFormat,
+  familyHeader,
+  type MetricFamily,
+  SURFACE_FAMILIES,
+  type SurfaceLabels,
+  SurfaceSeries,
+} from './surfaceSeries.js';
 import { renderPrometheusText } from './text.js';
 import { WindowedMax } from './windowedMax.js';
 
-/** The labels every per-surface series carries. */
-export type SurfaceLabels = {
-  env: string;
-  surface: string;
-  provider: string;
-};
-
-export const PROBE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export type { SurfaceLabels } from './surfaceSeries.js';
+export { PROBE_DURATION_BUCKETS } from './surfaceSeries.js';
 
 export interface RecordedProbe {
   status: SurfaceStatus;
@@ -32,14 +27,6 @@ export interface RecordedProbe {
   traceId?: string;
 }
 
-/** Label values a surface has published, so its series can be removed when it leaves the registry. */
-interface PublishedSeries {
-  errorCodes: Set<string>;
-  currentCode: string | null;
-  deployment: { stage: string; status: string } | null;
-  missingCredential: string | null;
-}
-
 export interface ScrapeBody {
   contentType: string;
   body: string;
@@ -49,23 +36,15 @@ export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1
 export const PROMETHEUS_TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /**
- * Every series the exporter publishes. One OpenMetrics registry holds them (exemplars need it);
- * the classic text format is rendered from the same registry.
+ * Every series the exporter publishes. Per-surface series live in SurfaceSeries blocks, rendered
+ * once per change (they are most of a scrape at 10,000 surfaces); the exporter's own series and the
+ * process metrics live in a prom-client registry. Exemplars need OpenMetrics, so that registry is
+ * an OpenMetrics one and the classic text format is rendered from its JSON view.
  */
 export class ExporterMetrics {
   readonly registry = new Registry<OpenMetricsContentType>();
-  private readonly published = new Map<string, PublishedSeries>();
+  private readonly surfaces = new Map<string, SurfaceSeries>();
 
-  private readonly up: Gauge;
-  private readonly status: Gauge;
-  private readonly duration: Histogram;
-  private readonly errors: Counter;
-  private readonly errorInfo: Gauge;
-  private readonly lastCheck: Gauge;
-  private readonly workerAlive: Gauge;
-  private readonly deploymentInfo: Gauge;
-  private readonly deploymentStarted: Gauge;
-  private readonly credentialMissing: Gauge;
   private readonly lastPoll: Gauge;
   private readonly polls: Counter;
   private readonly crashes: Counter;
@@ -78,69 +57,6 @@ export class ExporterMetrics {
   constructor(options: { version: string; defaultMetrics?: boolean }) {
     this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     const registers = [this.registry];
-    const surface = ['env', 'surface', 'provider'] as const;
-    this.up = new Gauge({
-      name: 'surface_up',
-      help: '1 when the surface is UP, else 0.',
-      labelNames: surface,
-      registers,
-    });
-    this.status = new Gauge({
-      name: 'surface_status',
-      help: 'State set: 1 on the surface’s current status (up, degraded, down), 0 on the others.',
-      labelNames: [...surface, 'status'],
-      registers,
-    });
-    this.duration = new Histogram({
-      name: 'surface_probe_duration_seconds',
-      help: 'Time one probe of a surface took, all of its HTTP calls included.',
-      labelNames: surface,
-      buckets: PROBE_DURATION_BUCKETS,
-      enableExemplars: true,
-      registers,
-    });
-    this.errors = new Counter({
-      name: 'surface_probe_errors_total',
-      help: 'Probes that ended with an error code, by code.',
-      labelNames: [...surface, 'code'],
-      registers,
-    });
-    this.errorInfo = new Gauge({
-      name: 'surface_error_info',
-      help: '1 for the surface’s current error code; absent while the surface is UP.',
-      labelNames: [...surface, 'code'],
-      registers,
-    });
-    this.lastCheck = new Gauge({
-      name: 'surface_last_check_timestamp_seconds',
-      help: 'When the surface’s last probe completed.',
-      labelNames: surface,
-      registers,
-    });
-    this.workerAlive = new Gauge({
-      name: 'surface_worker_alive',
-      help: '1 while the surface’s worker loop runs, 0 while it waits to restart after a crash.',
-      labelNames: surface,
-      registers,
-    });
-    this.deploymentInfo = new Gauge({
-      name: 'surface_deployment_info',
-      help: '1 for the latest stage and status of the newest Cloudflare Pages deployment.',
-      labelNames: [...surface, 'stage', 'status'],
-      registers,
-    });
-    this.deploymentStarted = new Gauge({
-      name: 'surface_deployment_started_timestamp_seconds',
-      help: 'created_on of the newest Cloudflare Pages deployment.',
-      labelNames: surface,
-      registers,
-    });
-    this.credentialMissing = new Gauge({
-      name: 'surface_credential_missing',
-      help: '1 while a surface is skipped because this credential variable is unset or malformed (skipped_credentials).',
-      labelNames: [...surface, 'variable'],
-      registers,
-    });
     this.lastPoll = new Gauge({
       name: 'surface_poller_last_poll_timestamp_seconds',
       help: 'The poller heartbeat: when any probe last completed.',
@@ -206,35 +122,21 @@ export class ExporterMetrics {
   }
 
   recordProbe(labels: SurfaceLabels, probe: RecordedProbe): void {
-    const series = this.seriesOf(labels);
-    this.up.set(labels, probe.status === 'up' ? 1 : 0);
-    for (const status of SURFACE_STATUSES)
-      this.status.set({ ...labels, status }, status === probe.status ? 1 : 0);
-    // With exemplars enabled prom-client only takes the object form; an empty label set records no exemplar.
-    this.duration.observe({
-      labels,
-      value: probe.durationSeconds,
-      exemplarLabels: probe.traceId ? { trace_id: probe.traceId } : {},
+    this.seriesOf(labels).observe({
+      status: probe.status,
+      code: probe.code,
+      durationSeconds: probe.durationSeconds,
+      checkedAtSeconds: probe.checkedAtSeconds,
+      deployment: probe.deployment,
+      missingCredential: probe.missingCredential,
+      traceId: probe.traceId,
     });
-    this.lastCheck.set(labels, probe.checkedAtSeconds);
-    if (series.currentCode !== probe.code) {
-      if (series.currentCode !== null) this.errorInfo.remove({ ...labels, code: series.currentCode });
-      series.currentCode = probe.code;
-    }
-    if (probe.code !== null) {
-      this.errorInfo.set({ ...labels, code: probe.code }, 1);
-      this.errors.inc({ ...labels, code: probe.code });
-      series.errorCodes.add(probe.code);
-    }
-    this.recordDeployment(labels, series, probe.deployment);
-    this.recordMissingCredential(labels, series, probe.missingCredential);
     this.polls.inc();
     this.lastPoll.set(probe.checkedAtSeconds);
   }
 
   setWorkerAlive(labels: SurfaceLabels, alive: boolean): void {
-    this.seriesOf(labels);
-    this.workerAlive.set(labels, alive ? 1 : 0);
+    this.seriesOf(labels).setAlive(alive);
   }
 
   noteEventLoopLag(seconds: number): void {
@@ -261,69 +163,52 @@ export class ExporterMetrics {
 
   /** Removes every series of a surface that left the registry. */
   removeSurface(labels: SurfaceLabels): void {
-    const key = seriesKey(labels);
-    const series = this.published.get(key);
-    for (const metric of [this.up, this.duration, this.lastCheck, this.workerAlive, this.deploymentStarted]) {
-      metric.remove(labels);
-    }
-    for (const status of SURFACE_STATUSES) this.status.remove({ ...labels, status });
-    if (series) {
-      for (const code of series.errorCodes) this.errors.remove({ ...labels, code });
-      if (series.currentCode !== null) this.errorInfo.remove({ ...labels, code: series.currentCode });
-      if (series.deployment) this.deploymentInfo.remove({ ...labels, ...series.deployment });
-      if (series.missingCredential)
-        this.credentialMissing.remove({ ...labels, variable: series.missingCredential });
-    }
-    this.published.delete(key);
+    this.surfaces.delete(seriesKey(labels));
+  }
+
+  /** Every family this exporter publishes (process metrics included), for the README's reference. */
+  families(): MetricFamily[] {
+    const own = this.registry.getMetricsAsArray().map((metric) => {
+      const { name, help, type, labelNames } = metric as unknown as MetricFamily;
+      return { name, help, type: String(type) as MetricFamily['type'], labelNames: labelNames ?? [] };
+    });
+    return [...SURFACE_FAMILIES, ...own];
   }
 
   /** Renders OpenMetrics (with exemplars) when the scraper accepts it, else the classic text format. */
   async render(accept: string | undefined): Promise<ScrapeBody> {
     if (accept?.includes('application/openmetrics-text')) {
-      return { contentType: OPENMETRICS_CONTENT_TYPE, body: await this.registry.metrics() };
+      const registryPart = (await this.registry.metrics()).replace(/# EOF\n$/, '');
+      return {
+        contentType: OPENMETRICS_CONTENT_TYPE,
+        body: `${registryPart}${this.renderSurfaces('openmetrics')}# EOF\n`,
+      };
     }
     return {
       contentType: PROMETHEUS_TEXT_CONTENT_TYPE,
-      body: renderPrometheusText(await this.registry.getMetricsAsJSON()),
+      body: renderPrometheusText(await this.registry.getMetricsAsJSON()) + this.renderSurfaces('text'),
     };
   }
 
-  private recordMissingCredential(
-    labels: SurfaceLabels,
-    series: PublishedSeries,
-    variable: string | undefined,
-  ): void {
-    const next = variable ?? null;
-    if (series.missingCredential && series.missingCredential !== next) {
-      this.credentialMissing.remove({ ...labels, variable: series.missingCredential });
-    }
-    series.missingCredential = next;
-    if (next) this.credentialMissing.set({ ...labels, variable: next }, 1);
+  private renderSurfaces(format: ExpositionFormat): string {
+    const parts: string[] = [];
+    const blocks = [...this.surfaces.values()].map((series) => series.chunks(format));
+    SURFACE_FAMILIES.forEach((family, index) => {
+      parts.push(familyHeader(family, format));
+      for (const chunks of blocks) {
+        const chunk = chunks[index];
+        if (chunk) parts.push(chunk);
+      }
+    });
+    return parts.join('');
   }
 
-  private recordDeployment(
-    labels: SurfaceLabels,
-    series: PublishedSeries,
-    deployment: DeploymentFacts | undefined,
-  ): void {
-    const next = deployment ? { stage: deployment.stage, status: deployment.status } : null;
-    const previous = series.deployment;
-    if (previous && (!next || previous.stage !== next.stage || previous.status !== next.status)) {
-      this.deploymentInfo.remove({ ...labels, ...previous });
-    }
-    series.deployment = next;
-    if (!deployment || !next) return;
-    this.deploymentInfo.set({ ...labels, ...next }, 1);
-    if (deployment.startedAtSeconds !== null) this.deploymentStarted.set(labels, deployment.startedAtSeconds);
-    else this.deploymentStarted.remove(labels);
-  }
-
-  private seriesOf(labels: SurfaceLabels): PublishedSeries {
+  private seriesOf(labels: SurfaceLabels): SurfaceSeries {
     const key = seriesKey(labels);
-    let series = this.published.get(key);
+    let series = this.surfaces.get(key);
     if (!series) {
-      series = { errorCodes: new Set(), currentCode: null, deployment: null, missingCredential: null };
-      this.published.set(key, series);
+      series = new SurfaceSeries(labels);
+      this.surfaces.set(key, series);
     }
     return series;
   }
