@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { type FakeControls, FakeHttp, type FakeReply, type FakeRequest, send } from './httpFake.js';
+import {
+  controlsOf,
+  type FakeControls,
+  FakeHttp,
+  type FakeReply,
+  type FakeRequest,
+  send,
+} from './httpFake.js';
 
 /**
  * A fake Cloudflare Access self-hosted application in front of a target: service tokens, a
@@ -115,20 +122,13 @@ export async function startAccessGate(options: AccessGateOptions): Promise<Acces
   });
 
   return {
-    url: gate.url,
+    ...controlsOf(gate),
     aud,
-    calls: (path) => gate.calls(path),
-    callsUnder: (prefix) => gate.callsUnder(prefix),
     resetCalls: () => {
       gate.resetCalls();
       counts.passed = 0;
       counts.blocked = 0;
     },
-    setLatency: (ms) => gate.setLatency(ms),
-    setMalformed: (kind, prefix) => gate.setMalformed(kind, prefix),
-    refuseConnections: () => gate.refuseConnections(),
-    acceptConnections: () => gate.acceptConnections(),
-    close: () => gate.close(),
     createServiceToken() {
       const token = {
         clientId: `${randomBytes(16).toString('hex')}.access`,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type FakeControls, FakeHttp, type FakeReply, type FakeRequest } from './httpFake.js';
+import { controlsOf, type FakeControls, FakeHttp, type FakeReply, type FakeRequest } from './httpFake.js';
 
 /**
  * A fake Cloudflare API v4 for Pages: the envelope, projects, deployments with every stage and
@@ -219,16 +219,8 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
     project.deployments.find((deployment) => deployment.environment === environment);
 
   const controls: CloudflareFake = {
-    url: api.url,
+    ...controlsOf(api),
     accountId,
-    calls: (path) => api.calls(path),
-    callsUnder: (prefix) => api.callsUnder(prefix),
-    resetCalls: () => api.resetCalls(),
-    setLatency: (ms) => api.setLatency(ms),
-    setMalformed: (kind, prefix) => api.setMalformed(kind, prefix),
-    refuseConnections: () => api.refuseConnections(),
-    acceptConnections: () => api.acceptConnections(),
-    close: () => api.close(),
     addProject(name) {
       const project: FakeProject = {
         id: randomUUID(),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type FakeControls, FakeHttp, type FakeReply, type FakeRequest } from './httpFake.js';
+import { controlsOf, type FakeControls, FakeHttp, type FakeReply, type FakeRequest } from './httpFake.js';
 
 /**
  * A fake Heroku Platform API (apps, formation, dynos, errors, RateLimit-Remaining, 429) and a fake
@@ -234,15 +234,8 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
   };
 
   const controls: HerokuFake = {
-    url: api.url,
+    ...controlsOf(api),
     router,
-    calls: (path) => api.calls(path),
-    callsUnder: (prefix) => api.callsUnder(prefix),
-    resetCalls: () => api.resetCalls(),
-    setLatency: (ms) => api.setLatency(ms),
-    setMalformed: (kind, prefix) => api.setMalformed(kind, prefix),
-    refuseConnections: () => api.refuseConnections(),
-    acceptConnections: () => api.acceptConnections(),
     async close() {
       await Promise.all([api.close(), router.close()]);
     },

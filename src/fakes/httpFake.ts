@@ -52,6 +52,21 @@ export interface FakeControls {
   close(): Promise<void>;
 }
 
+/** The FakeControls of a fake that is one FakeHttp server, bound so they can be spread into the fake's own object. */
+export function controlsOf(server: FakeHttp): FakeControls {
+  return {
+    url: server.url,
+    calls: (path) => server.calls(path),
+    callsUnder: (prefix) => server.callsUnder(prefix),
+    resetCalls: () => server.resetCalls(),
+    setLatency: (ms) => server.setLatency(ms),
+    setMalformed: (kind, prefix) => server.setMalformed(kind, prefix),
+    refuseConnections: () => server.refuseConnections(),
+    acceptConnections: () => server.acceptConnections(),
+    close: () => server.close(),
+  };
+}
+
 /**
  * A loopback HTTP server for a fake cloud. Bound to 127.0.0.1 on an ephemeral port; `close` ends
  * every connection and pending delayed answer so that a test never hangs on teardown.

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type FakeControls, FakeHttp, type FakeReply } from './httpFake.js';
+import { controlsOf, type FakeControls, FakeHttp, type FakeReply } from './httpFake.js';
 
 /**
  * A fake Infisical server: `GET /api/status` and the error bodies its Fastify error handler and a
@@ -36,15 +36,7 @@ export async function startInfisical(): Promise<InfisicalFake> {
     wrongTypes: () => ({ date: 20260820, message: 42, emailConfigured: 'yes' }),
   });
   return {
-    url: fake.url,
-    calls: (path) => fake.calls(path),
-    callsUnder: (prefix) => fake.callsUnder(prefix),
-    resetCalls: () => fake.resetCalls(),
-    setLatency: (ms) => fake.setLatency(ms),
-    setMalformed: (kind, prefix) => fake.setMalformed(kind, prefix),
-    refuseConnections: () => fake.refuseConnections(),
-    acceptConnections: () => fake.acceptConnections(),
-    close: () => fake.close(),
+    ...controlsOf(fake),
     setMode: (next) => {
       mode = next;
     },

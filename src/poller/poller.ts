@@ -543,6 +543,10 @@ class SurfaceWorker {
       traceId,
     });
     noteProbeCompleted(probe);
+    // One line per state change keeps 1,000 failing surfaces from flooding the log every interval.
+    const changed = !previous || previous.status !== probe.status || previous.code !== probe.code;
+    // Unchanged results log at debug; the level check spares building their fields on every probe.
+    if (!changed && !this.log.isLevelEnabled('debug')) return;
     const fields = {
       event: 'poll_once',
       status: probe.status,
@@ -550,8 +554,7 @@ class SurfaceWorker {
       detail: probe.detail,
       duration_ms: Math.round(probe.durationSeconds * 1000),
     };
-    // One line per state change keeps 1,000 failing surfaces from flooding the log every interval.
-    if (!previous || previous.status !== probe.status || previous.code !== probe.code) {
+    if (changed) {
       const level = probe.status === 'up' ? 'info' : 'warn';
       this.log[level](
         { ...fields, previous_status: previous?.status ?? null, previous_error: previous?.code ?? null },
