@@ -29,7 +29,7 @@ export interface RecordedProbe {
 
 export interface ScrapeBody {
   contentType: string;
-  body: string;
+  body: Buffer;
 }
 
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -181,26 +181,27 @@ export class ExporterMetrics {
       const registryPart = (await this.registry.metrics()).replace(/# EOF\n$/, '');
       return {
         contentType: OPENMETRICS_CONTENT_TYPE,
-        body: `${registryPart}${this.renderSurfaces('openmetrics')}# EOF\n`,
+        body: Buffer.concat([Buffer.from(registryPart), this.renderSurfaces('openmetrics'), OPENMETRICS_EOF]),
       };
     }
+    const registryPart = renderPrometheusText(await this.registry.getMetricsAsJSON());
     return {
       contentType: PROMETHEUS_TEXT_CONTENT_TYPE,
-      body: renderPrometheusText(await this.registry.getMetricsAsJSON()) + this.renderSurfaces('text'),
+      body: Buffer.concat([Buffer.from(registryPart), this.renderSurfaces('text')]),
     };
   }
 
-  private renderSurfaces(format: ExpositionFormat): string {
-    const parts: string[] = [];
+  private renderSurfaces(format: ExpositionFormat): Buffer {
+    const parts: Buffer[] = [];
     const blocks = [...this.surfaces.values()].map((series) => series.chunks(format));
     SURFACE_FAMILIES.forEach((family, index) => {
-      parts.push(familyHeader(family, format));
+      parts.push(Buffer.from(familyHeader(family, format)));
       for (const chunks of blocks) {
         const chunk = chunks[index];
-        if (chunk) parts.push(chunk);
+        if (chunk && chunk.length > 0) parts.push(chunk);
       }
     });
-    return parts.join('');
+    return Buffer.concat(parts);
   }
 
   private seriesOf(labels: SurfaceLabels): SurfaceSeries {
@@ -213,6 +214,8 @@ export class ExporterMetrics {
     return series;
   }
 }
+
+const OPENMETRICS_EOF = Buffer.from('# EOF\n');
 
 function seriesKey(labels: SurfaceLabels): string {
   return `${labels.env}\u0000${labels.surface}\u0000${labels.provider}`;

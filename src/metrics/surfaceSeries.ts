@@ -133,7 +133,7 @@ export class SurfaceSeries {
   private deployment: { stage: string; status: string } | null = null;
   private deploymentStarted: number | null = null;
   private missingCredential: string | null = null;
-  private rendered: Partial<Record<ExpositionFormat, string[]>> = {};
+  private rendered: Partial<Record<ExpositionFormat, Buffer[]>> = {};
 
   constructor(labels: SurfaceLabels) {
     this.labelText = `env="${escapeLabel(labels.env)}",surface="${escapeLabel(labels.surface)}",provider="${escapeLabel(labels.provider)}"`;
@@ -171,11 +171,17 @@ export class SurfaceSeries {
     this.rendered = {};
   }
 
-  /** This surface's sample lines, one string per family (empty when it has none there). */
-  chunks(format: ExpositionFormat): string[] {
+  /**
+   * This surface's sample lines, one buffer per family (empty when it has none there). Kept as
+   * bytes: a scrape then copies memory instead of flattening thousands of concatenated strings.
+   */
+  chunks(format: ExpositionFormat): Buffer[] {
     let chunks = this.rendered[format];
     if (!chunks) {
-      chunks = SURFACE_FAMILIES.map((_, family) => this.renderFamily(family, format));
+      chunks = SURFACE_FAMILIES.map((_, family) => {
+        const text = this.renderFamily(family, format);
+        return text ? Buffer.from(text) : EMPTY_CHUNK;
+      });
       this.rendered[format] = chunks;
     }
     return chunks;
@@ -250,6 +256,8 @@ export function familyHeader(family: MetricFamily, format: ExpositionFormat): st
     format === 'openmetrics' && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
   return `# HELP ${name} ${family.help}\n# TYPE ${name} ${family.type}\n`;
 }
+
+const EMPTY_CHUNK = Buffer.alloc(0);
 
 function bucketIndex(seconds: number): number {
   for (let index = 0; index < PROBE_DURATION_BUCKETS.length; index++) {
