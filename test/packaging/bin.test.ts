@@ -13,7 +13,7 @@ describe('the surface-exporter binary', () => {
       bin: Record<string, string>;
       scripts: Record<string, string>;
     };
-    assert.match(pkg.scripts.prepare ?? '', /tsc/);
+    assert.match(`${pkg.scripts.prepare} ${pkg.scripts.build}`, /npm run build.*tsc/);
     const bin = pkg.bin['surface-exporter'];
     assert.ok(bin, 'package.json has a surface-exporter bin');
     const path = join(ROOT, bin);
