@@ -167,35 +167,19 @@ function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
         .span(12),
     )
     .withPanel(
-      new table.PanelBuilder()
-        .title('Current errors')
-        .description(
+      timestampTable({
+        title: 'Current errors',
+        description:
           'Surfaces that are not UP, with the code and since when it has been reported (within the time range).',
-        )
-        .datasource(prometheusDatasource)
-        .withTarget(
-          query(
-            [
-              `min by (env, surface, provider, code) (min_over_time(timestamp(surface_error_info{${f}})[$__range:$__interval])) * 1000`,
-              '# Only codes reported now.',
-              `and on (env, surface, code) max by (env, surface, code) (surface_error_info{${f}})`,
-            ].join('\n'),
-            '',
-          )
-            .format(prometheus.PromQueryFormat.Table)
-            .instant(),
-        )
-        .withTransformation({
-          id: 'organize',
-          options: {
-            excludeByName: { Time: true },
-            indexByName: { env: 0, surface: 1, provider: 2, code: 3, Value: 4 },
-            renameByName: { Value: 'since' },
-          },
-        })
-        .overrideByName('since', [{ id: 'unit', value: 'dateTimeFromNow' }])
-        .height(6)
-        .span(12),
+        expr: [
+          `min by (env, surface, provider, code) (min_over_time(timestamp(surface_error_info{${f}})[$__range:$__interval])) * 1000`,
+          '# Only codes reported now.',
+          `and on (env, surface, code) max by (env, surface, code) (surface_error_info{${f}})`,
+        ],
+        columns: ['env', 'surface', 'provider', 'code'],
+        timestampColumn: 'since',
+        height: 6,
+      }),
     )
     .withRow(new dashboard.RowBuilder('Trends'))
     .withPanel(
@@ -241,34 +225,17 @@ function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
         .span(12),
     )
     .withPanel(
-      new table.PanelBuilder()
-        .title('Pages deployments')
-        .description(
-          `Latest stage of the newest Cloudflare Pages deployment; building past ${options.thresholds.deployBuildingSeconds / 60} min raises PagesDeployStuckBuilding.`,
-        )
-        .datasource(prometheusDatasource)
-        .withTarget(
-          query(
-            [
-              `max by (env, surface, stage, status) (surface_deployment_info{${f}})`,
-              `* on (env, surface) group_left () max by (env, surface) (surface_deployment_started_timestamp_seconds{${f}}) * 1000`,
-            ].join('\n'),
-            '',
-          )
-            .format(prometheus.PromQueryFormat.Table)
-            .instant(),
-        )
-        .withTransformation({
-          id: 'organize',
-          options: {
-            excludeByName: { Time: true },
-            indexByName: { env: 0, surface: 1, stage: 2, status: 3, Value: 4 },
-            renameByName: { Value: 'created' },
-          },
-        })
-        .overrideByName('created', [{ id: 'unit', value: 'dateTimeFromNow' }])
-        .height(8)
-        .span(12),
+      timestampTable({
+        title: 'Pages deployments',
+        description: `Latest stage of the newest Cloudflare Pages deployment; building past ${options.thresholds.deployBuildingSeconds / 60} min raises PagesDeployStuckBuilding.`,
+        expr: [
+          `max by (env, surface, stage, status) (surface_deployment_info{${f}})`,
+          `* on (env, surface) group_left () max by (env, surface) (surface_deployment_started_timestamp_seconds{${f}}) * 1000`,
+        ],
+        columns: ['env', 'surface', 'stage', 'status'],
+        timestampColumn: 'created',
+        height: 8,
+      }),
     )
     .withPanel(
       new statetimeline.PanelBuilder()
@@ -514,6 +481,35 @@ function query(expr: string, legendFormat: string, refId = 'A'): prometheus.Data
       .legendFormat(legendFormat || '__auto')
       .refId(refId)
   );
+}
+
+/** A table of one instant query whose value is a Unix time in ms, shown as "N minutes ago". */
+function timestampTable(spec: {
+  title: string;
+  description: string;
+  expr: string[];
+  columns: string[];
+  timestampColumn: string;
+  height: number;
+}): table.PanelBuilder {
+  const indexByName: Record<string, number> = {};
+  for (const [index, column] of [...spec.columns, 'Value'].entries()) indexByName[column] = index;
+  return new table.PanelBuilder()
+    .title(spec.title)
+    .description(spec.description)
+    .datasource(prometheusDatasource)
+    .withTarget(query(spec.expr.join('\n'), '').format(prometheus.PromQueryFormat.Table).instant())
+    .withTransformation({
+      id: 'organize',
+      options: {
+        excludeByName: { Time: true },
+        indexByName,
+        renameByName: { Value: spec.timestampColumn },
+      },
+    })
+    .overrideByName(spec.timestampColumn, [{ id: 'unit', value: 'dateTimeFromNow' }])
+    .height(spec.height)
+    .span(12);
 }
 
 function greenThresholds(): dashboard.ThresholdsConfigBuilder {
