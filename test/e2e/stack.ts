@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { closedPort } from '../helpers/support.js';
 
 /** Real Prometheus and Alertmanager processes for tests, on loopback, in temporary directories. */
 
@@ -60,15 +61,6 @@ export function githubAnchors(markdown: string): Set<string> {
   return anchors;
 }
 
-/** A loopback port nobody listens on right now (the process started on it may still lose a race: callers retry). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 export interface ManagedProcess {
   url: string;
   port: number;
@@ -89,7 +81,8 @@ async function startDaemon(
 ): Promise<ManagedProcess> {
   let lastOutput = '';
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    // A port nobody listens on right now; the process started on it may still lose a race: callers retry.
+    const port = await closedPort();
     const child = spawn(binary, argsForPort(port), { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: string[] = [];
     const keep = (chunk: Buffer) => {
