@@ -20,6 +20,8 @@ export interface Plan {
     rounds: { small: number; large: number };
     reps: number;
     profile: boolean;
+    /** The paced pair and the bare-client floor; skipped by --quick to stay near two minutes. */
+    pacedAndFloor: boolean;
   };
   round: {
     intervalSeconds: number;
@@ -44,6 +46,7 @@ export function makePlan(options: { quick: boolean; soakMinutes?: number; reps?:
       rounds: quick ? { small: 2, large: 2 } : { small: 10, large: 3 },
       reps: options.reps ?? (quick ? 1 : 3),
       profile: true,
+      pacedAndFloor: !quick,
     },
     round: quick
       ? { intervalSeconds: 4, timeoutSeconds: 2, observeRounds: 2, statusEverySeconds: 1 }

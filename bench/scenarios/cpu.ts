@@ -116,31 +116,35 @@ export async function runCpuScenario(ctx: BenchContext): Promise<CpuScenarioResu
       });
     }
 
-    progress(`cpu: ${surfaces} surfaces on the poller's own timer (interval ${plan.cpu.intervalSeconds} s)`);
-    const scheduledRegistry = join(ctx.workDir, `cpu-scheduled-${surfaces}.yaml`);
-    writeRegistry(scheduledRegistry, surfaces, ctx.targets, {
-      interval_seconds: plan.cpu.intervalSeconds,
-      timeout_seconds: plan.cpu.timeoutSeconds,
-    });
-    const scheduled = await measureOurs(ctx, {
-      surfaces,
-      rounds,
-      registryFile: scheduledRegistry,
-      name: `ours-cpu-${surfaces}-scheduled`,
-      mode: 'scheduled',
-    });
-    const perSecond = Math.round(scheduled.probesPerSecond);
-    progress(`cpu: ${surfaces} surfaces, blackbox paced at ${perSecond} probes/s (${probes} probes)`);
-    const blackboxPaced = await measureBlackbox(ctx, {
-      surfaces,
-      probes,
-      targetsFile,
-      name: `blackbox-${surfaces}-paced`,
-      perSecond,
-    });
-    progress(`cpu: ${surfaces} surfaces, bare undici client (${probes} requests)`);
-    const bareClient = await measureBareClient(ctx, { probes, targetsFile });
-    context.push({ surfaces, scheduled, blackboxPaced, bareClient });
+    if (plan.cpu.pacedAndFloor) {
+      progress(
+        `cpu: ${surfaces} surfaces on the poller's own timer (interval ${plan.cpu.intervalSeconds} s)`,
+      );
+      const scheduledRegistry = join(ctx.workDir, `cpu-scheduled-${surfaces}.yaml`);
+      writeRegistry(scheduledRegistry, surfaces, ctx.targets, {
+        interval_seconds: plan.cpu.intervalSeconds,
+        timeout_seconds: plan.cpu.timeoutSeconds,
+      });
+      const scheduled = await measureOurs(ctx, {
+        surfaces,
+        rounds,
+        registryFile: scheduledRegistry,
+        name: `ours-cpu-${surfaces}-scheduled`,
+        mode: 'scheduled',
+      });
+      const perSecond = Math.round(scheduled.probesPerSecond);
+      progress(`cpu: ${surfaces} surfaces, blackbox paced at ${perSecond} probes/s (${probes} probes)`);
+      const blackboxPaced = await measureBlackbox(ctx, {
+        surfaces,
+        probes,
+        targetsFile,
+        name: `blackbox-${surfaces}-paced`,
+        perSecond,
+      });
+      progress(`cpu: ${surfaces} surfaces, bare undici client (${probes} requests)`);
+      const bareClient = await measureBareClient(ctx, { probes, targetsFile });
+      context.push({ surfaces, scheduled, blackboxPaced, bareClient });
+    }
   }
 
   const medians = sizes.map((surfaces) => {
@@ -277,26 +281,30 @@ function describeCpu(result: CpuScenarioResult): string {
       ],
       pairRows,
     ),
-    '',
-    `Paced: ours on its own timer (interval ${result.settings.scheduledIntervalSeconds} s, one scrape per interval); ` +
-      'blackbox called at the rate ours reached, by a loader in the bench process with at most the same concurrency, ' +
-      'as a scraping Prometheus would; and a bare undici keep-alive client (no scheduling, metrics or logs) at full speed.',
-    '',
-    table(
-      [
-        'surfaces',
-        'ours scheduled CPU-ms/probe',
-        'probes/s',
-        'scrape ms',
-        'blackbox paced CPU-ms/probe',
-        'probes/s',
-        'ratio',
-        'bare undici CPU-ms/request',
-        'requests/s',
-      ],
-      contextRows,
-    ),
   ];
+  if (contextRows.length > 0) {
+    parts.push(
+      '',
+      `Paced: ours on its own timer (interval ${result.settings.scheduledIntervalSeconds} s, one scrape per interval); ` +
+        'blackbox called at the rate ours reached, by a loader in the bench process with at most the same concurrency, ' +
+        'as a scraping Prometheus would; and a bare undici keep-alive client (no scheduling, metrics or logs) at full speed.',
+      '',
+      table(
+        [
+          'surfaces',
+          'ours scheduled CPU-ms/probe',
+          'probes/s',
+          'scrape ms',
+          'blackbox paced CPU-ms/probe',
+          'probes/s',
+          'ratio',
+          'bare undici CPU-ms/request',
+          'requests/s',
+        ],
+        contextRows,
+      ),
+    );
+  }
   if (result.profile) {
     const frames = (list: CpuProfileSummary['topFrames']) =>
       list.map((frame) => [
