@@ -28,6 +28,8 @@ const HELP = `Usage: npm run bench [-- options]
   --minutes M          soak length in minutes (default 5; 0.35 with --quick)
   --reps N             pairs per size in scenario 1 (default 3; 1 with --quick)
   --no-profile         skip the node --cpu-prof run of scenario 1
+  --cpu-sizes WHICH    scenario 1 at small, large or both sizes (default both), for a quicker A/B
+  --no-paced           skip scenario 1's paced pair and bare-client floor
   --no-tracing         run surface-exporter without OTLP tracing (it is on by default, every probe sampled)
   --no-build           use dist/ as it is instead of running npm run build
   --results DIR        where to write results (default bench/results, bench/results/quick with --quick)
@@ -46,6 +48,8 @@ async function main(): Promise<number> {
       minutes: { type: 'string' },
       reps: { type: 'string' },
       'no-profile': { type: 'boolean', default: false },
+      'cpu-sizes': { type: 'string', default: 'both' },
+      'no-paced': { type: 'boolean', default: false },
       'no-tracing': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       'exporter-dist': { type: 'string' },
@@ -76,6 +80,11 @@ async function main(): Promise<number> {
     reps: values.reps === undefined ? undefined : positiveNumber('--reps', values.reps),
   });
   if (values['no-profile']) plan.cpu.profile = false;
+  if (values['no-paced']) plan.cpu.pacedAndFloor = false;
+  const cpuSizes = values['cpu-sizes'];
+  if (cpuSizes !== 'small' && cpuSizes !== 'large' && cpuSizes !== 'both')
+    throw new Error(`--cpu-sizes: expected small, large or both, got ${JSON.stringify(cpuSizes)}`);
+  plan.cpu.sizes = cpuSizes;
   if (values['no-tracing']) plan.tracing = false;
 
   const exporterDist = values['exporter-dist'] ? resolve(values['exporter-dist']) : resolve('dist');

@@ -19,6 +19,8 @@ export interface Plan {
     timeoutSeconds: number;
     rounds: { small: number; large: number };
     reps: number;
+    /** Which of the two sizes the pairs run at; both unless a quicker A/B asks for one. */
+    sizes: 'small' | 'large' | 'both';
     profile: boolean;
     /** The paced pair and the bare-client floor; skipped by --quick to stay near two minutes. */
     pacedAndFloor: boolean;
@@ -45,6 +47,7 @@ export function makePlan(options: { quick: boolean; soakMinutes?: number; reps?:
       timeoutSeconds: 2,
       rounds: quick ? { small: 2, large: 2 } : { small: 10, large: 3 },
       reps: options.reps ?? (quick ? 1 : 3),
+      sizes: 'both',
       profile: true,
       pacedAndFloor: !quick,
     },

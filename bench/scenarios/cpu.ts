@@ -67,7 +67,11 @@ export async function runCpuScenario(ctx: BenchContext): Promise<CpuScenarioResu
   const pairs: PairMeasurement[] = [];
   const context: CpuScenarioResult['context'] = [];
   const sinkRequestsBefore = ctx.sink.requests();
-  const sizes = [plan.sizes.small, plan.sizes.large];
+  const sizes = {
+    small: [plan.sizes.small],
+    large: [plan.sizes.large],
+    both: [plan.sizes.small, plan.sizes.large],
+  }[plan.cpu.sizes];
   const roundsFor = (surfaces: number) =>
     surfaces === plan.sizes.small ? plan.cpu.rounds.small : plan.cpu.rounds.large;
   const forcedRegistry = (surfaces: number) => join(ctx.workDir, `cpu-forced-${surfaces}.yaml`);
@@ -163,7 +167,8 @@ export async function runCpuScenario(ctx: BenchContext): Promise<CpuScenarioResu
 
   let profile: CpuScenarioResult['profile'];
   if (plan.cpu.profile) {
-    const surfaces = plan.sizes.large;
+    // The registry written for the largest size measured above.
+    const surfaces = sizes.at(-1) ?? plan.sizes.large;
     progress(`cpu: profiling surface-exporter at ${surfaces} surfaces (node --cpu-prof)`);
     // bench/results/*.cpuprofile is git-ignored: profiles are large and differ every run.
     const profileDir = join(import.meta.dirname, '..', 'results');

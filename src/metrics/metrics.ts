@@ -191,17 +191,23 @@ export class ExporterMetrics {
     };
   }
 
+  /** Every surface's block, regrouped family by family into one buffer sized up front. */
   private renderSurfaces(format: ExpositionFormat): Buffer {
-    const parts: Buffer[] = [];
-    const blocks = [...this.surfaces.values()].map((series) => series.chunks(format));
-    SURFACE_FAMILIES.forEach((family, index) => {
-      parts.push(Buffer.from(familyHeader(family, format)));
-      for (const chunks of blocks) {
-        const chunk = chunks[index];
-        if (chunk && chunk.length > 0) parts.push(chunk);
+    const blocks = [...this.surfaces.values()].map((series) => series.block(format));
+    const headers = SURFACE_FAMILIES.map((family) => Buffer.from(familyHeader(family, format)));
+    let size = 0;
+    for (const header of headers) size += header.length;
+    for (const block of blocks) size += block.byteLength;
+    const body = Buffer.allocUnsafe(size);
+    let offset = 0;
+    headers.forEach((header, family) => {
+      offset += header.copy(body, offset);
+      for (const block of blocks) {
+        const lines = block.families[family] as string;
+        if (lines.length > 0) offset += body.write(lines, offset);
       }
     });
-    return Buffer.concat(parts);
+    return body;
   }
 
   private seriesOf(labels: SurfaceLabels): SurfaceSeries {

@@ -133,7 +133,7 @@ export class SurfaceSeries {
   private deployment: { stage: string; status: string } | null = null;
   private deploymentStarted: number | null = null;
   private missingCredential: string | null = null;
-  private rendered: Partial<Record<ExpositionFormat, Buffer[]>> = {};
+  private rendered: Partial<Record<ExpositionFormat, RenderedBlock>> = {};
 
   constructor(labels: SurfaceLabels) {
     this.labelText = `env="${escapeLabel(labels.env)}",surface="${escapeLabel(labels.surface)}",provider="${escapeLabel(labels.provider)}"`;
@@ -171,20 +171,14 @@ export class SurfaceSeries {
     this.rendered = {};
   }
 
-  /**
-   * This surface's sample lines, one buffer per family (empty when it has none there). Kept as
-   * bytes: a scrape then copies memory instead of flattening thousands of concatenated strings.
-   */
-  chunks(format: ExpositionFormat): Buffer[] {
-    let chunks = this.rendered[format];
-    if (!chunks) {
-      chunks = SURFACE_FAMILIES.map((_, family) => {
-        const text = this.renderFamily(family, format);
-        return text ? Buffer.from(text) : EMPTY_CHUNK;
-      });
-      this.rendered[format] = chunks;
+  /** This surface's sample lines in `format`, rendered again only after a change. */
+  block(format: ExpositionFormat): RenderedBlock {
+    let block = this.rendered[format];
+    if (!block) {
+      block = renderBlock(SURFACE_FAMILIES.map((_, family) => this.renderFamily(family, format)));
+      this.rendered[format] = block;
     }
-    return chunks;
+    return block;
   }
 
   private renderFamily(family: Family, format: ExpositionFormat): string {
@@ -257,7 +251,25 @@ export function familyHeader(family: MetricFamily, format: ExpositionFormat): st
   return `# HELP ${name} ${family.help}\n# TYPE ${name} ${family.type}\n`;
 }
 
-const EMPTY_CHUNK = Buffer.alloc(0);
+/**
+ * One surface's sample lines, one string per family ('' where it has none), and their size in
+ * UTF-8 so a scrape can size its buffer up front.
+ */
+export interface RenderedBlock {
+  families: string[];
+  byteLength: number;
+}
+
+/**
+ * Kept as strings on the V8 heap, which compacts, rather than as thousands of small Buffers, whose
+ * malloc'd memory fragments and stays in RSS (bench/RESULTS.md). Measuring each string also
+ * flattens it, so a scrape copies flat strings instead of walking the ropes `+=` built.
+ */
+function renderBlock(families: string[]): RenderedBlock {
+  let byteLength = 0;
+  for (const family of families) byteLength += Buffer.byteLength(family);
+  return { families, byteLength };
+}
 
 function bucketIndex(seconds: number): number {
   for (let index = 0; index < PROBE_DURATION_BUCKETS.length; index++) {

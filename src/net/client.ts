@@ -1,6 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import { rootCertificates } from 'node:tls';
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
+import type { TraceParent } from '../poller/tracer.js';
 import { redactUrl } from './redact.js';
 
 export type TransportFailure = 'timeout' | 'refused' | 'reset' | 'dns' | 'tls' | 'other';
@@ -14,6 +16,11 @@ export interface HttpRequest {
   signal: AbortSignal;
   /** PEM bundle to trust for this request's TLS connection (a surface's ca_file). */
   caFile?: string;
+  /**
+   * A connection of its own, closed after the response: DNS, TCP connect and TLS happen every time
+   * (a surface's fresh_connection). Costs more than reuse; see the README.
+   */
+  freshConnection?: boolean;
 }
 
 export interface HttpResponse {
@@ -45,12 +52,13 @@ export interface HttpExchange {
 export type ExchangeObserver = (exchange: HttpExchange) => void;
 
 /**
- * Wraps an outgoing call, e.g. in a tracing span. `run` performs the call; the wrapper must
- * return its outcome unchanged.
+ * Wraps an outgoing call, e.g. in a tracing span under `parent`. `run` performs the call; the
+ * wrapper must return its outcome unchanged.
  */
 export type RequestInterceptor = (
   request: { method: string; url: string },
   run: () => Promise<HttpOutcome>,
+  parent: TraceParent,
 ) => Promise<HttpOutcome>;
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -67,9 +75,13 @@ export interface HttpClientOptions {
  * evidence (e.g. a Cloudflare Access login), not something to chase.
  */
 export class HttpClient {
+  /** The pool nearly every request uses: kept-alive connections, system CAs. */
   private agent: Agent;
-  /** Keyed by path and modification time, so a rotated CA file is picked up without a restart. */
-  private readonly agentsByCaFile = new Map<string, Agent>();
+  /**
+   * Pools for fresh connections and for surfaces' ca_files, keyed by both. A ca_file's key holds
+   * its modification time, so a rotated CA file is picked up without a restart.
+   */
+  private readonly otherPools = new Map<string, Agent>();
   private interceptor: RequestInterceptor | undefined;
   private readonly userAgent: string;
   private connectionsPerOrigin: number;
@@ -93,28 +105,32 @@ export class HttpClient {
   setConnectionsPerOrigin(connections: number): void {
     if (connections === this.connectionsPerOrigin) return;
     this.connectionsPerOrigin = connections;
-    const previous = [this.agent, ...this.agentsByCaFile.values()];
+    const previous = [this.agent, ...this.otherPools.values()];
     this.agent = this.newAgent();
-    this.agentsByCaFile.clear();
+    this.otherPools.clear();
     for (const agent of previous) void agent.close();
   }
 
-  async send(req: HttpRequest, observe?: ExchangeObserver): Promise<HttpOutcome> {
+  /** Sends one request; `trace` is the probe's trace, so a tracing interceptor nests the call under it. */
+  async send(req: HttpRequest, observe?: ExchangeObserver, trace?: TraceParent): Promise<HttpOutcome> {
     const method = req.method ?? 'GET';
-    const run = () => this.perform(req, method);
-    const outcome = this.interceptor ? await this.interceptor({ method, url: req.url }, run) : await run();
+    const outcome = this.interceptor
+      ? await this.interceptor({ method, url: req.url }, () => this.perform(req, method), trace)
+      : await this.perform(req, method);
     observe?.({ method, url: redactUrl(req.url), outcome });
     return outcome;
   }
 
   async close(): Promise<void> {
-    await Promise.all([
-      this.agent.close(),
-      ...[...this.agentsByCaFile.values()].map((agent) => agent.close()),
-    ]);
+    await Promise.all([this.agent.close(), ...[...this.otherPools.values()].map((agent) => agent.close())]);
   }
 
-  private newAgent(connect?: { ca: string[] }): Agent {
+  private newAgent(options: { ca?: string[]; fresh?: boolean } = {}): Agent {
+    const connect = {
+      ...(options.ca ? { ca: options.ca } : {}),
+      // A resumed TLS session skips the certificate; a fresh connection must show it every time.
+      ...(options.fresh ? { maxCachedSessions: 0 } : {}),
+    };
     return new Agent({
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 60_000,
@@ -122,77 +138,160 @@ export class HttpClient {
       // No undici timeouts: every request carries the probe's AbortSignal, which is the one deadline.
       headersTimeout: 0,
       bodyTimeout: 0,
-      ...(connect ? { connect } : {}),
+      connect,
     });
   }
 
-  /** The pool for a surface's ca_file: the system roots plus the file's CAs. Throws CaFileError. */
-  private dispatcherFor(caFile: string | undefined): Dispatcher {
-    if (!caFile) return this.agent;
-    let key: string;
-    let pem: string;
-    try {
-      key = `${caFile}:${statSync(caFile).mtimeMs}`;
-      const cached = this.agentsByCaFile.get(key);
-      if (cached) return cached;
-      pem = readFileSync(caFile, 'utf8');
-    } catch (err) {
-      throw new CaFileError(caFile, err);
+  /**
+   * The pool for a request: the shared one, or one for fresh connections and for a surface's
+   * ca_file (the system roots plus the file's CAs). Throws CaFileError.
+   */
+  private dispatcherFor(caFile: string | undefined, fresh: boolean): Dispatcher {
+    if (!caFile && !fresh) return this.agent;
+    let key = fresh ? 'fresh' : 'kept-alive';
+    let ca: string[] | undefined;
+    if (caFile) {
+      try {
+        key += `:${caFile}:${statSync(caFile).mtimeMs}`;
+        if (!this.otherPools.has(key)) ca = [...rootCertificates, readFileSync(caFile, 'utf8')];
+      } catch (err) {
+        throw new CaFileError(caFile, err);
+      }
     }
-    const agent = this.newAgent({ ca: [...rootCertificates, pem] });
-    this.agentsByCaFile.set(key, agent);
-    return agent;
+    let pool = this.otherPools.get(key);
+    if (!pool) {
+      pool = this.newAgent({ ca, fresh });
+      this.otherPools.set(key, pool);
+    }
+    return pool;
   }
 
-  private async perform(req: HttpRequest, method: string): Promise<HttpOutcome> {
-    const started = performance.now();
-    const elapsed = () => (performance.now() - started) / 1000;
-    const maxBodyBytes = req.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-    try {
-      const res = await request(req.url, {
-        method,
-        headers: { 'user-agent': this.userAgent, ...req.headers },
-        signal: req.signal,
-        dispatcher: this.dispatcherFor(req.caFile),
-      });
-      const { body, truncated } = await readCapped(res.body, maxBodyBytes);
-      return {
-        kind: 'response',
-        status: res.statusCode,
-        headers: res.headers,
-        body,
-        truncated,
-        durationSeconds: elapsed(),
-      };
-    } catch (err) {
-      return {
-        kind: 'failure',
-        failure: req.signal.aborted ? 'timeout' : classifyTransportError(err),
-        message: describeTransportError(err, req.signal),
-        durationSeconds: elapsed(),
-      };
-    }
+  private perform(req: HttpRequest, method: string): Promise<HttpOutcome> {
+    return new Promise((resolve) => {
+      const exchange = new CappedExchange(req.signal, req.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, resolve);
+      try {
+        const url = new URL(req.url);
+        this.dispatcherFor(req.caFile, req.freshConnection ?? false).dispatch(
+          {
+            origin: url.origin,
+            path: `${url.pathname}${url.search}`,
+            method,
+            headers: { 'user-agent': this.userAgent, ...req.headers },
+            ...(req.freshConnection ? { reset: true } : {}),
+          },
+          exchange,
+        );
+      } catch (err) {
+        exchange.onResponseError(undefined, err as Error);
+      }
+    });
   }
 }
 
-async function readCapped(
-  body: Dispatcher.ResponseData['body'],
-  maxBytes: number,
-): Promise<{ body: Buffer; truncated: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    if (size + buffer.length > maxBytes) {
-      chunks.push(buffer.subarray(0, maxBytes - size));
-      // Destroying the stream drops the connection instead of draining an endless body.
-      body.destroy();
-      return { body: Buffer.concat(chunks), truncated: true };
-    }
-    chunks.push(buffer);
-    size += buffer.length;
+/** Why an exchange ended its own request: the body cap, or a signal that fired first. */
+class ExchangeEnded extends Error {}
+
+/**
+ * One request, collected straight from undici's dispatcher: the status, the headers and at most
+ * maxBodyBytes of body. undici's request() would wrap every response in a Readable stream and an
+ * AsyncResource and take a second abort listener; at thousands of probes a second that was most
+ * of undici's cost (bench/RESULTS.md). Settles exactly once, on whichever comes first: the end of
+ * the body, the cap, an error, or the request's signal.
+ */
+class CappedExchange implements Dispatcher.DispatchHandler {
+  private readonly started = performance.now();
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly maxBodyBytes: number,
+    private readonly settle: (outcome: HttpOutcome) => void,
+  ) {
+    if (signal.aborted) this.abandon();
+    else signal.addEventListener('abort', this.abandon);
   }
-  return { body: Buffer.concat(chunks), truncated: false };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Aborted while queued for a connection: the request never goes out.
+    if (this.settled) controller.abort(new ExchangeEnded('request abandoned'));
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    status: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    // 1xx answers are informational; the final status follows.
+    if (status < 200) return;
+    this.status = status;
+    this.headers = headers;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
+    if (this.size + chunk.length > this.maxBodyBytes) {
+      this.chunks.push(chunk.subarray(0, this.maxBodyBytes - this.size));
+      this.respond(true);
+      // Dropping the connection instead of draining an endless body.
+      controller.abort(new ExchangeEnded('response body cap reached'));
+      return;
+    }
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  onResponseEnd(): void {
+    this.respond(false);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    if (this.settled) return;
+    this.finish({
+      kind: 'failure',
+      failure: this.signal.aborted ? 'timeout' : classifyTransportError(err),
+      message: describeTransportError(err, this.signal),
+      durationSeconds: this.elapsed(),
+    });
+  }
+
+  private readonly abandon = (): void => {
+    if (this.settled) return;
+    this.finish({
+      kind: 'failure',
+      failure: 'timeout',
+      message: describeTransportError(undefined, this.signal),
+      durationSeconds: this.elapsed(),
+    });
+    this.controller?.abort(new ExchangeEnded('request abandoned'));
+  };
+
+  private respond(truncated: boolean): void {
+    if (this.settled) return;
+    this.finish({
+      kind: 'response',
+      status: this.status,
+      headers: this.headers,
+      body: this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks),
+      truncated,
+      durationSeconds: this.elapsed(),
+    });
+  }
+
+  private finish(outcome: HttpOutcome): void {
+    this.settled = true;
+    this.signal.removeEventListener('abort', this.abandon);
+    this.settle(outcome);
+  }
+
+  private elapsed(): number {
+    return (performance.now() - this.started) / 1000;
+  }
 }
 
 /** A surface's ca_file could not be read: a TLS setup problem, reported as such. */

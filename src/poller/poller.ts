@@ -11,7 +11,7 @@ import { providerFor, type SurfaceConfig } from '../probes/index.js';
 import type { ProbeContext, ProbeResult, Provider } from '../probes/types.js';
 import { type Clock, systemClock } from './clock.js';
 import { ProbeCancelledError, Semaphore } from './semaphore.js';
-import { noopTracer, type ProbeTracer } from './tracer.js';
+import { noopTracer, type ProbeTracer, type TraceParent } from './tracer.js';
 
 export interface PollerDeps {
   metrics: ExporterMetrics;
@@ -118,7 +118,7 @@ export class Poller {
         this.crashes[scope]++;
         deps.metrics.countCrash(scope);
       },
-      newContext: (signal, log, observe) => this.newContext(signal, log, observe),
+      newContext: (signal, log, observe, trace) => this.newContext(signal, log, observe, trace),
     };
     for (const surface of registry.surfaces)
       this.workers.set(surface.key, new SurfaceWorker(surface, this.host));
@@ -191,7 +191,7 @@ export class Poller {
     const inFlight = this.forceRounds.get(roundKey);
     if (inFlight) return inFlight;
     const round = this.tracer
-      .traceForcePoll(() => this.runForceRound(workers))
+      .traceForcePoll((trace) => this.runForceRound(workers, trace))
       .finally(() => this.forceRounds.delete(roundKey));
     this.forceRounds.set(roundKey, round);
     return round;
@@ -233,7 +233,12 @@ export class Poller {
     return [...this.workers.values()].map((worker) => worker.surface);
   }
 
-  private newContext(signal: AbortSignal, log: Logger, observe?: ExchangeObserver): ProbeContext {
+  private newContext(
+    signal: AbortSignal,
+    log: Logger,
+    observe: ExchangeObserver | undefined,
+    trace: TraceParent,
+  ): ProbeContext {
     const { http, env, metrics } = this.deps;
     return {
       env,
@@ -242,9 +247,13 @@ export class Poller {
       cache: this.cache,
       metadataTtlSeconds: this.settings.metadata_ttl_seconds,
       now: () => this.clock.now(),
-      request: (req) => http.send({ ...req, signal }, observe),
+      request: (req) => http.send({ ...req, signal }, observe, trace),
       requestShared: (req) =>
-        http.send({ ...req, signal: AbortSignal.timeout(this.settings.timeout_seconds * 1000) }, observe),
+        http.send(
+          { ...req, signal: AbortSignal.timeout(this.settings.timeout_seconds * 1000) },
+          observe,
+          trace,
+        ),
       reportRateLimit: (provider, remaining) => metrics.setRateLimitRemaining(provider, remaining),
     };
   }
@@ -255,39 +264,59 @@ export class Poller {
     this.roundCounts[probe.status]++;
   }
 
-  private async runForceRound(workers: SurfaceWorker[]): Promise<ForcePollResponse> {
-    const deadlineMs = this.settings.force_poll_deadline_seconds * 1000;
-    let deadlineTimer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'pending'>((resolve) => {
-      deadlineTimer = setTimeout(() => resolve('pending'), deadlineMs);
+  /**
+   * Every entry starts `pending` and is filled in as its probe lands; the round answers when the last
+   * one lands or at the deadline, whichever comes first. One callback per probe: a round at 10,000
+   * surfaces is mostly this loop.
+   */
+  private runForceRound(workers: SurfaceWorker[], trace: TraceParent): Promise<ForcePollResponse> {
+    const results = workers.map((worker): ForcePollEntry => {
+      const { env, config } = worker.surface;
+      return {
+        env,
+        surface: config.name,
+        provider: config.provider,
+        status: 'pending',
+        error: null,
+        detail: null,
+        duration_ms: null,
+      };
     });
-    try {
-      const results = await Promise.all(
-        workers.map(async (worker): Promise<ForcePollEntry> => {
-          // A probe cancelled by shutdown is as unknown to the caller as one past the deadline.
-          const probe = worker.probeNow().catch((err: unknown) => {
-            if (err instanceof ProbeCancelledError) return 'pending' as const;
-            throw err;
-          });
-          const settled = await Promise.race([probe, deadline]);
-          const { env, config } = worker.surface;
-          const entry = { env, surface: config.name, provider: config.provider };
-          if (settled === 'pending') {
-            return { ...entry, status: 'pending', error: null, detail: null, duration_ms: null };
-          }
-          return {
-            ...entry,
-            status: settled.status,
-            error: settled.code,
-            detail: settled.detail,
-            duration_ms: Math.round(settled.durationSeconds * 1000),
-          };
-        }),
-      );
-      return { polled: results.length, results };
-    } finally {
-      clearTimeout(deadlineTimer);
-    }
+    return new Promise((resolve, reject) => {
+      let outstanding = workers.length;
+      let answered = false;
+      const answer = () => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(deadline);
+        resolve({ polled: results.length, results });
+      };
+      const deadline = setTimeout(answer, this.settings.force_poll_deadline_seconds * 1000);
+      workers.forEach((worker, index) => {
+        worker.probeNow(trace).then(
+          (probe) => {
+            if (answered) return;
+            const entry = results[index] as ForcePollEntry;
+            entry.status = probe.status;
+            entry.error = probe.code;
+            entry.detail = probe.detail;
+            entry.duration_ms = Math.round(probe.durationSeconds * 1000);
+            if (--outstanding === 0) answer();
+          },
+          (err: unknown) => {
+            // A probe cancelled by shutdown is as unknown to the caller as one past the deadline.
+            if (err instanceof ProbeCancelledError) {
+              if (--outstanding === 0) answer();
+              return;
+            }
+            if (answered) return;
+            answered = true;
+            clearTimeout(deadline);
+            reject(err);
+          },
+        );
+      });
+    });
   }
 
   private select(filter: SurfaceFilter): SurfaceWorker[] {
@@ -394,10 +423,10 @@ class SurfaceWorker {
     await this.stop();
   }
 
-  /** Probes now, or joins the probe already in flight for this surface. */
-  probeNow(): Promise<CompletedProbe> {
+  /** Probes now, or joins the probe already in flight for this surface (whose trace it then shares). */
+  probeNow(parent?: TraceParent): Promise<CompletedProbe> {
     if (!this.inFlight) {
-      this.inFlight = this.execute().finally(() => {
+      this.inFlight = this.execute(undefined, parent).finally(() => {
         this.inFlight = null;
       });
     }
@@ -483,39 +512,41 @@ class SurfaceWorker {
   }
 
   /** Runs the provider's probe under the concurrency cap and a hard deadline, and records what it saw. */
-  async execute(observe?: ExchangeObserver): Promise<CompletedProbe> {
+  async execute(observe?: ExchangeObserver, parent?: TraceParent): Promise<CompletedProbe> {
     const { semaphore, settings, clock, tracer, newContext, noteCrash } = this.host;
     const release = await semaphore.acquire(this.loopAbort.signal);
     const timeoutMs = settings().timeout_seconds * 1000;
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new Error('probe deadline')), timeoutMs);
     const started = performance.now();
     let traceId: string | undefined;
     let result: ProbeResult;
     try {
-      const traced = await tracer.traceProbe(this.labels, async () => {
-        const ctx = newContext(deadline.signal, this.log, observe);
-        try {
-          return await raceDeadline(this.provider.probe(this.surface.config, ctx), deadline.signal);
-        } catch (err) {
-          if (deadline.signal.aborted) {
-            return {
-              status: 'degraded',
-              code: 'probe_timeout',
-              detail: `no result within ${settings().timeout_seconds} s`,
-            };
+      const traced = await tracer.traceProbe(
+        this.labels,
+        async (trace) => {
+          const ctx = newContext(deadline.signal, this.log, observe, trace);
+          try {
+            return await withDeadline(this.provider.probe(this.surface.config, ctx), deadline, timeoutMs);
+          } catch (err) {
+            if (deadline.signal.aborted) {
+              return {
+                status: 'degraded',
+                code: 'probe_timeout',
+                detail: `no result within ${settings().timeout_seconds} s`,
+              };
+            }
+            noteCrash('probe');
+            this.log.error({ event: 'probe_crashed', err }, 'probe_crashed');
+            // The message of a bug may quote anything, secrets included: it goes to the log only.
+            const detail = `probe crashed (${errorName(err)}); the stack is in the probe_crashed log line`;
+            return { status: 'degraded', code: 'probe_crashed', detail };
           }
-          noteCrash('probe');
-          this.log.error({ event: 'probe_crashed', err }, 'probe_crashed');
-          // The message of a bug may quote anything, secrets included: it goes to the log only.
-          const detail = `probe crashed (${errorName(err)}); the stack is in the probe_crashed log line`;
-          return { status: 'degraded', code: 'probe_crashed', detail };
-        }
-      });
+        },
+        parent,
+      );
       result = traced.result;
       traceId = traced.traceId;
     } finally {
-      clearTimeout(timer);
       release();
     }
     const completed: CompletedProbe = {
@@ -577,19 +608,24 @@ async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
   }
 }
 
-/** Ends with the deadline even when a probe ignores its AbortSignal. */
-function raceDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+/**
+ * Settles as `work` does, unless `timeoutMs` passes first: then it aborts `deadline` (so requests in
+ * flight stop) and rejects, even when a probe ignores its AbortSignal. One timer and no abort
+ * listener, because this runs for every probe.
+ */
+function withDeadline<T>(work: Promise<T>, deadline: AbortController, timeoutMs: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => {
+      deadline.abort(new Error('probe deadline'));
+      reject(deadline.signal.reason);
+    }, timeoutMs);
     work.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        clearTimeout(timer);
         resolve(value);
       },
       (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        clearTimeout(timer);
         reject(err);
       },
     );
@@ -609,5 +645,10 @@ interface WorkerHost {
   settings(): PollerConfig;
   noteProbeCompleted(probe: CompletedProbe): void;
   noteCrash(scope: 'probe' | 'worker'): void;
-  newContext(signal: AbortSignal, log: Logger, observe?: ExchangeObserver): ProbeContext;
+  newContext(
+    signal: AbortSignal,
+    log: Logger,
+    observe: ExchangeObserver | undefined,
+    trace: TraceParent,
+  ): ProbeContext;
 }

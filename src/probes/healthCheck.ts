@@ -9,6 +9,7 @@ export interface HealthCheck {
   expectStatus?: number;
   accessToken?: AccessServiceToken;
   caFile?: string;
+  freshConnection?: boolean;
 }
 
 /** GET a health URL and judge it; shared by `http` and the app check of `heroku_app`. */
@@ -17,6 +18,7 @@ export async function checkHealth(ctx: ProbeContext, check: HealthCheck): Promis
     url: check.url,
     headers: accessHeaders(check.accessToken),
     caFile: check.caFile,
+    freshConnection: check.freshConnection,
   });
   if (outcome.kind === 'failure') return transportFailure(outcome, 'health_no_response', 'health check');
   const gate = detectAccessGate(outcome, check.accessToken !== undefined);

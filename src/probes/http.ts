@@ -11,6 +11,12 @@ export const httpSurface = surfaceBase
     expect_status: z.number().int().min(100).max(599).optional().describe('Healthy status; default any 2xx.'),
     access_token_env: ACCESS_TOKEN_ENV,
     ca_file: z.string().min(1).optional().describe('PEM file of extra CAs to trust (a private CA).'),
+    fresh_connection: z
+      .boolean()
+      .optional()
+      .describe(
+        'Open a new connection for every probe, so DNS, TCP connect and TLS are checked each time; default: reuse a kept-alive one.',
+      ),
   })
   .strict();
 
@@ -29,6 +35,7 @@ export const httpProvider: Provider<HttpSurface> = {
       expectStatus: surface.expect_status,
       accessToken,
       caFile: surface.ca_file,
+      freshConnection: surface.fresh_connection,
     });
   },
   describeTarget: (surface) => redactUrl(surface.url),

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { context, ProxyTracer, trace } from '@opentelemetry/api';
+import { type ContextManager, context, ProxyTracer, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { NodeSDK, resources, tracing } from '@opentelemetry/sdk-node';
 import type { Logger } from 'pino';
@@ -32,12 +32,25 @@ export const SHUTDOWN_DEADLINE_MS = 5000;
 
 const passThrough: RequestInterceptor = (_request, run) => run();
 
+/** A context manager that keeps no active context: nothing here reads one (see spans.ts). */
+const noActiveContext: ContextManager = {
+  active: () => ROOT_CONTEXT,
+  with: (_context, fn, thisArg, ...args) => fn.call(thisArg, ...args),
+  bind: (_context, target) => target,
+  enable() {
+    return this;
+  },
+  disable() {
+    return this;
+  },
+};
+
 /**
  * Starts OTLP trace export as the standard OTEL_* variables say. With no endpoint (or
  * OTEL_SDK_DISABLED=true) nothing is created at all: no spans, no exemplars, no per-span cost.
  *
- * OpenTelemetry's tracer provider and context manager are process globals, so one Tracing runs
- * per process at a time; shutdown() releases them for the next.
+ * OpenTelemetry's tracer provider is a process global, so one Tracing runs
+ * per process at a time; shutdown() releases it for the next.
  */
 export function startTracing(options: TracingOptions): Tracing {
   const { log } = options;
@@ -76,6 +89,9 @@ export function startTracing(options: TracingOptions): Tracing {
     metricReaders: [],
     logRecordProcessors: [],
     textMapPropagator: null,
+    // Spans get their parent by hand (spans.ts). The default AsyncLocalStorage context manager would
+    // put an async hook on every promise in the process for nothing.
+    contextManager: noActiveContext,
   });
   sdk.start();
   log.info(

@@ -1,7 +1,16 @@
-import { type Span, SpanKind, SpanStatusCode, TraceFlags, type Tracer } from '@opentelemetry/api';
+import {
+  type Context,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 import type { HttpOutcome, RequestInterceptor, TransportFailure } from '../net/client.js';
 import { redactUrl } from '../net/redact.js';
-import type { ProbeTracer } from '../poller/tracer.js';
+import type { ProbeTracer, TraceParent } from '../poller/tracer.js';
 
 export const PROBE_SPAN = 'surface.probe';
 export const FORCE_POLL_SPAN = 'surface.force_poll';
@@ -16,11 +25,15 @@ export const TRANSPORT_FAILURE_EVENTS: Record<TransportFailure, string> = {
   other: 'request_failed',
 };
 
-/** Probe spans around every probe; a force-poll span whose probes become its children. */
+/**
+ * Probe spans around every probe; a force-poll span whose probes become its children. Parents are
+ * passed by hand (TraceParent), never through the active context, so no async context manager runs.
+ */
 export function createProbeTracer(tracer: Tracer): ProbeTracer {
   return {
-    traceProbe: (attributes, run) =>
-      tracer.startActiveSpan(
+    traceProbe: async (attributes, run, parent) => {
+      const parentContext = contextOf(parent);
+      const span = tracer.startSpan(
         PROBE_SPAN,
         {
           kind: SpanKind.INTERNAL,
@@ -30,36 +43,44 @@ export function createProbeTracer(tracer: Tracer): ProbeTracer {
             'surface.provider': attributes.provider,
           },
         },
-        async (span) => {
-          try {
-            const result = await run();
-            span.setAttribute('surface.status', result.status);
-            if (result.code !== null) span.setAttribute('error.type', result.code);
-            if (result.status !== 'up') {
-              span.setStatus({ code: SpanStatusCode.ERROR, message: result.code ?? result.status });
-            }
-            // An unsampled trace is never exported, so its id would be an exemplar pointing nowhere.
-            return { result, traceId: isSampled(span) ? span.spanContext().traceId : undefined };
-          } catch (err) {
-            markThrown(span, err);
-            throw err;
-          } finally {
-            span.end();
-          }
-        },
-      ),
-    traceForcePoll: (run) =>
-      tracer.startActiveSpan(FORCE_POLL_SPAN, { kind: SpanKind.INTERNAL }, async (span) => {
-        try {
-          return await run();
-        } catch (err) {
-          markThrown(span, err);
-          throw err;
-        } finally {
-          span.end();
+        parentContext,
+      );
+      try {
+        const result = await run(traceParentOf(trace.setSpan(parentContext, span)));
+        span.setAttribute('surface.status', result.status);
+        if (result.code !== null) span.setAttribute('error.type', result.code);
+        if (result.status !== 'up') {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: result.code ?? result.status });
         }
-      }),
+        // An unsampled trace is never exported, so its id would be an exemplar pointing nowhere.
+        return { result, traceId: isSampled(span) ? span.spanContext().traceId : undefined };
+      } catch (err) {
+        markThrown(span, err);
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+    traceForcePoll: async (run) => {
+      const span = tracer.startSpan(FORCE_POLL_SPAN, { kind: SpanKind.INTERNAL }, ROOT_CONTEXT);
+      try {
+        return await run(traceParentOf(trace.setSpan(ROOT_CONTEXT, span)));
+      } catch (err) {
+        markThrown(span, err);
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
   };
+}
+
+function contextOf(parent: TraceParent): Context {
+  return (parent as Context | undefined) ?? ROOT_CONTEXT;
+}
+
+function traceParentOf(context: Context): TraceParent {
+  return context as unknown as TraceParent;
 }
 
 /**
@@ -67,23 +88,23 @@ export function createProbeTracer(tracer: Tracer): ProbeTracer {
  * are never read: they carry the API keys and Access service tokens.
  */
 export function createRequestInterceptor(tracer: Tracer): RequestInterceptor {
-  return (request, run) =>
-    tracer.startActiveSpan(
+  return async (request, run, parent) => {
+    const span = tracer.startSpan(
       request.method,
       { kind: SpanKind.CLIENT, attributes: requestAttributes(request.method, request.url) },
-      async (span) => {
-        try {
-          const outcome = await run();
-          recordOutcome(span, outcome);
-          return outcome;
-        } catch (err) {
-          markThrown(span, err);
-          throw err;
-        } finally {
-          span.end();
-        }
-      },
+      contextOf(parent),
     );
+    try {
+      const outcome = await run();
+      recordOutcome(span, outcome);
+      return outcome;
+    } catch (err) {
+      markThrown(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  };
 }
 
 function requestAttributes(method: string, rawUrl: string): Record<string, string | number> {

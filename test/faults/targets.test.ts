@@ -7,6 +7,7 @@ import { createServer as createTcpServer, type Server, type Socket } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { TLSSocket } from 'node:tls';
 import { fastPoller, startTestExporter, type TestExporter } from '../helpers/support.js';
 
 /** A raw TCP server whose handler decides, byte by byte, how badly to answer. */
@@ -36,6 +37,8 @@ describe('fault matrix: probed targets', () => {
   let endlessClosed: Promise<number>;
   let tlsDir: string;
   let httpsServer: ReturnType<typeof createHttpsServer>;
+  /** One entry per TLS connection the target accepted: whether it resumed an earlier session. */
+  const handshakes: boolean[] = [];
 
   before(async () => {
     const silent = await rawServer(() => {});
@@ -95,6 +98,7 @@ describe('fault matrix: probed targets', () => {
       { key: readFileSync(join(tlsDir, 'key.pem')), cert: readFileSync(join(tlsDir, 'cert.pem')) },
       (_req, res) => res.end('ok'),
     );
+    httpsServer.on('secureConnection', (socket: TLSSocket) => handshakes.push(socket.isSessionReused()));
     await new Promise<void>((resolve) => httpsServer.listen(0, '127.0.0.1', resolve));
     const httpsUrl = `https://127.0.0.1:${(httpsServer.address() as AddressInfo).port}/health`;
     exporter = await startTestExporter({
@@ -109,6 +113,13 @@ describe('fault matrix: probed targets', () => {
             { name: 'reset', provider: 'http', url: resetting.url },
             { name: 'self-signed', provider: 'http', url: httpsUrl },
             { name: 'private-ca', provider: 'http', url: httpsUrl, ca_file: join(tlsDir, 'cert.pem') },
+            {
+              name: 'private-ca-fresh',
+              provider: 'http',
+              url: httpsUrl,
+              ca_file: join(tlsDir, 'cert.pem'),
+              fresh_connection: true,
+            },
           ],
         },
       },
@@ -149,6 +160,19 @@ describe('fault matrix: probed targets', () => {
     assert.match(untrusted.detail, /TLS handshake failed/);
     const trusted = await probe('private-ca');
     assert.equal(trusted.status, 'up', trusted.detail);
+  });
+
+  it('fresh_connection: a full TLS handshake on every probe, no resumed session', async () => {
+    const before = handshakes.length;
+    for (let round = 0; round < 3; round++) {
+      const result = await probe('private-ca-fresh');
+      assert.equal(result.status, 'up', result.detail);
+    }
+    assert.deepEqual(
+      handshakes.slice(before),
+      [false, false, false],
+      'one connection per probe, none resuming a session (that would skip the certificate)',
+    );
   });
 
   it('a reset mid-response: health_no_response saying reset', async () => {

@@ -27,7 +27,11 @@ describe('startTracing', () => {
       durationSeconds: 0,
     };
     assert.equal(
-      await tracing.interceptor({ method: 'GET', url: 'http://127.0.0.1:1/' }, async () => outcome),
+      await tracing.interceptor(
+        { method: 'GET', url: 'http://127.0.0.1:1/' },
+        async () => outcome,
+        undefined,
+      ),
       outcome,
     );
     await tracing.shutdown();
