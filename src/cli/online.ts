@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { LoadedRegistry } from '../config/load.js';
 import { accessHeaders, detectAccessGate, type Env, readAccessToken } from '../net/access.js';
 import type { HttpClient, HttpOutcome, HttpResponse } from '../net/client.js';
+import { Deadline } from '../net/deadline.js';
 import { DEFAULT_CLOUDFLARE_API_URL } from '../probes/cloudflarePages.js';
 import { DEFAULT_HEROKU_API_URL } from '../probes/heroku.js';
 import { parseJsonBody, providerText, tryParseJsonBody } from '../probes/providerApi.js';
@@ -257,7 +258,7 @@ async function checkHerokuApps(
     const outcome = await options.http.send({
       url: `${baseUrl}${path}`,
       headers: { Accept: HEROKU_ACCEPT, Authorization: `Bearer ${apiKey}` },
-      signal: AbortSignal.timeout(options.timeoutMs),
+      deadline: new Deadline(options.timeoutMs),
     });
     if (outcome.kind === 'failure') {
       verdictByApp.set(app, unreachable(`Heroku API GET ${path}`, outcome));
@@ -382,7 +383,7 @@ async function listPagesProjects(
       url: `${baseUrl}/accounts/${encodeURIComponent(accountId)}/pages/projects?page=${page}`,
       headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
       maxBodyBytes: PROJECT_LIST_BODY_CAP,
-      signal: AbortSignal.timeout(options.timeoutMs),
+      deadline: new Deadline(options.timeoutMs),
     });
     if (outcome.kind === 'failure') return { ok: false, ...unreachable(what, outcome) };
     const body = parseJsonBody(outcome, cloudflareEnvelope, what);
@@ -449,7 +450,7 @@ async function checkAccessToken(
       url,
       headers: accessHeaders(token.value),
       maxBodyBytes: ACCESS_BODY_CAP,
-      signal: AbortSignal.timeout(options.timeoutMs),
+      deadline: new Deadline(options.timeoutMs),
     });
     if (outcome.kind === 'failure') {
       checks.push({

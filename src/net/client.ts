@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import type { TraceParent } from '../poller/tracer.js';
+import type { Deadline } from './deadline.js';
 import { redactUrl } from './redact.js';
 
 export type TransportFailure = 'timeout' | 'refused' | 'reset' | 'dns' | 'tls' | 'other';
@@ -13,7 +14,8 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** Bytes of body kept; the rest is discarded and the connection closed. */
   maxBodyBytes?: number;
-  signal: AbortSignal;
+  /** The one time limit: undici's own timeouts are off. */
+  deadline: Deadline;
   /** PEM bundle to trust for this request's TLS connection (a surface's ca_file). */
   caFile?: string;
   /**
@@ -168,7 +170,9 @@ export class HttpClient {
 
   private perform(req: HttpRequest, method: string): Promise<HttpOutcome> {
     return new Promise((resolve) => {
-      const exchange = new CappedExchange(req.signal, req.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, resolve);
+      const exchange = new CappedExchange(req.deadline, req.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, resolve);
+      // Already settled as a timeout: nothing to send.
+      if (req.deadline.expired) return;
       try {
         const url = new URL(req.url);
         this.dispatcherFor(req.caFile, req.freshConnection ?? false).dispatch(
@@ -188,7 +192,7 @@ export class HttpClient {
   }
 }
 
-/** Why an exchange ended its own request: the body cap, or a signal that fired first. */
+/** Why an exchange ended its own request: the body cap, or its deadline passing first. */
 class ExchangeEnded extends Error {}
 
 /**
@@ -196,7 +200,7 @@ class ExchangeEnded extends Error {}
  * maxBodyBytes of body. undici's request() would wrap every response in a Readable stream and an
  * AsyncResource and take a second abort listener; at thousands of probes a second that was most
  * of undici's cost (bench/RESULTS.md). Settles exactly once, on whichever comes first: the end of
- * the body, the cap, an error, or the request's signal.
+ * the body, the cap, an error, or the deadline.
  */
 class CappedExchange implements Dispatcher.DispatchHandler {
   private readonly started = performance.now();
@@ -208,12 +212,11 @@ class CappedExchange implements Dispatcher.DispatchHandler {
   private settled = false;
 
   constructor(
-    private readonly signal: AbortSignal,
+    private readonly deadline: Deadline,
     private readonly maxBodyBytes: number,
     private readonly settle: (outcome: HttpOutcome) => void,
   ) {
-    if (signal.aborted) this.abandon();
-    else signal.addEventListener('abort', this.abandon);
+    deadline.watch(this.abandon);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -254,8 +257,8 @@ class CappedExchange implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.finish({
       kind: 'failure',
-      failure: this.signal.aborted ? 'timeout' : classifyTransportError(err),
-      message: describeTransportError(err, this.signal),
+      failure: this.deadline.expired ? 'timeout' : classifyTransportError(err),
+      message: describeTransportError(err, this.deadline),
       durationSeconds: this.elapsed(),
     });
   }
@@ -265,7 +268,7 @@ class CappedExchange implements Dispatcher.DispatchHandler {
     this.finish({
       kind: 'failure',
       failure: 'timeout',
-      message: describeTransportError(undefined, this.signal),
+      message: describeTransportError(undefined, this.deadline),
       durationSeconds: this.elapsed(),
     });
     this.controller?.abort(new ExchangeEnded('request abandoned'));
@@ -285,7 +288,7 @@ class CappedExchange implements Dispatcher.DispatchHandler {
 
   private finish(outcome: HttpOutcome): void {
     this.settled = true;
-    this.signal.removeEventListener('abort', this.abandon);
+    this.deadline.unwatch(this.abandon);
     this.settle(outcome);
   }
 
@@ -358,8 +361,8 @@ const FAILURE_LABELS: Record<TransportFailure, string> = {
   other: 'request failed',
 };
 
-function describeTransportError(err: unknown, signal: AbortSignal): string {
-  if (signal.aborted) return 'no answer before the probe deadline';
+function describeTransportError(err: unknown, deadline: Deadline): string {
+  if (deadline.expired) return 'no answer before the probe deadline';
   const message = err instanceof Error ? err.message : String(err);
   return `${FAILURE_LABELS[classifyTransportError(err)]}: ${message}`;
 }

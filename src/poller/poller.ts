@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ErrorCode, SurfaceStatus } from '../codes.js';
 import type { LoadedRegistry, RegisteredSurface } from '../config/load.js';
@@ -6,6 +5,7 @@ import type { PollerConfig } from '../config/schema.js';
 import type { ExporterMetrics, SurfaceLabels } from '../metrics/metrics.js';
 import type { Env } from '../net/access.js';
 import type { ExchangeObserver, HttpClient } from '../net/client.js';
+import { Deadline } from '../net/deadline.js';
 import { SharedCache } from '../probes/cache.js';
 import { providerFor, type SurfaceConfig } from '../probes/index.js';
 import type { ProbeContext, ProbeResult, Provider } from '../probes/types.js';
@@ -234,7 +234,7 @@ export class Poller {
   }
 
   private newContext(
-    signal: AbortSignal,
+    deadline: Deadline,
     log: Logger,
     observe: ExchangeObserver | undefined,
     trace: TraceParent,
@@ -242,18 +242,13 @@ export class Poller {
     const { http, env, metrics } = this.deps;
     return {
       env,
-      signal,
       log,
       cache: this.cache,
       metadataTtlSeconds: this.settings.metadata_ttl_seconds,
       now: () => this.clock.now(),
-      request: (req) => http.send({ ...req, signal }, observe, trace),
+      request: (req) => http.send({ ...req, deadline }, observe, trace),
       requestShared: (req) =>
-        http.send(
-          { ...req, signal: AbortSignal.timeout(this.settings.timeout_seconds * 1000) },
-          observe,
-          trace,
-        ),
+        http.send({ ...req, deadline: new Deadline(this.settings.timeout_seconds * 1000) }, observe, trace),
       reportRateLimit: (provider, remaining) => metrics.setRateLimitRemaining(provider, remaining),
     };
   }
@@ -384,6 +379,7 @@ class SurfaceWorker {
   private last: CompletedProbe | null = null;
   private consecutiveFailures = 0;
   private nextPollAt: number | null = null;
+  private sleep: { timer: NodeJS.Timeout; wake: () => void } | undefined;
 
   constructor(
     readonly surface: RegisteredSurface,
@@ -410,6 +406,8 @@ class SurfaceWorker {
   /** Ends the loop and drops a probe still queued for a slot; one already running finishes. */
   async stop(): Promise<void> {
     this.loopAbort.abort();
+    this.host.semaphore.cancelAborted();
+    this.wakeEarly();
     await this.loopDone;
     await this.inFlight?.catch(() => undefined);
     // A stopped worker still answers force-polls, as with the poller off (TESTING=true).
@@ -452,6 +450,32 @@ class SurfaceWorker {
     };
   }
 
+  /**
+   * Sleeps between probes; false when the worker stopped meanwhile. A plain timer that stop() clears,
+   * rather than an abortable sleep, whose signal listener every surface would add every interval.
+   */
+  private pause(ms: number, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(
+        () => {
+          this.sleep = undefined;
+          resolve(true);
+        },
+        Math.max(0, ms),
+      );
+      this.sleep = { timer, wake: () => resolve(false) };
+    });
+  }
+
+  private wakeEarly(): void {
+    const sleep = this.sleep;
+    if (!sleep) return;
+    this.sleep = undefined;
+    clearTimeout(sleep.timer);
+    sleep.wake();
+  }
+
   private setAlive(alive: boolean): void {
     this.alive = alive;
     if (!this.retired) this.publishAlive();
@@ -480,7 +504,7 @@ class SurfaceWorker {
         noteCrash('worker');
         this.nextPollAt = clock.now() + backoffMs;
         this.log.error({ event: 'thread_crashed', err, backoff_seconds: backoffMs / 1000 }, 'thread_crashed');
-        if (!(await pause(backoffMs, signal))) return;
+        if (!(await this.pause(backoffMs, signal))) return;
         delayMs = 0;
       }
     }
@@ -493,7 +517,7 @@ class SurfaceWorker {
   ): Promise<void> {
     const { clock, settings, deps } = this.host;
     this.nextPollAt = clock.now() + initialDelayMs;
-    if (!(await pause(initialDelayMs, signal))) return;
+    if (!(await this.pause(initialDelayMs, signal))) return;
     let scheduledAt = clock.monotonic();
     while (!signal.aborted) {
       deps.workerHook?.(this.surface.key);
@@ -507,7 +531,7 @@ class SurfaceWorker {
         scheduledAt += Math.ceil((nowMonotonic - scheduledAt) / intervalMs) * intervalMs;
       const waitMs = scheduledAt - nowMonotonic;
       this.nextPollAt = clock.now() + waitMs;
-      if (!(await pause(waitMs, signal))) return;
+      if (!(await this.pause(waitMs, signal))) return;
     }
   }
 
@@ -515,8 +539,7 @@ class SurfaceWorker {
   async execute(observe?: ExchangeObserver, parent?: TraceParent): Promise<CompletedProbe> {
     const { semaphore, settings, clock, tracer, newContext, noteCrash } = this.host;
     const release = await semaphore.acquire(this.loopAbort.signal);
-    const timeoutMs = settings().timeout_seconds * 1000;
-    const deadline = new AbortController();
+    const deadline = new Deadline(settings().timeout_seconds * 1000);
     const started = performance.now();
     let traceId: string | undefined;
     let result: ProbeResult;
@@ -524,11 +547,11 @@ class SurfaceWorker {
       const traced = await tracer.traceProbe(
         this.labels,
         async (trace) => {
-          const ctx = newContext(deadline.signal, this.log, observe, trace);
+          const ctx = newContext(deadline, this.log, observe, trace);
           try {
-            return await withDeadline(this.provider.probe(this.surface.config, ctx), deadline, timeoutMs);
+            return await withDeadline(this.provider.probe(this.surface.config, ctx), deadline);
           } catch (err) {
-            if (deadline.signal.aborted) {
+            if (deadline.expired) {
               return {
                 status: 'degraded',
                 code: 'probe_timeout',
@@ -597,35 +620,20 @@ class SurfaceWorker {
   }
 }
 
-/** Sleeps unless aborted; false when aborted. */
-async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return false;
-  try {
-    await sleep(Math.max(0, ms), undefined, { signal });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * Settles as `work` does, unless `timeoutMs` passes first: then it aborts `deadline` (so requests in
- * flight stop) and rejects, even when a probe ignores its AbortSignal. One timer and no abort
- * listener, because this runs for every probe.
+ * Settles as `work` does, or rejects when the deadline passes first, even if the probe never
+ * looks at its deadline. Requests still in flight then end through their own watch on it.
  */
-function withDeadline<T>(work: Promise<T>, deadline: AbortController, timeoutMs: number): Promise<T> {
+function withDeadline<T>(work: Promise<T>, deadline: Deadline): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      deadline.abort(new Error('probe deadline'));
-      reject(deadline.signal.reason);
-    }, timeoutMs);
+    deadline.watch(() => reject(new Error(`probe deadline of ${deadline.ms} ms passed`)));
     work.then(
       (value) => {
-        clearTimeout(timer);
+        deadline.settle();
         resolve(value);
       },
       (err: unknown) => {
-        clearTimeout(timer);
+        deadline.settle();
         reject(err);
       },
     );
@@ -646,7 +654,7 @@ interface WorkerHost {
   noteProbeCompleted(probe: CompletedProbe): void;
   noteCrash(scope: 'probe' | 'worker'): void;
   newContext(
-    signal: AbortSignal,
+    deadline: Deadline,
     log: Logger,
     observe: ExchangeObserver | undefined,
     trace: TraceParent,

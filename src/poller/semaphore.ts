@@ -6,10 +6,19 @@ export class ProbeCancelledError extends Error {
   }
 }
 
+interface Waiter {
+  grant(): void;
+  cancel(): void;
+  signal: AbortSignal | undefined;
+}
+
 /** Bounds how many probes are in flight across all surfaces. The limit can change on reload. */
 export class Semaphore {
   private active = 0;
-  private readonly waiting: Array<{ grant: () => void; cancel: () => void }> = [];
+  /** Waiters in order from `head`; an index, because Array#shift copies the queue each time. */
+  private waiting: Waiter[] = [];
+  private head = 0;
+  private sweepScheduled = false;
 
   constructor(private limit: number) {}
 
@@ -23,12 +32,12 @@ export class Semaphore {
   }
 
   get queued(): number {
-    return this.waiting.length;
+    return this.waiting.length - this.head;
   }
 
   /**
-   * Waits for a slot. A waiter whose signal aborts leaves the queue, so that stopping the poller
-   * does not start probes that were only queued.
+   * Waits for a slot. A waiter whose signal has aborted never gets one: cancelAborted() takes it out
+   * of the queue, so that stopping the poller does not start probes that were only queued.
    */
   async acquire(signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) throw new ProbeCancelledError();
@@ -36,19 +45,7 @@ export class Semaphore {
       this.active++;
     } else {
       await new Promise<void>((resolve, reject) => {
-        const waiter = {
-          grant: () => {
-            signal?.removeEventListener('abort', waiter.cancel);
-            resolve();
-          },
-          cancel: () => {
-            const index = this.waiting.indexOf(waiter);
-            if (index >= 0) this.waiting.splice(index, 1);
-            reject(new ProbeCancelledError());
-          },
-        };
-        signal?.addEventListener('abort', waiter.cancel, { once: true });
-        this.waiting.push(waiter);
+        this.waiting.push({ grant: resolve, cancel: () => reject(new ProbeCancelledError()), signal });
       });
     }
     let released = false;
@@ -60,10 +57,46 @@ export class Semaphore {
     };
   }
 
+  /**
+   * Cancels every waiter whose signal has aborted. Called by whoever aborts, instead of a listener
+   * per waiter (at thousands of queued probes a round those listeners were a measurable cost); calls
+   * made in one tick, as when every worker stops at once, share one pass over the queue.
+   */
+  cancelAborted(): void {
+    if (this.sweepScheduled) return;
+    this.sweepScheduled = true;
+    queueMicrotask(() => {
+      this.sweepScheduled = false;
+      const queue = this.waiting.slice(this.head);
+      const cancelled = queue.filter((waiter) => waiter.signal?.aborted);
+      if (cancelled.length === 0) return;
+      this.waiting = queue.filter((waiter) => !waiter.signal?.aborted);
+      this.head = 0;
+      for (const waiter of cancelled) waiter.cancel();
+    });
+  }
+
   private drain(): void {
-    while (this.active < this.limit && this.waiting.length > 0) {
+    while (this.active < this.limit && this.queued > 0) {
+      const waiter = this.takeFirst();
+      // Aborted since it queued, and the sweep has not run yet.
+      if (waiter.signal?.aborted) {
+        waiter.cancel();
+        continue;
+      }
       this.active++;
-      this.waiting.shift()?.grant();
+      waiter.grant();
     }
+  }
+
+  private takeFirst(): Waiter {
+    const waiter = this.waiting[this.head] as Waiter;
+    this.head++;
+    // Drop the taken part once it is most of the array, so the queue's memory stays bounded.
+    if (this.head === this.waiting.length || (this.head >= 1024 && this.head * 2 >= this.waiting.length)) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    return waiter;
   }
 }

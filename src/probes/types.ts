@@ -28,16 +28,14 @@ export type RateLimitedProvider = 'heroku' | 'cloudflare';
 
 export interface ProbeContext {
   readonly env: Env;
-  /** Aborts at the probe deadline or at shutdown. */
-  readonly signal: AbortSignal;
   /** Sends one request under this probe's deadline; the outcome is never a thrown error. */
-  request(req: Omit<HttpRequest, 'signal'>): Promise<HttpOutcome>;
+  request(req: Omit<HttpRequest, 'deadline'>): Promise<HttpOutcome>;
   /**
    * Sends a request for a load that other probes may join (a SharedCache entry). It runs under its
    * own deadline of timeout_seconds, not this probe's, so a probe that joins late is not cut short
    * by the first caller's remaining time; each caller still ends at its own deadline.
    */
-  requestShared(req: Omit<HttpRequest, 'signal'>): Promise<HttpOutcome>;
+  requestShared(req: Omit<HttpRequest, 'deadline'>): Promise<HttpOutcome>;
   readonly log: Logger;
   /** Shared by every surface of the exporter, so surfaces naming the same app share one entry. */
   readonly cache: SharedCache;

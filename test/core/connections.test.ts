@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { HttpClient } from '../../src/net/client.js';
+import { Deadline } from '../../src/net/deadline.js';
 import { fastPoller, type LocalTarget, startTarget, startTestExporter } from '../helpers/support.js';
 
 function socketsOf(target: LocalTarget, path: string): number {
@@ -61,11 +62,9 @@ describe('connections', () => {
   it('a request whose deadline passes while it waits for a connection settles at once and is never sent', async () => {
     const client = new HttpClient({ connectionsPerOrigin: 1 });
     try {
-      const first = client.send({ url: `${target.url}/held`, signal: new AbortController().signal });
+      const first = client.send({ url: `${target.url}/held`, deadline: new Deadline(5000) });
       while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
-      const deadline = new AbortController();
-      const queued = client.send({ url: `${target.url}/queued`, signal: deadline.signal });
-      deadline.abort(new Error('probe deadline'));
+      const queued = client.send({ url: `${target.url}/queued`, deadline: new Deadline(20) });
       const outcome = await queued;
       assert.equal(outcome.kind, 'failure');
       assert.equal(outcome.kind === 'failure' && outcome.failure, 'timeout');
@@ -73,7 +72,7 @@ describe('connections', () => {
 
       held[0]?.end('{"status":"ok"}');
       assert.equal((await first).kind, 'response');
-      const next = await client.send({ url: `${target.url}/next`, signal: new AbortController().signal });
+      const next = await client.send({ url: `${target.url}/next`, deadline: new Deadline(5000) });
       assert.equal(next.kind === 'response' && next.status, 200);
       assert.deepEqual(
         target.requests.map((req) => req.url).filter((url) => url !== '/reused' && url !== '/fresh'),

@@ -105,7 +105,6 @@ function scriptedContext(answers: HttpOutcome[]): ProbeContext {
   let call = 0;
   return {
     env: ENV,
-    signal: new AbortController().signal,
     log: pino({ level: 'silent' }),
     cache: new SharedCache(),
     metadataTtlSeconds: 300,
