@@ -73,8 +73,9 @@ export interface HttpClientOptions {
 }
 
 /**
- * One shared connection pool for every probe. It never follows redirects: a redirect is
- * evidence (e.g. a Cloudflare Access login), not something to chase.
+ * One shared keep-alive pool for every probe (and pools of their own for fresh connections and
+ * private CAs). It never follows redirects: a redirect is evidence (e.g. a Cloudflare Access
+ * login), not something to chase.
  */
 export class HttpClient {
   /** The pool nearly every request uses: kept-alive connections, system CAs. */
@@ -137,7 +138,7 @@ export class HttpClient {
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 60_000,
       connections: this.connectionsPerOrigin,
-      // No undici timeouts: every request carries the probe's AbortSignal, which is the one deadline.
+      // No undici timeouts: every request carries its Deadline, which is the one time limit.
       headersTimeout: 0,
       bodyTimeout: 0,
       connect,
@@ -198,8 +199,8 @@ class ExchangeEnded extends Error {}
 /**
  * One request, collected straight from undici's dispatcher: the status, the headers and at most
  * maxBodyBytes of body. undici's request() would wrap every response in a Readable stream and an
- * AsyncResource and take a second abort listener; at thousands of probes a second that was most
- * of undici's cost (bench/RESULTS.md). Settles exactly once, on whichever comes first: the end of
+ * AsyncResource, and listen on an AbortSignal; at thousands of probes a second that was most of
+ * undici's cost (bench/RESULTS.md). Settles exactly once, on whichever comes first: the end of
  * the body, the cap, an error, or the deadline.
  */
 class CappedExchange implements Dispatcher.DispatchHandler {

@@ -110,47 +110,35 @@ function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
     )
     .withRow(new dashboard.RowBuilder('Now'))
     .withPanel(
-      new stat.PanelBuilder()
-        .title('Surfaces')
-        .description(
-          'Worst status any replica sees, and the current error code (`ok` when UP). The runbook has a section per code.',
-        )
-        .datasource(prometheusDatasource)
-        .withTarget(
-          query(
-            [
-              'max by (env, surface, code) (',
-              `  (${statusValue})`,
-              '  # The error code joins as a label; UP surfaces have none, so they get "ok".',
-              `  * on (job, instance, env, surface) group_left (code)`,
-              `  (surface_error_info{${f}} or on (job, instance, env, surface) label_replace(0 * surface_up{${f}} + 1, "code", "ok", "", ""))`,
-              ')',
-            ].join('\n'),
-            '{{surface}} ({{env}}): {{code}}',
-          ),
-        )
+      tileStat(
+        'Surfaces',
+        'Worst status any replica sees, and the current error code (`ok` when UP). The runbook has a section per code.',
+        query(
+          [
+            'max by (env, surface, code) (',
+            `  (${statusValue})`,
+            '  # The error code joins as a label; UP surfaces have none, so they get "ok".',
+            `  * on (job, instance, env, surface) group_left (code)`,
+            `  (surface_error_info{${f}} or on (job, instance, env, surface) label_replace(0 * surface_up{${f}} + 1, "code", "ok", "", ""))`,
+            ')',
+          ].join('\n'),
+          '{{surface}} ({{env}}): {{code}}',
+        ),
+      )
         .mappings(STATUS_MAPPINGS)
         .thresholds(greenThresholds())
-        .colorMode(common.BigValueColorMode.Background)
-        .graphMode(common.BigValueGraphMode.None)
-        .textMode(common.BigValueTextMode.ValueAndName)
-        .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
         .height(8)
         .span(24),
     )
     .withPanel(
-      new stat.PanelBuilder()
-        .title('Time since last check')
-        .description(
-          `Red past ${staleAfter} s: the runbook’s stale tile. Every surface is checked each interval (30 s by default).`,
-        )
-        .datasource(prometheusDatasource)
-        .withTarget(
-          query(
-            `time() - max by (env, surface) (surface_last_check_timestamp_seconds{${f}})`,
-            '{{surface}} ({{env}})',
-          ),
-        )
+      tileStat(
+        'Time since last check',
+        `Red past ${staleAfter} s: the runbook’s stale tile. Every surface is checked each interval (30 s by default).`,
+        query(
+          `time() - max by (env, surface) (surface_last_check_timestamp_seconds{${f}})`,
+          '{{surface}} ({{env}})',
+        ),
+      )
         .unit('s')
         .decimals(0)
         .thresholds(
@@ -159,10 +147,6 @@ function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
             { value: staleAfter, color: 'red' },
           ]),
         )
-        .colorMode(common.BigValueColorMode.Background)
-        .graphMode(common.BigValueGraphMode.None)
-        .textMode(common.BigValueTextMode.ValueAndName)
-        .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
         .height(6)
         .span(12),
     )
@@ -484,6 +468,23 @@ function query(expr: string, legendFormat: string, refId = 'A'): prometheus.Data
 }
 
 /** A table of one instant query whose value is a Unix time in ms, shown as "N minutes ago". */
+/** A stat panel of tiles, one per series, coloured by value and showing the series name: the runbook's tile grid. */
+function tileStat(
+  title: string,
+  description: string,
+  target: prometheus.DataqueryBuilder,
+): stat.PanelBuilder {
+  return new stat.PanelBuilder()
+    .title(title)
+    .description(description)
+    .datasource(prometheusDatasource)
+    .withTarget(target)
+    .colorMode(common.BigValueColorMode.Background)
+    .graphMode(common.BigValueGraphMode.None)
+    .textMode(common.BigValueTextMode.ValueAndName)
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
+}
+
 function timestampTable(spec: {
   title: string;
   description: string;

@@ -118,7 +118,7 @@ export class Poller {
         this.crashes[scope]++;
         deps.metrics.countCrash(scope);
       },
-      newContext: (signal, log, observe, trace) => this.newContext(signal, log, observe, trace),
+      newContext: (deadline, log, observe, trace) => this.newContext(deadline, log, observe, trace),
     };
     for (const surface of registry.surfaces)
       this.workers.set(surface.key, new SurfaceWorker(surface, this.host));

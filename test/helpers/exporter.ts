@@ -36,6 +36,27 @@ export interface ExporterHarness {
 }
 
 export const OPERATOR_TOKEN = 'test-operator-token-for-force-poll';
+
+/**
+ * Starts exporters whose registries hold one prod surface per entry, on a suite's environment
+ * (read at each start, since suites fill it in `before`); stopAll() stops every one started.
+ */
+export function harnessFactory(defaults: { env: () => Env; poller: Record<string, unknown> }) {
+  const started: ExporterHarness[] = [];
+  return {
+    exporterWith: async (surfaces: unknown[], overrides: Env = {}, poller = defaults.poller) => {
+      const harness = await startHarness({
+        registry: { poller, environments: { prod: surfaces } },
+        env: { ...defaults.env(), ...overrides },
+      });
+      started.push(harness);
+      return harness;
+    },
+    stopAll: async () => {
+      await Promise.all(started.map((harness) => harness.stop()));
+    },
+  };
+}
 const HTTP_DEADLINE_MS = 10_000;
 
 /** Starts the real exporter on 127.0.0.1:0 with a registry given as an object and logs captured in memory. */

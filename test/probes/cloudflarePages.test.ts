@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type CloudflareFake, startCloudflareApi } from '../../src/fakes/index.js';
-import { type ExporterHarness, sampleValue, startHarness, waitFor } from '../helpers/exporter.js';
+import { harnessFactory, sampleValue, waitFor } from '../helpers/exporter.js';
 
 const TOKEN = 'cf-test-token-0123456789abcdef0123456789abcdef';
 const POLLER = { interval_seconds: 5, timeout_seconds: 2, metadata_ttl_seconds: 0 };
@@ -16,20 +16,7 @@ const pages = (name: string, project: string, extra: Record<string, unknown> = {
 describe('cloudflare_pages provider', () => {
   let cloudflare: CloudflareFake;
   let env: Record<string, string>;
-  const harnesses: ExporterHarness[] = [];
-
-  const exporterWith = async (
-    surfaces: unknown[],
-    overrides: Record<string, string | undefined> = {},
-    poller = POLLER,
-  ) => {
-    const harness = await startHarness({
-      registry: { poller, environments: { prod: surfaces } },
-      env: { ...env, ...overrides },
-    });
-    harnesses.push(harness);
-    return harness;
-  };
+  const { exporterWith, stopAll } = harnessFactory({ env: () => env, poller: POLLER });
   const probeProject = async (project: string, extra: Record<string, unknown> = {}, overrides = {}) => {
     const harness = await exporterWith([pages('site', project, extra)], overrides);
     return harness.probe('prod/site');
@@ -45,7 +32,7 @@ describe('cloudflare_pages provider', () => {
   });
 
   after(async () => {
-    await Promise.all(harnesses.map((harness) => harness.stop()));
+    await stopAll();
     await cloudflare.close();
   });
 

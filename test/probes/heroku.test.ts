@@ -6,7 +6,7 @@ import {
   startAccessGate,
   startHerokuApi,
 } from '../../src/fakes/index.js';
-import { closedPort, type ExporterHarness, sampleValue, startHarness, waitFor } from '../helpers/exporter.js';
+import { closedPort, harnessFactory, sampleValue, waitFor } from '../helpers/exporter.js';
 
 const API_KEY = 'HRKU-test-0123456789abcdef0123456789abcdef';
 // metadata_ttl_seconds: 0 so that every probe sees the fake's current script.
@@ -22,21 +22,7 @@ const herokuApp = (name: string, app: string, extra: Record<string, unknown> = {
 describe('heroku_app provider', () => {
   let heroku: HerokuFake;
   let env: Record<string, string>;
-  const harnesses: ExporterHarness[] = [];
-
-  /** An exporter with one prod surface per entry; closed after the suite. */
-  const exporterWith = async (
-    surfaces: unknown[],
-    overrides: Record<string, string | undefined> = {},
-    poller = POLLER,
-  ) => {
-    const harness = await startHarness({
-      registry: { poller, environments: { prod: surfaces } },
-      env: { ...env, ...overrides },
-    });
-    harnesses.push(harness);
-    return harness;
-  };
+  const { exporterWith, stopAll } = harnessFactory({ env: () => env, poller: POLLER });
   /** Probes a single heroku_app surface on `app` once. */
   const probeApp = async (app: string, extra: Record<string, unknown> = {}, overrides = {}) => {
     const harness = await exporterWith([herokuApp('surface', app, extra)], overrides);
@@ -49,7 +35,7 @@ describe('heroku_app provider', () => {
   });
 
   after(async () => {
-    await Promise.all(harnesses.map((harness) => harness.stop()));
+    await stopAll();
     await heroku.close();
   });
 

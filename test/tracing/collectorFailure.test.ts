@@ -5,7 +5,8 @@ import { HttpClient } from '../../src/net/client.js';
 import { startExporter } from '../../src/server.js';
 import { SHUTDOWN_DEADLINE_MS, startTracing } from '../../src/tracing/index.js';
 import { VERSION } from '../../src/version.js';
-import { logSink, sampleValue, startTargets, waitFor } from './helpers.js';
+import { captureLogs, waitFor } from '../helpers/support.js';
+import { sampleValue, startTargets } from './helpers.js';
 import { type ReceiverMode, startOtlpReceiver } from './otlpReceiver.js';
 
 const SURFACES = ['alpha', 'beta', 'gamma'];
@@ -28,7 +29,7 @@ describe('a collector that fails', () => {
     it(`leaves probes on their interval when it ${collector}, and is logged once`, async () => {
       const receiver = await startOtlpReceiver(mode);
       const targets = await startTargets();
-      const sink = logSink();
+      const sink = captureLogs();
       const tracing = startTracing({
         env: {
           OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
@@ -55,17 +56,18 @@ describe('a collector that fails', () => {
       try {
         const scrape = async () => (await fetch(`${exporter.url}/metrics`)).text();
         const polls = async () => sampleValue(await scrape(), 'surface_poller_polls_total') ?? 0;
-        await waitFor('a first probe of every surface', async () => (await polls()) >= SURFACES.length);
-        await waitFor('the collector to have failed an export', () => receiver.exportAttempts > 0);
+        await waitFor(async () => (await polls()) >= SURFACES.length, {
+          what: 'a first probe of every surface',
+        });
+        await waitFor(() => receiver.exportAttempts > 0, { what: 'the collector to have failed an export' });
 
         // Three more intervals must bring three more probes of each surface, as without tracing.
         const windowStart = performance.now();
         const first = await polls();
-        await waitFor(
-          'three intervals of probes',
-          async () => (await polls()) >= first + 3 * SURFACES.length,
-          (3 * INTERVAL_SECONDS + 1.5) * 1000,
-        );
+        await waitFor(async () => (await polls()) >= first + 3 * SURFACES.length, {
+          timeoutMs: (3 * INTERVAL_SECONDS + 1.5) * 1000,
+          what: 'three intervals of probes',
+        });
         const elapsedSeconds = (performance.now() - windowStart) / 1000;
         assert.ok(
           elapsedSeconds >= 2 * INTERVAL_SECONDS,
@@ -81,7 +83,7 @@ describe('a collector that fails', () => {
         }
 
         assert.ok(receiver.exportAttempts >= 2, `only ${receiver.exportAttempts} export attempts`);
-        const failureLogs = sink.lines.filter((line) => line.event === 'trace_export_failed');
+        const failureLogs = sink.capture.lines().filter((line) => line.event === 'trace_export_failed');
         assert.equal(failureLogs.length, 1, 'export failures are logged at most once a minute');
         assert.equal(failureLogs[0]?.level, 'warn');
         assert.equal(failureLogs[0]?.endpoint, `${receiver.url}/v1/traces`);

@@ -4,46 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from 'pino';
-import { createLogger } from '../../src/log.js';
-
-/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-export interface LogSink {
-  log: Logger;
-  lines: Record<string, unknown>[];
-  /** Everything written, as the bytes a log shipper would see. */
-  text(): string;
-}
-
-export function logSink(): LogSink {
-  const raw: string[] = [];
-  const lines: Record<string, unknown>[] = [];
-  const log = createLogger({
-    level: 'debug',
-    destination: {
-      write(line: string) {
-        raw.push(line);
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      },
-    },
-  });
-  return { log, lines, text: () => raw.join('') };
-}
+import { waitFor } from '../helpers/support.js';
 
 /** Headers each target saw, by path: proves a credential was really sent. */
 export interface Targets {
@@ -145,13 +106,12 @@ export async function startPrometheus(target: string): Promise<RunningPrometheus
   };
   try {
     await waitFor(
-      'Prometheus to be ready',
       async () => {
         if (child.exitCode !== null) throw new Error(`prometheus exited:\n${output.join('')}`);
         return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))
           ?.ok;
       },
-      15_000,
+      { timeoutMs: 15_000, what: 'Prometheus to be ready' },
     );
   } catch (err) {
     await stop();

@@ -8,7 +8,8 @@ import { FAILURE_REPORT_INTERVAL_MS, FailureReportingExporter } from '../../src/
 import { startTracing } from '../../src/tracing/index.js';
 import { PROBE_SPAN } from '../../src/tracing/spans.js';
 import { VERSION } from '../../src/version.js';
-import { logSink, waitFor } from './helpers.js';
+import { captureLogs, waitFor } from '../helpers/support.js';
+
 import { startOtlpReceiver } from './otlpReceiver.js';
 
 const UP: ProbeResult = { status: 'up', code: null, detail: 'ok' };
@@ -16,7 +17,7 @@ const LABELS = { env: 'test', surface: 'alpha', provider: 'http' };
 
 describe('startTracing', () => {
   it('creates nothing without an endpoint: no trace id, no span, one startup line', async () => {
-    const sink = logSink();
+    const sink = captureLogs();
     const tracing = startTracing({ env: {}, log: sink.log, version: VERSION });
     const traced = await tracing.tracer.traceProbe(LABELS, async () => UP);
     assert.deepEqual(traced, { result: UP });
@@ -36,7 +37,7 @@ describe('startTracing', () => {
     );
     await tracing.shutdown();
     assert.deepEqual(
-      sink.lines.map((line) => line.event),
+      sink.capture.lines().map((line) => line.event),
       ['tracing_disabled'],
     );
   });
@@ -46,7 +47,7 @@ describe('startTracing', () => {
     try {
       const tracing = startTracing({
         env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SDK_DISABLED: 'true' },
-        log: logSink().log,
+        log: captureLogs().log,
         version: VERSION,
       });
       const traced = await tracing.tracer.traceProbe(LABELS, async () => UP);
@@ -68,7 +69,7 @@ describe('startTracing', () => {
           OTEL_RESOURCE_ATTRIBUTES:
             'deployment.environment=prod,team=site%20reliability,service.name=ignored',
         },
-        log: logSink().log,
+        log: captureLogs().log,
         version: VERSION,
       });
       const traced = await tracing.tracer.traceProbe(LABELS, async () => UP);
@@ -107,7 +108,7 @@ describe('startTracing', () => {
     try {
       const tracing = startTracing({
         env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_TRACES_SAMPLER: 'always_off' },
-        log: logSink().log,
+        log: captureLogs().log,
         version: VERSION,
       });
       const traced = await tracing.tracer.traceProbe(LABELS, async () => UP);
@@ -124,7 +125,7 @@ describe('startTracing', () => {
     try {
       const options = {
         env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '20' },
-        log: logSink().log,
+        log: captureLogs().log,
         version: VERSION,
       };
       const first = startTracing(options);
@@ -132,9 +133,9 @@ describe('startTracing', () => {
       await first.shutdown();
       const second = startTracing(options);
       const traced = await second.tracer.traceProbe(LABELS, async () => UP);
-      await waitFor('the span of the second Tracing', () =>
-        receiver.spans.some((span) => span.traceId === traced.traceId),
-      );
+      await waitFor(() => receiver.spans.some((span) => span.traceId === traced.traceId), {
+        what: 'the span of the second Tracing',
+      });
       await second.shutdown();
     } finally {
       await receiver.close();
@@ -155,7 +156,7 @@ describe('FailureReportingExporter', () => {
   const spans = (count: number) => Array.from({ length: count }) as tracing.ReadableSpan[];
 
   it('logs the first failure at once, then at most one summary a minute, and the recovery once', () => {
-    const sink = logSink();
+    const sink = captureLogs();
     let now = 0;
     const exporter = new FailureReportingExporter(
       scriptedExporter([failed, failed, failed, failed, succeeded, succeeded, failed]),
@@ -178,18 +179,20 @@ describe('FailureReportingExporter', () => {
 
     assert.equal(results.length, 7, 'every result reaches the batch processor');
     assert.deepEqual(
-      sink.lines.map((line) => [
-        line.event,
-        line.failed_exports ?? line.failed_exports_not_logged,
-        line.spans_lost ?? line.spans_lost_not_logged,
-      ]),
+      sink.capture
+        .lines()
+        .map((line) => [
+          line.event,
+          line.failed_exports ?? line.failed_exports_not_logged,
+          line.spans_lost ?? line.spans_lost_not_logged,
+        ]),
       [
         ['trace_export_failed', 1, 2],
         ['trace_export_failed', 3, 12],
         ['trace_export_recovered', 0, 0],
       ],
     );
-    assert.deepEqual(sink.lines[0]?.err, {
+    assert.deepEqual(sink.capture.lines()[0]?.err, {
       type: 'Error',
       name: 'Error',
       message: 'Internal Server Error',

@@ -10,16 +10,8 @@ import { type RunningExporter, startExporter } from '../../src/server.js';
 import { startTracing, type Tracing } from '../../src/tracing/index.js';
 import { FORCE_POLL_SPAN, PROBE_SPAN } from '../../src/tracing/spans.js';
 import { VERSION } from '../../src/version.js';
-import {
-  type LogSink,
-  logSink,
-  PROMETHEUS_BINARY,
-  startPrometheus,
-  startTargets,
-  type Targets,
-  unusedPort,
-  waitFor,
-} from './helpers.js';
+import { captureLogs, waitFor } from '../helpers/support.js';
+import { PROMETHEUS_BINARY, startPrometheus, startTargets, type Targets, unusedPort } from './helpers.js';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './otlpReceiver.js';
 
 const SPAN_KIND_INTERNAL = 1;
@@ -115,7 +107,7 @@ describe('traces of probes', () => {
   let targets: Targets;
   let heroku: HerokuFake;
   let receiver: OtlpReceiver;
-  let sink: LogSink;
+  let sink: ReturnType<typeof captureLogs>;
   let tracing: Tracing;
   let http: HttpClient;
   let refusedUrl: string;
@@ -139,7 +131,7 @@ describe('traces of probes', () => {
     env.HEROKU_API_URL = heroku.url;
     receiver = await startOtlpReceiver('accept');
     refusedUrl = `http://127.0.0.1:${await unusedPort()}`;
-    sink = logSink();
+    sink = captureLogs();
     tracing = startTracing({
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '50' },
       log: sink.log,
@@ -160,8 +152,10 @@ describe('traces of probes', () => {
         defaultMetrics: false,
       }),
     );
-    await waitFor('a probe span with its HTTP child for every surface', () =>
-      ALL_SURFACES.every((surface) => completeProbe(surface, (span) => span.parentSpanId === undefined)),
+    await waitFor(
+      () =>
+        ALL_SURFACES.every((surface) => completeProbe(surface, (span) => span.parentSpanId === undefined)),
+      { what: 'a probe span with its HTTP child for every surface' },
     );
   });
 
@@ -291,17 +285,20 @@ describe('traces of probes', () => {
     assert.equal(response.status, 200);
     assert.equal(((await response.json()) as { polled: number }).polled, ALL_SURFACES.length);
 
-    const forcePoll = await waitFor('the force-poll span', () =>
-      receiver.spans.find((span) => span.name === FORCE_POLL_SPAN),
-    );
+    const forcePoll = await waitFor(() => receiver.spans.find((span) => span.name === FORCE_POLL_SPAN), {
+      what: 'the force-poll span',
+    });
     assert.equal(forcePoll.parentSpanId, undefined);
     assert.equal(forcePoll.kind, SPAN_KIND_INTERNAL);
-    const probes = await waitFor('every force-polled probe with its HTTP child', () => {
-      const found = ALL_SURFACES.map((surface) =>
-        completeProbe(surface, (span) => span.parentSpanId === forcePoll.spanId),
-      );
-      return found.every(Boolean) && (found as ReceivedSpan[]);
-    });
+    const probes = await waitFor(
+      () => {
+        const found = ALL_SURFACES.map((surface) =>
+          completeProbe(surface, (span) => span.parentSpanId === forcePoll.spanId),
+        );
+        return found.every(Boolean) && (found as ReceivedSpan[]);
+      },
+      { what: 'every force-polled probe with its HTTP child' },
+    );
     for (const probe of probes) {
       assert.equal(probe.traceId, forcePoll.traceId);
       for (const client of childrenOf(probe)) assert.equal(client.traceId, forcePoll.traceId);
@@ -325,9 +322,9 @@ describe('traces of probes', () => {
       'every surface has exemplars',
     );
     for (const { surface, traceId } of exemplars) {
-      await waitFor(`the probe span of exemplar ${traceId} (${surface})`, () =>
-        probeSpans(surface).some((span) => span.traceId === traceId),
-      );
+      await waitFor(() => probeSpans(surface).some((span) => span.traceId === traceId), {
+        what: `the probe span of exemplar ${traceId} (${surface})`,
+      });
     }
 
     const classic = await fetch(`${scheduled.url}/metrics`, { headers: { accept: 'text/plain' } });
@@ -350,7 +347,6 @@ describe('traces of probes', () => {
       const receivedProbeTraces = () =>
         new Set(receiver.spans.filter((span) => span.name === PROBE_SPAN).map((span) => span.traceId));
       const stored = await waitFor(
-        'exemplars in Prometheus that match received probe traces',
         async () => {
           const now = Date.now() / 1000;
           const query = new URLSearchParams({
@@ -374,7 +370,7 @@ describe('traces of probes', () => {
           const surfaces = new Set(matched.map((entry) => entry.surface));
           return SURFACES.every((surface) => surfaces.has(surface)) && matched;
         },
-        30_000,
+        { timeoutMs: 30_000, what: 'exemplars in Prometheus that match received probe traces' },
       );
       assert.ok(stored.length >= SURFACES.length);
     } finally {
@@ -395,10 +391,9 @@ describe('traces of probes', () => {
       headers: { authorization: `Bearer ${env.FORCE_POLL_TOKEN}` },
     });
     assert.equal(response.status, 200);
-    await waitFor(
-      'the second force-poll span',
-      () => receiver.spans.filter((span) => span.name === FORCE_POLL_SPAN).length > before,
-    );
+    await waitFor(() => receiver.spans.filter((span) => span.name === FORCE_POLL_SPAN).length > before, {
+      what: 'the second force-poll span',
+    });
     for (const span of receiver.spans) {
       assert.notEqual(span.kind, SPAN_KIND_SERVER, span.name);
       assert.ok([PROBE_SPAN, FORCE_POLL_SPAN, 'GET'].includes(span.name), span.name);
@@ -420,7 +415,7 @@ describe('traces of probes', () => {
     assert.ok(receiver.rawBodies.length > 0);
     const exported = Buffer.concat(receiver.rawBodies);
     assert.equal(exported.indexOf(marker), -1, 'a credential marker reached the collector');
-    const tracingLogs = sink.lines.filter((line) => String(line.event).startsWith('trac'));
+    const tracingLogs = sink.capture.lines().filter((line) => String(line.event).startsWith('trac'));
     assert.ok(tracingLogs.length > 0);
     assert.doesNotMatch(JSON.stringify(tracingLogs), new RegExp(marker));
   });
