@@ -32,10 +32,14 @@ export interface BatchConfig {
   exportTimeoutMillis: number;
 }
 
+/** OTLP/HTTP encodings. http/protobuf is the OTLP default, and cheaper to build (bench/RESULTS.md). */
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
 export interface OtlpTracingConfig {
   enabled: true;
   /** Full URL of the OTLP/HTTP traces endpoint, `/v1/traces` included. */
   endpoint: string;
+  protocol: OtlpProtocol;
   /** May hold credentials (e.g. a Grafana Cloud token): never log it. */
   headers: Record<string, string>;
   timeoutMillis: number;
@@ -103,12 +107,13 @@ export function readTracingConfig(env: NodeJS.ProcessEnv): TracingConfig {
   }
   if (!endpoint.ok) return { enabled: false, reason: endpoint.problem, warnings };
 
-  const protocol = read('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? read('OTEL_EXPORTER_OTLP_PROTOCOL');
-  if (protocol === 'grpc') {
-    warnings.push(
-      'OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported: spans are sent as OTLP/HTTP (http/json), usually on port 4318',
-    );
-  }
+  const protocol = readProtocol(
+    read('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL')
+      ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+      : 'OTEL_EXPORTER_OTLP_PROTOCOL',
+    read('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? read('OTEL_EXPORTER_OTLP_PROTOCOL'),
+    warnings,
+  );
 
   const resourceAttributes = parseResourceAttributes(read('OTEL_RESOURCE_ATTRIBUTES'), warnings);
   const compression =
@@ -122,6 +127,7 @@ export function readTracingConfig(env: NodeJS.ProcessEnv): TracingConfig {
   return {
     enabled: true,
     endpoint: endpoint.url,
+    protocol,
     headers: {
       ...core.parseKeyPairsIntoRecord(read('OTEL_EXPORTER_OTLP_HEADERS')),
       ...core.parseKeyPairsIntoRecord(read('OTEL_EXPORTER_OTLP_TRACES_HEADERS')),
@@ -134,6 +140,16 @@ export function readTracingConfig(env: NodeJS.ProcessEnv): TracingConfig {
     batch: readBatch(read, warnings),
     warnings,
   };
+}
+
+function readProtocol(variable: string, raw: string | undefined, warnings: string[]): OtlpProtocol {
+  if (raw === undefined || raw === 'http/protobuf' || raw === 'http/json') return raw ?? 'http/protobuf';
+  warnings.push(
+    raw === 'grpc'
+      ? `${variable}=grpc is not supported: spans are sent as OTLP/HTTP (http/protobuf), usually on port 4318`
+      : `${variable}=${raw} is not an OTLP protocol (http/protobuf, http/json): using http/protobuf`,
+  );
+  return 'http/protobuf';
 }
 
 type EndpointLookup = { ok: true; url: string } | { ok: false; problem: string };

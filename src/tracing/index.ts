@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { type ContextManager, context, ProxyTracer, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { NodeSDK, resources, tracing } from '@opentelemetry/sdk-node';
 import type { Logger } from 'pino';
 import type { RequestInterceptor } from '../net/client.js';
@@ -25,7 +26,7 @@ export interface TracingOptions {
 
 const TRACER_NAME = 'surface-exporter';
 
-type OtlpExporterOptions = NonNullable<ConstructorParameters<typeof OTLPTraceExporter>[0]>;
+type OtlpExporterOptions = NonNullable<ConstructorParameters<typeof OTLPProtobufTraceExporter>[0]>;
 
 /** A collector that never answers must not hold the process at exit longer than this. */
 export const SHUTDOWN_DEADLINE_MS = 5000;
@@ -66,13 +67,16 @@ export function startTracing(options: TracingOptions): Tracing {
   }
 
   const shownEndpoint = redactUrl(config.endpoint);
+  const exporterOptions: OtlpExporterOptions = {
+    url: config.endpoint,
+    headers: config.headers,
+    timeoutMillis: config.timeoutMillis,
+    compression: config.compression as OtlpExporterOptions['compression'],
+  };
   const exporter = new FailureReportingExporter(
-    new OTLPTraceExporter({
-      url: config.endpoint,
-      headers: config.headers,
-      timeoutMillis: config.timeoutMillis,
-      compression: config.compression as OtlpExporterOptions['compression'],
-    }),
+    config.protocol === 'http/json'
+      ? new OTLPJsonTraceExporter(exporterOptions)
+      : new OTLPProtobufTraceExporter(exporterOptions),
     log,
     shownEndpoint,
   );
@@ -98,11 +102,12 @@ export function startTracing(options: TracingOptions): Tracing {
     {
       event: 'tracing_started',
       endpoint: shownEndpoint,
+      protocol: config.protocol,
       service_name: config.serviceName,
       sampler: config.sampler.name,
       max_queue_size: config.batch.maxQueueSize,
     },
-    'exporting traces over OTLP/HTTP',
+    `exporting traces over OTLP/HTTP (${config.protocol})`,
   );
 
   const tracer = trace.getTracer(TRACER_NAME, options.version);

@@ -154,5 +154,25 @@ describe('readTracingConfig', () => {
   it('warns that gRPC is not spoken', () => {
     const config = enabled(readTracingConfig({ ...ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }));
     assert.match(config.warnings.join('\n'), /grpc is not supported/);
+    assert.equal(config.protocol, 'http/protobuf');
+  });
+
+  it('sends http/protobuf unless told http/json; the traces variable wins; nonsense warns', () => {
+    const protocolOf = (env: NodeJS.ProcessEnv) => enabled(readTracingConfig({ ...ENDPOINT, ...env }));
+    assert.equal(protocolOf({}).protocol, 'http/protobuf');
+    assert.equal(protocolOf({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).protocol, 'http/json');
+    assert.equal(
+      protocolOf({
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      }).protocol,
+      'http/protobuf',
+    );
+    const nonsense = protocolOf({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'carrier-pigeon' });
+    assert.equal(nonsense.protocol, 'http/protobuf');
+    assert.match(
+      nonsense.warnings.join('\n'),
+      /OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=carrier-pigeon is not an OTLP protocol/,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { protobufExportAsJson } from './otlpProtobuf.js';
 
 /** How the fake collector treats an export: accept it, fail it, or never answer. */
 export type ReceiverMode = 'accept' | 'fail_500' | 'never_answer';
@@ -25,11 +26,13 @@ export interface OtlpReceiver {
   /** Every request body exactly as received, for byte searches. */
   readonly rawBodies: Buffer[];
   readonly spans: ReceivedSpan[];
+  /** How each accepted export was encoded (Content-Type). */
+  readonly encodings: ('json' | 'protobuf')[];
   readonly exportAttempts: number;
   close(): Promise<void>;
 }
 
-/** OTLP/HTTP JSON, the encoding @opentelemetry/exporter-trace-otlp-http sends. */
+/** OTLP/JSON; protobuf bodies are mapped to the same shape (otlpProtobuf.ts). */
 interface OtlpKeyValue {
   key: string;
   value: OtlpAnyValue;
@@ -61,6 +64,7 @@ interface OtlpExport {
 export async function startOtlpReceiver(mode: ReceiverMode): Promise<OtlpReceiver> {
   const rawBodies: Buffer[] = [];
   const spans: ReceivedSpan[] = [];
+  const encodings: ('json' | 'protobuf')[] = [];
   let exportAttempts = 0;
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -76,12 +80,21 @@ export async function startOtlpReceiver(mode: ReceiverMode): Promise<OtlpReceive
           .end('{"code":13,"message":"collector broke"}');
         return;
       }
-      if (req.url !== '/v1/traces' || !req.headers['content-type']?.startsWith('application/json')) {
+      const contentType = req.headers['content-type'] ?? '';
+      const encoding = contentType.startsWith('application/x-protobuf')
+        ? 'protobuf'
+        : contentType.startsWith('application/json')
+          ? 'json'
+          : undefined;
+      if (req.url !== '/v1/traces' || encoding === undefined) {
         res.writeHead(415).end();
         return;
       }
-      spans.push(...decodeExport(JSON.parse(body.toString('utf8')) as OtlpExport));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      encodings.push(encoding);
+      const payload = encoding === 'json' ? JSON.parse(body.toString('utf8')) : protobufExportAsJson(body);
+      spans.push(...decodeExport(payload as OtlpExport));
+      // An empty ExportTraceServiceResponse in either encoding.
+      res.writeHead(200, { 'content-type': contentType }).end(encoding === 'json' ? '{}' : undefined);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -90,6 +103,7 @@ export async function startOtlpReceiver(mode: ReceiverMode): Promise<OtlpReceive
     url: `http://127.0.0.1:${port}`,
     rawBodies,
     spans,
+    encodings,
     get exportAttempts() {
       return exportAttempts;
     },

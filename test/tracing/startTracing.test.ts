@@ -103,6 +103,34 @@ describe('startTracing', () => {
     }
   });
 
+  for (const [protocol, expected] of [
+    [undefined, 'protobuf'],
+    ['http/protobuf', 'protobuf'],
+    ['http/json', 'json'],
+  ] as const) {
+    it(`OTEL_EXPORTER_OTLP_PROTOCOL=${protocol ?? '(unset)'}: spans go out as ${expected}, attributes intact`, async () => {
+      const receiver = await startOtlpReceiver('accept');
+      try {
+        const tracing = startTracing({
+          env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: protocol },
+          log: captureLogs().log,
+          version: VERSION,
+        });
+        const traced = await tracing.tracer.traceProbe(LABELS, async () => UP);
+        await tracing.shutdown();
+        assert.deepEqual(receiver.encodings, [expected]);
+        const [span] = receiver.spans;
+        assert.equal(span?.traceId, traced.traceId);
+        assert.equal(span?.name, PROBE_SPAN);
+        assert.equal(span?.attributes['surface.name'], 'alpha');
+        assert.equal(span?.attributes['surface.status'], 'up');
+        assert.equal(span?.resource['service.name'], 'surface-exporter');
+      } finally {
+        await receiver.close();
+      }
+    });
+  }
+
   it('gives no exemplar trace id for a trace the sampler dropped', async () => {
     const receiver = await startOtlpReceiver('accept');
     try {
