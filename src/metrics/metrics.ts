@@ -181,32 +181,35 @@ export class ExporterMetrics {
       const registryPart = (await this.registry.metrics()).replace(/# EOF\n$/, '');
       return {
         contentType: OPENMETRICS_CONTENT_TYPE,
-        body: Buffer.concat([Buffer.from(registryPart), this.renderSurfaces('openmetrics'), OPENMETRICS_EOF]),
+        body: this.renderBody(registryPart, 'openmetrics', '# EOF\n'),
       };
     }
     const registryPart = renderPrometheusText(await this.registry.getMetricsAsJSON());
-    return {
-      contentType: PROMETHEUS_TEXT_CONTENT_TYPE,
-      body: Buffer.concat([Buffer.from(registryPart), this.renderSurfaces('text')]),
-    };
+    return { contentType: PROMETHEUS_TEXT_CONTENT_TYPE, body: this.renderBody(registryPart, 'text', '') };
   }
 
-  /** Every surface's block, regrouped family by family into one buffer sized up front. */
-  private renderSurfaces(format: ExpositionFormat): Buffer {
+  /**
+   * The exporter's own series, then every surface's block regrouped family by family, then the
+   * trailer, written into one buffer sized up front.
+   */
+  private renderBody(registryPart: string, format: ExpositionFormat, trailer: string): Buffer {
     const blocks = [...this.surfaces.values()].map((series) => series.block(format));
-    const headers = SURFACE_FAMILIES.map((family) => Buffer.from(familyHeader(family, format)));
-    let size = 0;
-    for (const header of headers) size += header.length;
+    const headers = SURFACE_FAMILIES.map((family) => familyHeader(family, format));
+    let size = Buffer.byteLength(registryPart) + Buffer.byteLength(trailer);
+    for (const header of headers) size += Buffer.byteLength(header);
     for (const block of blocks) size += block.byteLength;
     const body = Buffer.allocUnsafe(size);
-    let offset = 0;
-    headers.forEach((header, family) => {
-      offset += header.copy(body, offset);
+    let offset = body.write(registryPart);
+    headers.forEach((header, index) => {
+      offset += body.write(header, offset);
       for (const block of blocks) {
-        const lines = block.families[family] as string;
+        const lines = block.families[index] as string;
         if (lines.length > 0) offset += body.write(lines, offset);
       }
     });
+    offset += body.write(trailer, offset);
+    // A byte count that disagreed with what was written would serve garbage or cut lines.
+    if (offset !== size) throw new Error(`/metrics body: wrote ${offset} bytes into ${size}`);
     return body;
   }
 
@@ -220,8 +223,6 @@ export class ExporterMetrics {
     return series;
   }
 }
-
-const OPENMETRICS_EOF = Buffer.from('# EOF\n');
 
 function seriesKey(labels: SurfaceLabels): string {
   return `${labels.env}\u0000${labels.surface}\u0000${labels.provider}`;

@@ -14,7 +14,10 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** Bytes of body kept; the rest is discarded and the connection closed. */
   maxBodyBytes?: number;
-  /** The one time limit: undici's own timeouts are off. */
+  /**
+   * When the request must be over. undici's header and body timeouts are off; its connect timeout
+   * (10 s) still bounds a TCP/TLS connect, so a connect slower than that fails first.
+   */
   deadline: Deadline;
   /** PEM bundle to trust for this request's TLS connection (a surface's ca_file). */
   caFile?: string;
@@ -138,7 +141,8 @@ export class HttpClient {
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 60_000,
       connections: this.connectionsPerOrigin,
-      // No undici timeouts: every request carries its Deadline, which is the one time limit.
+      // No header or body timeouts: every request carries its Deadline. The connect timeout stays at
+      // undici's 10 s, which bounds a connect left running after its probe gave up.
       headersTimeout: 0,
       bodyTimeout: 0,
       connect,
@@ -211,6 +215,7 @@ class CappedExchange implements Dispatcher.DispatchHandler {
   private readonly chunks: Buffer[] = [];
   private size = 0;
   private settled = false;
+  private ended = false;
 
   constructor(
     private readonly deadline: Deadline,
@@ -222,7 +227,8 @@ class CappedExchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    // Aborted while queued for a connection: the request never goes out.
+    // Abandoned while queued for a connection: the request never goes out. undici closes the
+    // connection it was given, so each abandoned request costs the pool a reconnect.
     if (this.settled) controller.abort(new ExchangeEnded('request abandoned'));
   }
 
@@ -242,8 +248,11 @@ class CappedExchange implements Dispatcher.DispatchHandler {
     if (this.size + chunk.length > this.maxBodyBytes) {
       this.chunks.push(chunk.subarray(0, this.maxBodyBytes - this.size));
       this.respond(true);
-      // Dropping the connection instead of draining an endless body.
-      controller.abort(new ExchangeEnded('response body cap reached'));
+      // Drops the connection rather than draining an endless body, unless the whole response was
+      // already read: then it ends in this same parser run and the connection stays reusable.
+      queueMicrotask(() => {
+        if (!this.ended) controller.abort(new ExchangeEnded('response body cap reached'));
+      });
       return;
     }
     this.chunks.push(chunk);
@@ -251,6 +260,7 @@ class CappedExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    this.ended = true;
     this.respond(false);
   }
 

@@ -3,7 +3,9 @@ import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { HttpClient } from '../../src/net/client.js';
 import { Deadline } from '../../src/net/deadline.js';
-import { fastPoller, type LocalTarget, startTarget, startTestExporter } from '../helpers/support.js';
+import { fastPoller, type LocalTarget, startTarget, startTestExporter, waitFor } from '../helpers/support.js';
+
+const CAP = 16;
 
 function socketsOf(target: LocalTarget, path: string): number {
   return new Set(target.requests.filter((req) => req.url === path).map((req) => req.socket)).size;
@@ -15,11 +17,26 @@ describe('connections', () => {
 
   before(async () => {
     target = await startTarget((req, res) => {
-      if (req.url === '/held') {
-        held.push(res);
-        return;
+      switch (req.url) {
+        case '/held':
+          held.push(res);
+          return;
+        case '/at-cap':
+          res.end('x'.repeat(CAP));
+          return;
+        case '/over-cap':
+          res.end('x'.repeat(CAP + 1));
+          return;
+        case '/no-content':
+          res.writeHead(204).end();
+          return;
+        case '/early-hints':
+          res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+          res.end('{"status":"ok"}');
+          return;
+        default:
+          res.end('{"status":"ok"}');
       }
-      res.end('{"status":"ok"}');
     });
   });
 
@@ -63,7 +80,7 @@ describe('connections', () => {
     const client = new HttpClient({ connectionsPerOrigin: 1 });
     try {
       const first = client.send({ url: `${target.url}/held`, deadline: new Deadline(5000) });
-      while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      await waitFor(() => held.length > 0, { what: 'the first request at the target' });
       const queued = client.send({ url: `${target.url}/queued`, deadline: new Deadline(20) });
       const outcome = await queued;
       assert.equal(outcome.kind, 'failure');
@@ -82,5 +99,41 @@ describe('connections', () => {
     } finally {
       await client.close();
     }
+  });
+
+  describe('responses, read straight from the dispatcher', () => {
+    const client = new HttpClient({ connectionsPerOrigin: 1 });
+    after(() => client.close());
+    const send = (path: string, method: 'GET' | 'HEAD' = 'GET') =>
+      client.send({ url: `${target.url}${path}`, method, maxBodyBytes: CAP, deadline: new Deadline(5000) });
+    const response = async (path: string, method: 'GET' | 'HEAD' = 'GET') => {
+      const outcome = await send(path, method);
+      assert.equal(outcome.kind, 'response', JSON.stringify(outcome));
+      return outcome as Extract<typeof outcome, { kind: 'response' }>;
+    };
+
+    it('a body exactly at the cap is whole; one byte more is cut to the cap', async () => {
+      const atCap = await response('/at-cap');
+      assert.deepEqual([atCap.body.length, atCap.truncated], [CAP, false]);
+      const overCap = await response('/over-cap');
+      assert.deepEqual([overCap.body.length, overCap.truncated], [CAP, true]);
+    });
+
+    it('a cut response that had fully arrived leaves its connection reusable', async () => {
+      await response('/over-cap');
+      const [cut] = target.requests.filter((req) => req.url === '/over-cap').slice(-1);
+      await response('/after-cut');
+      const [next] = target.requests.filter((req) => req.url === '/after-cut');
+      assert.equal(next?.socket, cut?.socket);
+    });
+
+    it('HEAD, 204 and a 103 before the answer', async () => {
+      const head = await response('/ok', 'HEAD');
+      assert.deepEqual([head.status, head.body.length], [200, 0]);
+      const noContent = await response('/no-content');
+      assert.deepEqual([noContent.status, noContent.body.length], [204, 0]);
+      const hinted = await response('/early-hints');
+      assert.deepEqual([hinted.status, hinted.body.toString()], [200, '{"status":"ok"}']);
+    });
   });
 });

@@ -199,6 +199,31 @@ describe('poller', () => {
     }
   });
 
+  it('stops at once while every worker sleeps, its next probe a minute away', async () => {
+    const target = await startTarget((_req, res) => res.end('ok'));
+    const exporter = await startTestExporter({
+      registry: {
+        poller: { interval_seconds: 60, timeout_seconds: 0.5 },
+        environments: {
+          prod: ['a', 'b', 'c'].map((name) => ({ name, provider: 'http', url: `${target.url}/${name}` })),
+        },
+      },
+    });
+    try {
+      await waitFor(
+        () => exporter.poller.status().surfaces.every((surface) => surface.next_poll_at !== null),
+        {
+          what: 'every worker asleep until its first slot',
+        },
+      );
+      const started = Date.now();
+      await exporter.stop();
+      assert.ok(Date.now() - started < 1000, `stop took ${Date.now() - started} ms`);
+    } finally {
+      await target.close();
+    }
+  });
+
   it('stops within the probe timeout, letting in-flight probes finish', async () => {
     const target = await startTarget(() => {});
     const exporter = await startTestExporter({

@@ -52,7 +52,8 @@ async function postReload(
 }
 
 /** Scrapes continuously until stopped, failing on any scrape that is not a 200 with surface series. */
-function scrapeContinuously(url: string): { stop(): Promise<number> } {
+/** Scrapes /metrics back to back; a failed scrape rejects stop(). */
+function scrapeContinuously(url: string): { readonly count: number; stop(): Promise<number> } {
   let running = true;
   let count = 0;
   const loop = (async () => {
@@ -66,6 +67,9 @@ function scrapeContinuously(url: string): { stop(): Promise<number> } {
     }
   })();
   return {
+    get count() {
+      return count;
+    },
     async stop() {
       running = false;
       await loop;
@@ -123,6 +127,7 @@ describe('hot reload', () => {
       const scraper = scrapeContinuously(exporter.url);
       const keepBefore = exporter.poller.status().surfaces.find((surface) => surface.surface === 'keep');
       await writeFile(file, stringify(registry(target, { keep: '/ok', change: '/fail', add: '/ok' })));
+      const scrapesBeforeReload = scraper.count;
       const reload = await postReload(exporter.url);
       const keepAfter = exporter.poller.status().surfaces.find((surface) => surface.surface === 'keep');
       assert.equal(reload.status, 200, JSON.stringify(reload.body));
@@ -159,7 +164,13 @@ describe('hot reload', () => {
         },
         { timeoutMs: 5000, what: 'the added surface UP and the changed one probing its new URL' },
       );
-      assert.ok((await scraper.stop()) > 5, 'scrapes kept succeeding during the reload');
+      await waitFor(() => scraper.count >= scrapesBeforeReload + 3, {
+        what: 'three scrapes after the reload',
+      });
+      assert.ok(
+        (await scraper.stop()) >= scrapesBeforeReload + 3,
+        'scrapes kept succeeding across the reload (a failed one rejects stop())',
+      );
     });
 
     it('rejects an invalid file with 400 and every error, keeps the running set, and exports the outcome', async () => {
