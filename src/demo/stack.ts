@@ -65,6 +65,8 @@ export function findStackBinaries(path = process.env.PATH ?? ''): StackBinaries 
 }
 
 const RULES_FILE = 'alerts/surface-exporter.rules.yml';
+/** Launches of Prometheus and Alertmanager before a port lost to another process is an error. */
+const BIND_ATTEMPTS = 3;
 const JOB = 'surface-exporter';
 const READY_TIMEOUT_MS = 30_000;
 
@@ -95,48 +97,55 @@ export async function startStack(binaries: StackBinaries, options: StackOptions)
   try {
     const rulesFile = join(workDir, 'surface-exporter.rules.yml');
     const shortened = await writeRules(join(options.root, RULES_FILE), rulesFile, options.forSeconds);
-    const prometheusConfig = join(workDir, 'prometheus.yml');
-    await writeFile(
-      prometheusConfig,
-      stringify(
-        await prometheusYaml(options, {
-          exporter: new URL(demo.exporter.url).host,
-          alertmanager: `127.0.0.1:${ports.alertmanager}`,
-          rulesFile,
-        }),
-      ),
-    );
     const alertmanagerConfig = join(workDir, 'alertmanager.yml');
     await writeFile(alertmanagerConfig, stringify(await alertmanagerYaml(options.root)));
 
+    let exited: Promise<string>;
+    for (let attempt = 1; ; attempt++) {
+      const prometheusConfig = join(workDir, 'prometheus.yml');
+      await writeFile(
+        prometheusConfig,
+        stringify(
+          await prometheusYaml(options, {
+            exporter: new URL(demo.exporter.url).host,
+            alertmanager: `127.0.0.1:${ports.alertmanager}`,
+            rulesFile,
+          }),
+        ),
+      );
+      const alertmanager = launch(binaries.alertmanager, [
+        `--config.file=${alertmanagerConfig}`,
+        `--storage.path=${join(workDir, 'alertmanager-data')}`,
+        `--web.listen-address=127.0.0.1:${ports.alertmanager}`,
+        // No gossip: a single local instance must not open a cluster port on every interface.
+        '--cluster.listen-address=',
+      ]);
+      const prometheus = launch(binaries.prometheus, [
+        `--config.file=${prometheusConfig}`,
+        `--storage.tsdb.path=${join(workDir, 'prometheus-data')}`,
+        `--web.listen-address=127.0.0.1:${ports.prometheus}`,
+        // Keeps the exemplars that link each latency point to its probe's trace.
+        '--enable-feature=exemplar-storage',
+      ]);
+      children.push(alertmanager.child, prometheus.child);
+      exited = Promise.race([
+        alertmanager.exited.then((code) => `alertmanager exited (${code}): ${alertmanager.stderrTail()}`),
+        prometheus.exited.then((code) => `prometheus exited (${code}): ${prometheus.stderrTail()}`),
+      ]);
+      const ready = Promise.all([
+        waitReady(`http://127.0.0.1:${ports.alertmanager}/-/ready`),
+        waitReady(`http://127.0.0.1:${ports.prometheus}/-/ready`),
+      ]);
+      const outcome = await Promise.race([ready.then(() => undefined), exited]);
+      if (outcome === undefined) break;
+      await Promise.all(children.splice(0).map(stopChild));
+      // A free port can be taken by another process before the child binds it: try fresh ones.
+      if (!outcome.includes('address already in use') || attempt === BIND_ATTEMPTS) throw new Error(outcome);
+      ports.prometheus = await freePort(0);
+      ports.alertmanager = await freePort(0);
+    }
     const prometheusUrl = `http://127.0.0.1:${ports.prometheus}`;
     const alertmanagerUrl = `http://127.0.0.1:${ports.alertmanager}`;
-    const alertmanager = launch(binaries.alertmanager, [
-      `--config.file=${alertmanagerConfig}`,
-      `--storage.path=${join(workDir, 'alertmanager-data')}`,
-      `--web.listen-address=127.0.0.1:${ports.alertmanager}`,
-      // No gossip: a single local instance must not open a cluster port on every interface.
-      '--cluster.listen-address=',
-    ]);
-    children.push(alertmanager.child);
-    const prometheus = launch(binaries.prometheus, [
-      `--config.file=${prometheusConfig}`,
-      `--storage.tsdb.path=${join(workDir, 'prometheus-data')}`,
-      `--web.listen-address=127.0.0.1:${ports.prometheus}`,
-      // Keeps the exemplars that link each latency point to its probe's trace.
-      '--enable-feature=exemplar-storage',
-    ]);
-    children.push(prometheus.child);
-    const exited = Promise.race([
-      alertmanager.exited.then((code) => `alertmanager exited (${code}): ${alertmanager.stderrTail()}`),
-      prometheus.exited.then((code) => `prometheus exited (${code}): ${prometheus.stderrTail()}`),
-    ]);
-    const ready = Promise.all([
-      waitReady(`${alertmanagerUrl}/-/ready`),
-      waitReady(`${prometheusUrl}/-/ready`),
-    ]);
-    const outcome = await Promise.race([ready.then(() => undefined), exited]);
-    if (outcome !== undefined) throw new Error(outcome);
     return {
       demo,
       prometheusUrl,

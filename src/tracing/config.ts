@@ -107,13 +107,10 @@ export function readTracingConfig(env: NodeJS.ProcessEnv): TracingConfig {
   }
   if (!endpoint.ok) return { enabled: false, reason: endpoint.problem, warnings };
 
-  const protocol = readProtocol(
-    read('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL')
-      ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
-      : 'OTEL_EXPORTER_OTLP_PROTOCOL',
-    read('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? read('OTEL_EXPORTER_OTLP_PROTOCOL'),
-    warnings,
-  );
+  const protocolVariable = read('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL')
+    ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+    : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = readProtocol(protocolVariable, read(protocolVariable), warnings);
 
   const resourceAttributes = parseResourceAttributes(read('OTEL_RESOURCE_ATTRIBUTES'), warnings);
   const compression =

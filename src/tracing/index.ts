@@ -50,8 +50,8 @@ const noActiveContext: ContextManager = {
  * Starts OTLP trace export as the standard OTEL_* variables say. With no endpoint (or
  * OTEL_SDK_DISABLED=true) nothing is created at all: no spans, no exemplars, no per-span cost.
  *
- * OpenTelemetry's tracer provider is a process global, so one Tracing runs
- * per process at a time; shutdown() releases it for the next.
+ * OpenTelemetry's tracer provider is a process global, so one Tracing runs per process at a time;
+ * shutdown() releases it for the next.
  */
 export function startTracing(options: TracingOptions): Tracing {
   const { log } = options;
