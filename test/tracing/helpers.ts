@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, createServer as createTcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from '../helpers/support.js';
+import { startPrometheus as startPrometheusDaemon } from '../e2e/stack.js';
 
 /** Headers each target saw, by path: proves a credential was really sent. */
 export interface Targets {
@@ -36,15 +35,6 @@ export async function startTargets(): Promise<Targets> {
         server.closeAllConnections();
       }),
   };
-}
-
-/** A loopback port nothing listens on: connecting to it is refused. */
-export async function unusedPort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Reads one sample from the classic text format, e.g. `surface_poller_polls_total`. */
@@ -79,43 +69,18 @@ export async function startPrometheus(target: string): Promise<RunningPrometheus
       '',
     ].join('\n'),
   );
-  const port = await unusedPort();
-  const output: string[] = [];
-  const child = spawn(
-    PROMETHEUS_BINARY,
-    [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--enable-feature=exemplar-storage',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const killed = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(killed);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
   try {
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`prometheus exited:\n${output.join('')}`);
-        return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))
-          ?.ok;
+    // The e2e suite's launcher: a free port, readiness, and a relaunch when another process takes the port first.
+    const prometheus = await startPrometheusDaemon(configFile, join(dir, 'data'));
+    return {
+      url: prometheus.url,
+      stop: async () => {
+        await prometheus.stop();
+        await rm(dir, { recursive: true, force: true });
       },
-      { timeoutMs: 15_000, what: 'Prometheus to be ready' },
-    );
+    };
   } catch (err) {
-    await stop();
+    await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  return { url, stop };
 }

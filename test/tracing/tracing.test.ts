@@ -10,8 +10,8 @@ import { type RunningExporter, startExporter } from '../../src/server.js';
 import { startTracing, type Tracing } from '../../src/tracing/index.js';
 import { FORCE_POLL_SPAN, PROBE_SPAN } from '../../src/tracing/spans.js';
 import { VERSION } from '../../src/version.js';
-import { captureLogs, waitFor } from '../helpers/support.js';
-import { PROMETHEUS_BINARY, startPrometheus, startTargets, type Targets, unusedPort } from './helpers.js';
+import { captureLogs, closedPort, waitFor } from '../helpers/support.js';
+import { PROMETHEUS_BINARY, startPrometheus, startTargets, type Targets } from './helpers.js';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './otlpReceiver.js';
 
 const SPAN_KIND_INTERNAL = 1;
@@ -130,7 +130,7 @@ describe('traces of probes', () => {
     heroku.addApp({ name: HEROKU_APP });
     env.HEROKU_API_URL = heroku.url;
     receiver = await startOtlpReceiver('accept');
-    refusedUrl = `http://127.0.0.1:${await unusedPort()}`;
+    refusedUrl = `http://127.0.0.1:${await closedPort()}`;
     sink = captureLogs();
     tracing = startTracing({
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '50' },
