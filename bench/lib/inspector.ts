@@ -14,13 +14,7 @@ export async function heapAfterGarbageCollection(
   inspectorPort: number,
   timeoutMs = 30_000,
 ): Promise<HeapUsage> {
-  const res = await request(`http://127.0.0.1:${inspectorPort}/json/list`, {
-    signal: AbortSignal.timeout(5_000),
-  });
-  const targets = (await res.body.json()) as Array<{ webSocketDebuggerUrl?: string }>;
-  const url = targets[0]?.webSocketDebuggerUrl;
-  if (!url) throw new Error(`no inspector target on port ${inspectorPort}`);
-  const socket = new WebSocket(url);
+  const socket = await openInspector(inspectorPort);
   const calls = ['HeapProfiler.collectGarbage', 'HeapProfiler.collectGarbage', 'Runtime.getHeapUsage'];
   try {
     return await new Promise<HeapUsage>((resolve, reject) => {
@@ -72,13 +66,7 @@ export async function heapByKind(
   inspectorPort: number,
   timeoutMs = 120_000,
 ): Promise<Map<string, HeapClassCost>> {
-  const res = await request(`http://127.0.0.1:${inspectorPort}/json/list`, {
-    signal: AbortSignal.timeout(5_000),
-  });
-  const targets = (await res.body.json()) as Array<{ webSocketDebuggerUrl?: string }>;
-  const url = targets[0]?.webSocketDebuggerUrl;
-  if (!url) throw new Error(`no inspector target on port ${inspectorPort}`);
-  const socket = new WebSocket(url);
+  const socket = await openInspector(inspectorPort);
   const chunks: string[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
@@ -166,4 +154,15 @@ export function perSurfaceCosts(
       };
     })
     .sort((a, b) => b.bytesPerSurface - a.bytesPerSurface);
+}
+
+/** A DevTools protocol connection to the first target of a process started with `--inspect`. */
+async function openInspector(inspectorPort: number): Promise<WebSocket> {
+  const res = await request(`http://127.0.0.1:${inspectorPort}/json/list`, {
+    signal: AbortSignal.timeout(5_000),
+  });
+  const targets = (await res.body.json()) as Array<{ webSocketDebuggerUrl?: string }>;
+  const url = targets[0]?.webSocketDebuggerUrl;
+  if (!url) throw new Error(`no inspector target on port ${inspectorPort}`);
+  return new WebSocket(url);
 }
