@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { Env } from '../net/access.js';
+import type { Env } from '../core/env.js';
 
 export const DEFAULT_PORT = 9742;
 export const DEFAULT_CONFIG_FILE = 'surfaces.yaml';

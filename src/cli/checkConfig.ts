@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { type LoadedRegistry, loadRegistryFile, RegistryError } from '../config/load.js';
-import { HttpClient } from '../net/client.js';
-import { providerFor } from '../probes/index.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../core/version.js';
+import { providerFor } from '../providers/index.js';
+import { HttpClient } from '../transport/client.js';
 import { requireConfigFile, UsageError } from './args.js';
 import { checkOnline, type OnlineCheck } from './online.js';
 import { type CliIo, renderTable, SecretMasker } from './output.js';
@@ -86,7 +86,7 @@ export async function checkConfigCommand(argv: string[], io: CliIo): Promise<num
 
   const masker = new SecretMasker(
     io.env,
-    registry.surfaces.flatMap(({ config }) => providerFor(config).credentialVariables(config)),
+    registry.surfaces.flatMap(({ config }) => providerFor(config).credentials(config)),
   );
   const summary = summarize(registry);
   let checks: OnlineCheck[] | undefined;

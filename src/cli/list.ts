@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadRegistryFile } from '../config/load.js';
-import { providerFor } from '../probes/index.js';
+import { providerFor } from '../providers/index.js';
 import { requireConfigFile } from './args.js';
 import { type CliIo, renderTable } from './output.js';
 
@@ -49,9 +49,9 @@ export async function listCommand(argv: string[], io: CliIo): Promise<number> {
       env,
       surface: config.name,
       provider: config.provider,
-      target: provider.describeTarget(config),
+      target: provider.target(config),
       credentials: provider
-        .credentialVariables(config)
+        .credentials(config)
         .map((variable) => ({ variable, set: Boolean(io.env[variable]?.trim()) })),
     };
   });

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { LoadedRegistry } from '../config/load.js';
-import { accessHeaders, detectAccessGate, type Env, readAccessToken } from '../net/access.js';
-import type { HttpClient, HttpOutcome, HttpResponse } from '../net/client.js';
-import { Deadline } from '../net/deadline.js';
-import { DEFAULT_CLOUDFLARE_API_URL } from '../probes/cloudflarePages.js';
-import { DEFAULT_HEROKU_API_URL } from '../probes/heroku.js';
-import { parseJsonBody, providerText, tryParseJsonBody } from '../probes/providerApi.js';
+import { Deadline } from '../core/deadline.js';
+import { type Env, readAccessToken } from '../core/env.js';
+import { DEFAULT_CLOUDFLARE_API_URL } from '../providers/cloudflare_pages/provider.js';
+import { DEFAULT_HEROKU_API_URL } from '../providers/heroku_app/provider.js';
+import { accessHeaders, detectAccessGate } from '../providers/shared/accessGate.js';
+import { parseJsonBody, providerText, tryParseJsonBody } from '../providers/shared/api.js';
+import type { HttpClient, HttpOutcome, HttpResponse } from '../transport/client.js';
 
 export type CheckKind = 'credential' | 'heroku_app' | 'pages_project' | 'access_token';
 export type CheckResult =

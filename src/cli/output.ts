@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { Env } from '../net/access.js';
+import type { Env } from '../core/env.js';
 
 /** Where a subcommand reads its environment and writes its output; tests pass their own. */
 export interface CliIo {

@@ -1,18 +1,18 @@
 import { parseArgs } from 'node:util';
-import type { SurfaceStatus } from '../codes.js';
 import {
   type LoadedRegistry,
   loadRegistryFile,
   type RegisteredSurface,
   RegistryError,
 } from '../config/load.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../core/log.js';
+import type { ProbeOutcome, SurfaceStatus } from '../core/result.js';
+import { VERSION } from '../core/version.js';
 import { ExporterMetrics } from '../metrics/metrics.js';
-import { HttpClient, type HttpExchange, type HttpOutcome, headerValue } from '../net/client.js';
-import { redactUrl } from '../net/redact.js';
-import { type CompletedProbe, Poller } from '../poller/poller.js';
-import { providerFor } from '../probes/index.js';
-import { VERSION } from '../version.js';
+import { Poller } from '../poller/poller.js';
+import { providerFor } from '../providers/index.js';
+import { HttpClient, type HttpExchange, type HttpOutcome, headerValue } from '../transport/client.js';
+import { redactUrl } from '../transport/redact.js';
 import { EXIT_USAGE, requireConfigFile, UsageError } from './args.js';
 import { type CliIo, formatMilliseconds, renderTable, SecretMasker } from './output.js';
 
@@ -96,7 +96,7 @@ export async function probeCommand(argv: string[], io: CliIo): Promise<number> {
     : [selectSurface(registry, positionals[0] ?? '', values.env)];
   const masker = new SecretMasker(
     io.env,
-    registry.surfaces.flatMap((surface) => providerFor(surface.config).credentialVariables(surface.config)),
+    registry.surfaces.flatMap((surface) => providerFor(surface.config).credentials(surface.config)),
   );
   const reports = await runProbes({ ...registry, surfaces: selected }, io, masker);
   const worst = Math.max(0, ...reports.map((report) => EXIT_BY_STATUS[report.status]));
@@ -132,7 +132,7 @@ async function runProbes(registry: LoadedRegistry, io: CliIo, masker: SecretMask
   });
   const http = new HttpClient({ userAgent: `surface-exporter/${VERSION}` });
   const poller = new Poller(registry, {
-    metrics: new ExporterMetrics({ version: VERSION, defaultMetrics: false }),
+    sink: new ExporterMetrics({ version: VERSION, defaultMetrics: false }),
     log,
     env: io.env,
     http,
@@ -150,13 +150,13 @@ async function runProbes(registry: LoadedRegistry, io: CliIo, masker: SecretMask
   }
 }
 
-function toReport(surface: RegisteredSurface, probe: CompletedProbe, exchanges: HttpExchange[]): ProbeReport {
+function toReport(surface: RegisteredSurface, probe: ProbeOutcome, exchanges: HttpExchange[]): ProbeReport {
   const { config } = surface;
   return {
     env: surface.env,
     surface: config.name,
     provider: config.provider,
-    target: providerFor(config).describeTarget(config),
+    target: providerFor(config).target(config),
     status: probe.status,
     code: probe.code,
     detail: probe.detail,

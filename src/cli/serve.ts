@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
+import type { RunningExporter } from '../app/exporter.js';
+import { startExporter } from '../app/exporter.js';
+import { watchConfigFile } from '../app/watch.js';
 import { loadRegistryFile } from '../config/load.js';
+import { createLogger } from '../core/log.js';
+import { VERSION } from '../core/version.js';
 import { startDemo } from '../demo/demo.js';
-import { createLogger } from '../log.js';
-import { HttpClient } from '../net/client.js';
-import type { RunningExporter } from '../server.js';
-import { startExporter } from '../server.js';
 import { startTracing } from '../tracing/index.js';
-import { VERSION } from '../version.js';
+import { HttpClient } from '../transport/client.js';
 import {
   DEFAULT_PORT,
   isTruthy,
@@ -17,7 +18,6 @@ import {
   UsageError,
 } from './args.js';
 import type { CliIo } from './output.js';
-import { watchConfigFile } from './watch.js';
 
 export const SERVE_HELP = `Usage: surface-exporter [serve] [options]
 

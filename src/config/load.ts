@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { PROVIDER_NAMES, type SurfaceConfig } from '../probes/index.js';
+import { PROVIDER_NAMES, type SurfaceConfig } from '../providers/index.js';
 import { type PollerConfig, type Registry, registrySchema } from './schema.js';
 
 /** One problem in a registry file, located precisely enough to fix without reading code. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { surfaceSchema } from '../probes/index.js';
+import { surfaceSchema } from '../providers/index.js';
 
 /** Defaults come from the runbook this project replaces: 30 s polls, 120 s staleness, 300 s backoff. */
 export const POLLER_DEFAULTS = {

@@ -1,19 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
+import { type RunningExporter, startExporter } from '../app/exporter.js';
 import { parseRegistry } from '../config/load.js';
-import {
-  type AccessGateFake,
-  type CloudflareFake,
-  type HerokuFake,
-  type InfisicalFake,
-  startAccessGate,
-  startCloudflareApi,
-  startHerokuApi,
-  startInfisical,
-} from '../fakes/index.js';
-import type { Env } from '../net/access.js';
-import { type RunningExporter, startExporter } from '../server.js';
+import type { Env } from '../core/env.js';
+import { type AccessGateFake, startAccessGate } from '../providers/cloudflare/accessGateFake.js';
+import { type CloudflareFake, startCloudflareApi } from '../providers/cloudflare/fake.js';
+import { type HerokuFake, startHerokuApi } from '../providers/heroku_app/fake.js';
+import { type InfisicalFake, startInfisical } from '../providers/infisical/fake.js';
 
 export interface DemoOptions {
   env: Env;

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createLogger } from '../log.js';
+import { createLogger } from '../core/log.js';
 import { findStackBinaries, STACK_INSTALL_HINT, startStack } from './stack.js';
 
 const HELP = `Usage: npm run stack [-- --keep-for] [-- --for SECONDS]

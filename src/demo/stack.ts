@@ -6,7 +6,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { parse, stringify } from 'yaml';
-import type { Env } from '../net/access.js';
+import type { Env } from '../core/env.js';
 import { type RunningDemo, startDemo } from './demo.js';
 
 export const STACK_INSTALL_HINT = 'sudo apt-get install -y prometheus prometheus-alertmanager';

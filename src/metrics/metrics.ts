@@ -1,31 +1,20 @@
 import { Counter, collectDefaultMetrics, Gauge, type OpenMetricsContentType, Registry } from 'prom-client';
-import type { ErrorCode, SurfaceStatus } from '../codes.js';
-import type { DeploymentFacts, RateLimitedProvider } from '../probes/types.js';
+import type { MetricFamily } from '../core/metricFamily.js';
+import type { ProbeOutcome } from '../core/result.js';
+import type { SurfaceLabels } from '../core/surface.js';
+import type { RateBudget } from '../providers/contract.js';
 import {
+  COMMON_SURFACE_FAMILIES,
   type ExpositionFormat,
   familyHeader,
-  type MetricFamily,
-  SURFACE_FAMILIES,
-  type SurfaceLabels,
+  providerSurfaceFamily,
+  type SurfaceFamily,
   SurfaceSeries,
 } from './surfaceSeries.js';
 import { renderPrometheusText } from './text.js';
 import { WindowedMax } from './windowedMax.js';
 
-export type { SurfaceLabels } from './surfaceSeries.js';
 export { PROBE_DURATION_BUCKETS } from './surfaceSeries.js';
-
-export interface RecordedProbe {
-  status: SurfaceStatus;
-  code: ErrorCode | null;
-  durationSeconds: number;
-  checkedAtSeconds: number;
-  deployment?: DeploymentFacts;
-  /** The credential variable a skipped probe needs (skipped_credentials). */
-  missingCredential?: string;
-  /** Links the latency observation to the probe's trace (an OpenMetrics exemplar). */
-  traceId?: string;
-}
 
 export interface ScrapeBody {
   contentType: string;
@@ -53,8 +42,18 @@ export class ExporterMetrics {
   private readonly reloadSuccessful: Gauge;
   private readonly reloadTimestamp: Gauge;
   private readonly eventLoopLag = new WindowedMax();
+  private readonly surfaceFamilies: readonly SurfaceFamily[];
 
-  constructor(options: { version: string; defaultMetrics?: boolean }) {
+  /** `providerFamilies`: the per-surface families the providers declare (PROVIDER_FAMILIES). */
+  constructor(options: {
+    version: string;
+    defaultMetrics?: boolean;
+    providerFamilies?: readonly MetricFamily[];
+  }) {
+    this.surfaceFamilies = [
+      ...COMMON_SURFACE_FAMILIES,
+      ...(options.providerFamilies ?? []).map(providerSurfaceFamily),
+    ];
     this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     const registers = [this.registry];
     this.lastPoll = new Gauge({
@@ -121,18 +120,10 @@ export class ExporterMetrics {
     }
   }
 
-  recordProbe(labels: SurfaceLabels, probe: RecordedProbe): void {
-    this.seriesOf(labels).observe({
-      status: probe.status,
-      code: probe.code,
-      durationSeconds: probe.durationSeconds,
-      checkedAtSeconds: probe.checkedAtSeconds,
-      deployment: probe.deployment,
-      missingCredential: probe.missingCredential,
-      traceId: probe.traceId,
-    });
+  recordProbe(labels: SurfaceLabels, outcome: ProbeOutcome): void {
+    this.seriesOf(labels).observe(outcome);
     this.polls.inc();
-    this.lastPoll.set(probe.checkedAtSeconds);
+    this.lastPoll.set(outcome.checkedAt / 1000);
   }
 
   setWorkerAlive(labels: SurfaceLabels, alive: boolean): void {
@@ -152,8 +143,8 @@ export class ExporterMetrics {
     for (const [env, count] of countsByEnv) this.surfaceCount.set({ env }, count);
   }
 
-  setRateLimitRemaining(provider: RateLimitedProvider, remaining: number): void {
-    this.rateLimitRemaining.set({ provider }, remaining);
+  setRateLimitRemaining(budget: RateBudget, remaining: number): void {
+    this.rateLimitRemaining.set({ provider: budget }, remaining);
   }
 
   recordReload(successful: boolean, atSeconds: number): void {
@@ -172,7 +163,13 @@ export class ExporterMetrics {
       const { name, help, type, labelNames } = metric as unknown as MetricFamily;
       return { name, help, type: String(type) as MetricFamily['type'], labelNames: labelNames ?? [] };
     });
-    return [...SURFACE_FAMILIES, ...own];
+    const surface = this.surfaceFamilies.map(({ name, help, type, labelNames }) => ({
+      name,
+      help,
+      type,
+      labelNames,
+    }));
+    return [...surface, ...own];
   }
 
   /** Renders OpenMetrics (with exemplars) when the scraper accepts it, else the classic text format. */
@@ -194,7 +191,7 @@ export class ExporterMetrics {
    */
   private renderBody(registryPart: string, format: ExpositionFormat, trailer: string): Buffer {
     const blocks = [...this.surfaces.values()].map((series) => series.block(format));
-    const headers = SURFACE_FAMILIES.map((family) => familyHeader(family, format));
+    const headers = this.surfaceFamilies.map((family) => familyHeader(family, format));
     let size = Buffer.byteLength(registryPart) + Buffer.byteLength(trailer);
     for (const header of headers) size += Buffer.byteLength(header);
     for (const block of blocks) size += block.byteLength;
@@ -217,7 +214,7 @@ export class ExporterMetrics {
     const key = seriesKey(labels);
     let series = this.surfaces.get(key);
     if (!series) {
-      series = new SurfaceSeries(labels);
+      series = new SurfaceSeries(labels, this.surfaceFamilies);
       this.surfaces.set(key, series);
     }
     return series;

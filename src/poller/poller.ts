@@ -1,34 +1,30 @@
 import type { Logger } from 'pino';
-import type { ErrorCode, SurfaceStatus } from '../codes.js';
 import type { LoadedRegistry, RegisteredSurface } from '../config/load.js';
 import type { PollerConfig } from '../config/schema.js';
-import type { ExporterMetrics, SurfaceLabels } from '../metrics/metrics.js';
-import type { Env } from '../net/access.js';
-import type { ExchangeObserver, HttpClient } from '../net/client.js';
-import { Deadline } from '../net/deadline.js';
-import { SharedCache } from '../probes/cache.js';
-import { providerFor, type SurfaceConfig } from '../probes/index.js';
-import type { ProbeContext, ProbeResult, Provider } from '../probes/types.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { Deadline } from '../core/deadline.js';
+import type { Env } from '../core/env.js';
+import type { ProbeOutcome, ProbeResult, SurfaceStatus } from '../core/result.js';
+import type { SurfaceLabels } from '../core/surface.js';
+import { noopTracer, type ProbeTracer, type TraceParent } from '../core/trace.js';
+import type { ProbeContext, Provider } from '../providers/contract.js';
+import { providerFor, type SurfaceConfig } from '../providers/index.js';
+import { SharedCache } from '../providers/shared/cache.js';
+import type { ExchangeObserver, HttpClient } from '../transport/client.js';
 import { ProbeCancelledError, Semaphore } from './semaphore.js';
-import { noopTracer, type ProbeTracer, type TraceParent } from './tracer.js';
+import type { PollerSink } from './sink.js';
 
 export interface PollerDeps {
-  metrics: ExporterMetrics;
+  sink: PollerSink;
   log: Logger;
   env: Env;
   http: HttpClient;
   clock?: Clock;
   tracer?: ProbeTracer;
   /** Which provider probes a surface; the registered table unless a test brings a misbehaving one. */
-  resolveProvider?: (surface: SurfaceConfig) => Provider<SurfaceConfig>;
+  resolveProvider?: (surface: SurfaceConfig) => Provider;
   /** Test-only: called at the top of each worker iteration; a throw there is a worker-loop crash. */
   workerHook?: (surfaceKey: string) => void;
-}
-
-export interface CompletedProbe extends ProbeResult {
-  checkedAt: number;
-  durationSeconds: number;
 }
 
 export interface SurfaceSnapshot {
@@ -38,7 +34,7 @@ export interface SurfaceSnapshot {
   target: string;
   thread_alive: boolean;
   status: SurfaceStatus | 'unknown';
-  error: ErrorCode | null;
+  error: string | null;
   detail: string | null;
   checked_at: string | null;
   duration_ms: number | null;
@@ -51,7 +47,7 @@ export interface ForcePollEntry {
   surface: string;
   provider: string;
   status: SurfaceStatus | 'pending';
-  error: ErrorCode | null;
+  error: string | null;
   detail: string | null;
   duration_ms: number | null;
 }
@@ -116,7 +112,7 @@ export class Poller {
       noteProbeCompleted: (probe) => this.noteProbeCompleted(probe),
       noteCrash: (scope) => {
         this.crashes[scope]++;
-        deps.metrics.countCrash(scope);
+        deps.sink.countCrash(scope);
       },
       newContext: (deadline, log, observe, trace) => this.newContext(deadline, log, observe, trace),
     };
@@ -198,7 +194,7 @@ export class Poller {
   }
 
   /** Runs one probe of one surface outside the schedule, reporting each HTTP call (the CLI's `probe`). */
-  async probeOnce(key: string, observe?: ExchangeObserver): Promise<CompletedProbe> {
+  async probeOnce(key: string, observe?: ExchangeObserver): Promise<ProbeOutcome> {
     const worker = this.workers.get(key);
     if (!worker) throw new UnknownSurfaceError({ surface: key });
     return worker.execute(observe);
@@ -239,21 +235,22 @@ export class Poller {
     observe: ExchangeObserver | undefined,
     trace: TraceParent,
   ): ProbeContext {
-    const { http, env, metrics } = this.deps;
+    const { http, env, sink } = this.deps;
     return {
       env,
       log,
+      deadline,
       cache: this.cache,
       metadataTtlSeconds: this.settings.metadata_ttl_seconds,
       now: () => this.clock.now(),
       request: (req) => http.send({ ...req, deadline }, observe, trace),
       requestShared: (req) =>
         http.send({ ...req, deadline: new Deadline(this.settings.timeout_seconds * 1000) }, observe, trace),
-      reportRateLimit: (provider, remaining) => metrics.setRateLimitRemaining(provider, remaining),
+      reportRateLimit: (budget, remaining) => sink.setRateLimitRemaining(budget, remaining),
     };
   }
 
-  private noteProbeCompleted(probe: CompletedProbe): void {
+  private noteProbeCompleted(probe: ProbeOutcome): void {
     this.lastPollAt = probe.checkedAt;
     this.lastPollAtMonotonic = this.clock.monotonic();
     this.roundCounts[probe.status]++;
@@ -330,7 +327,7 @@ export class Poller {
     const counts = new Map<string, number>();
     for (const worker of this.workers.values())
       counts.set(worker.surface.env, (counts.get(worker.surface.env) ?? 0) + 1);
-    this.deps.metrics.setSurfaceCounts(counts);
+    this.deps.sink.setSurfaceCounts(counts);
   }
 
   /** One `poll_once` line per interval, whatever the number of surfaces: the runbook greps for it. */
@@ -369,14 +366,14 @@ function sameSurface(a: RegisteredSurface, b: RegisteredSurface): boolean {
 
 class SurfaceWorker {
   readonly labels: SurfaceLabels;
-  private readonly provider: Provider<SurfaceConfig>;
+  private readonly provider: Provider;
   private readonly log: Logger;
   private loopAbort = new AbortController();
   private loopDone: Promise<void> = Promise.resolve();
-  private inFlight: Promise<CompletedProbe> | null = null;
+  private inFlight: Promise<ProbeOutcome> | null = null;
   private retired = false;
   private alive = false;
-  private last: CompletedProbe | null = null;
+  private last: ProbeOutcome | null = null;
   private consecutiveFailures = 0;
   private nextPollAt: number | null = null;
   private sleep: { timer: NodeJS.Timeout; wake: () => void } | undefined;
@@ -395,7 +392,7 @@ class SurfaceWorker {
   }
 
   publishAlive(): void {
-    this.host.deps.metrics.setWorkerAlive(this.labels, this.alive);
+    this.host.deps.sink.setWorkerAlive(this.labels, this.alive);
   }
 
   start(initialDelayMs: number): void {
@@ -417,12 +414,12 @@ class SurfaceWorker {
   /** Leaves the registry: stops, and its series vanish even if a probe lands afterwards. */
   async retire(): Promise<void> {
     this.retired = true;
-    this.host.deps.metrics.removeSurface(this.labels);
+    this.host.deps.sink.removeSurface(this.labels);
     await this.stop();
   }
 
   /** Probes now, or joins the probe already in flight for this surface (whose trace it then shares). */
-  probeNow(parent?: TraceParent): Promise<CompletedProbe> {
+  probeNow(parent?: TraceParent): Promise<ProbeOutcome> {
     if (!this.inFlight) {
       this.inFlight = this.execute(undefined, parent).finally(() => {
         this.inFlight = null;
@@ -438,7 +435,7 @@ class SurfaceWorker {
       env,
       surface: config.name,
       provider: config.provider,
-      target: this.provider.describeTarget(config),
+      target: this.provider.target(config),
       thread_alive: this.alive,
       status: last?.status ?? 'unknown',
       error: last?.code ?? null,
@@ -536,7 +533,7 @@ class SurfaceWorker {
   }
 
   /** Runs the provider's probe under the concurrency cap and a hard deadline, and records what it saw. */
-  async execute(observe?: ExchangeObserver, parent?: TraceParent): Promise<CompletedProbe> {
+  async execute(observe?: ExchangeObserver, parent?: TraceParent): Promise<ProbeOutcome> {
     const { semaphore, settings, clock, tracer, newContext, noteCrash } = this.host;
     const release = await semaphore.acquire(this.loopAbort.signal);
     const deadline = new Deadline(settings().timeout_seconds * 1000);
@@ -572,30 +569,23 @@ class SurfaceWorker {
     } finally {
       release();
     }
-    const completed: CompletedProbe = {
+    const completed: ProbeOutcome = {
       ...result,
       checkedAt: clock.now(),
       durationSeconds: (performance.now() - started) / 1000,
+      traceId,
     };
-    this.record(completed, traceId);
+    this.record(completed);
     return completed;
   }
 
-  private record(probe: CompletedProbe, traceId: string | undefined): void {
+  private record(probe: ProbeOutcome): void {
     if (this.retired) return;
     const { deps, noteProbeCompleted } = this.host;
     const previous = this.last;
     this.last = probe;
     this.consecutiveFailures = probe.status === 'up' ? 0 : this.consecutiveFailures + 1;
-    deps.metrics.recordProbe(this.labels, {
-      status: probe.status,
-      code: probe.code,
-      durationSeconds: probe.durationSeconds,
-      checkedAtSeconds: probe.checkedAt / 1000,
-      deployment: probe.deployment,
-      missingCredential: probe.missingCredential,
-      traceId,
-    });
+    deps.sink.recordProbe(this.labels, probe);
     noteProbeCompleted(probe);
     // One line per state change keeps 1,000 failing surfaces from flooding the log every interval.
     const changed = !previous || previous.status !== probe.status || previous.code !== probe.code;
@@ -651,7 +641,7 @@ interface WorkerHost {
   tracer: ProbeTracer;
   semaphore: Semaphore;
   settings(): PollerConfig;
-  noteProbeCompleted(probe: CompletedProbe): void;
+  noteProbeCompleted(probe: ProbeOutcome): void;
   noteCrash(scope: 'probe' | 'worker'): void;
   newContext(
     deadline: Deadline,

@@ -4,9 +4,9 @@ import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/expor
 import { OTLPTraceExporter as OTLPProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { NodeSDK, resources, tracing } from '@opentelemetry/sdk-node';
 import type { Logger } from 'pino';
-import type { RequestInterceptor } from '../net/client.js';
-import { redactUrl } from '../net/redact.js';
-import { noopTracer, type ProbeTracer } from '../poller/tracer.js';
+import { noopTracer, type ProbeTracer } from '../core/trace.js';
+import type { RequestInterceptor } from '../transport/client.js';
+import { redactUrl } from '../transport/redact.js';
 import { type OtlpTracingConfig, readTracingConfig, type SamplerConfig } from './config.js';
 import { FailureReportingExporter } from './exportFailures.js';
 import { createProbeTracer, createRequestInterceptor } from './spans.js';

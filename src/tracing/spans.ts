@@ -8,9 +8,9 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import type { HttpOutcome, RequestInterceptor, TransportFailure } from '../net/client.js';
-import { redactUrl } from '../net/redact.js';
-import type { ProbeTracer, TraceParent } from '../poller/tracer.js';
+import type { ProbeTracer, TraceParent } from '../core/trace.js';
+import type { HttpOutcome, RequestInterceptor, TransportFailure } from '../transport/client.js';
+import { redactUrl } from '../transport/redact.js';
 
 export const PROBE_SPAN = 'surface.probe';
 export const FORCE_POLL_SPAN = 'surface.force_poll';

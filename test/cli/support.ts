@@ -5,16 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { runCli } from '../../src/cli/run.js';
-import {
-  type AccessGateFake,
-  type CloudflareFake,
-  type HerokuFake,
-  type InfisicalFake,
-  startAccessGate,
-  startCloudflareApi,
-  startHerokuApi,
-  startInfisical,
-} from '../../src/fakes/index.js';
+import { type AccessGateFake, startAccessGate } from '../../src/providers/cloudflare/accessGateFake.js';
+import { type CloudflareFake, startCloudflareApi } from '../../src/providers/cloudflare/fake.js';
+import { type HerokuFake, startHerokuApi } from '../../src/providers/heroku_app/fake.js';
+import { type InfisicalFake, startInfisical } from '../../src/providers/infisical/fake.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const MAIN_TS = join(REPO_ROOT, 'src/main.ts');

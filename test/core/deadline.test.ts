@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Deadline } from '../../src/net/deadline.js';
+import { Deadline } from '../../src/core/deadline.js';
 import { ProbeCancelledError, Semaphore } from '../../src/poller/semaphore.js';
 
 /** Waits for a deadline; its timer is unref'd, so the test holds the event loop open meanwhile. */

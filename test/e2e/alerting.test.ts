@@ -3,14 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { type HerokuFake, startHerokuApi } from '../../src/fakes/index.js';
+import { type HerokuFake, startHerokuApi } from '../../src/providers/heroku_app/fake.js';
 import {
   ALERT_THRESHOLDS,
   DEFAULT_ALERT_OPTIONS,
   renderRuleFile,
   runbookUrl,
   scaleThresholds,
-} from '../../src/observability/alerts.js';
+} from '../../tools/observability/alerts.js';
 import { requireStackOrSkip } from '../helpers/stack.js';
 import {
   type LocalTarget,

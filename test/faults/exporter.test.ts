@@ -7,11 +7,10 @@ import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { stringify } from 'yaml';
+import { startExporter } from '../../src/app/exporter.js';
 import { loadRegistryFile } from '../../src/config/load.js';
-import { httpProvider } from '../../src/probes/http.js';
-import type { SurfaceConfig } from '../../src/probes/index.js';
-import type { Provider } from '../../src/probes/types.js';
-import { startExporter } from '../../src/server.js';
+import type { Provider } from '../../src/providers/contract.js';
+import { httpProvider } from '../../src/providers/http/provider.js';
 import {
   captureLogs,
   closedPort,
@@ -130,8 +129,8 @@ describe('fault matrix: the exporter itself', () => {
 
   it('a probe that blocks the event loop for 2 s is noticed by the watchdog', async () => {
     const target = await startTarget((_req, res) => res.end('ok'));
-    const blocking: Provider<SurfaceConfig> = {
-      ...(httpProvider as Provider<SurfaceConfig>),
+    const blocking: Provider = {
+      ...(httpProvider as Provider),
       probe: async () => {
         const until = Date.now() + 2000;
         while (Date.now() < until) {

@@ -2,12 +2,8 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import {
-  type CloudflareFake,
-  type HerokuFake,
-  startCloudflareApi,
-  startHerokuApi,
-} from '../../src/fakes/index.js';
+import { type CloudflareFake, startCloudflareApi } from '../../src/providers/cloudflare/fake.js';
+import { type HerokuFake, startHerokuApi } from '../../src/providers/heroku_app/fake.js';
 import { startTestExporter, type TestExporter, waitFor } from '../helpers/support.js';
 
 /**

@@ -1,8 +1,9 @@
 import { stringify } from 'yaml';
+import { type RunningExporter, startExporter } from '../../src/app/exporter.js';
 import { parseRegistry } from '../../src/config/load.js';
-import type { Env } from '../../src/net/access.js';
-import type { CompletedProbe, ForcePollResponse } from '../../src/poller/poller.js';
-import { type RunningExporter, startExporter } from '../../src/server.js';
+import type { Env } from '../../src/core/env.js';
+import type { ProbeOutcome } from '../../src/core/result.js';
+import type { ForcePollResponse } from '../../src/poller/poller.js';
 import { captureLogs } from './support.js';
 
 export { closedPort, waitFor } from './support.js';
@@ -25,7 +26,7 @@ export interface ExporterHarness {
   exporter: RunningExporter;
   logs: CapturedLogs;
   /** One probe of `env/surface` through the poller (deadline, metrics, logs), outside the schedule. */
-  probe(key: string): Promise<CompletedProbe>;
+  probe(key: string): Promise<ProbeOutcome>;
   /** POST /api/force-poll over HTTP with the operator token. */
   forcePoll(filter?: { env?: string; surface?: string }): Promise<ForcePollResponse>;
   /** GET /api/_internal/poller-status over HTTP. */

@@ -2,11 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
+import { type RunningExporter, startExporter } from '../../src/app/exporter.js';
 import { parseRegistry } from '../../src/config/load.js';
-import { createLogger } from '../../src/log.js';
-import type { Clock } from '../../src/poller/clock.js';
+import type { Clock } from '../../src/core/clock.js';
+import { createLogger } from '../../src/core/log.js';
 import type { PollerDeps } from '../../src/poller/poller.js';
-import { type RunningExporter, startExporter } from '../../src/server.js';
 
 export interface LocalTarget {
   url: string;

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { rename, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
+import { type RunningExporter, startExporter } from '../../src/app/exporter.js';
 import { loadRegistryFile } from '../../src/config/load.js';
-import { type RunningExporter, startExporter } from '../../src/server.js';
 import { spawnCli, startedUrl, type TempDir, tempDir } from '../cli/support.js';
 import {
   captureLogs,

@@ -2,15 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import pino from 'pino';
-import { codeFamily, ERROR_CODE_DOCS, type ErrorCode, SURFACE_STATUSES } from '../../src/codes.js';
-import type { HttpOutcome } from '../../src/net/client.js';
-import { SharedCache } from '../../src/probes/cache.js';
-import { providers, type SurfaceConfig } from '../../src/probes/index.js';
-import type { ProbeContext, Provider } from '../../src/probes/types.js';
+import { codeFamily } from '../../src/core/codes.js';
+import { Deadline } from '../../src/core/deadline.js';
+import { SURFACE_STATUSES } from '../../src/core/result.js';
+import type { ProbeContext } from '../../src/providers/contract.js';
+import { ERROR_CODE_DOCS, providerFor, type SurfaceConfig } from '../../src/providers/index.js';
+import { SharedCache } from '../../src/providers/shared/cache.js';
+import type { HttpOutcome } from '../../src/transport/client.js';
 
 // The closed set as documented: every code a classifier returns must have its row in ERROR_CODE_DOCS.
 const DOCUMENTED = new Set(ERROR_CODE_DOCS.map((doc) => doc.code));
-const isKnownCode = (code: string) => DOCUMENTED.has(codeFamily(code as ErrorCode));
+const isKnownCode = (code: string) => DOCUMENTED.has(codeFamily(code));
 
 const SURFACES: SurfaceConfig[] = [
   { name: 'h', provider: 'http', url: 'https://h.example.com/health', access_token_env: 'ACCESS' },
@@ -105,6 +107,7 @@ function scriptedContext(answers: HttpOutcome[]): ProbeContext {
   let call = 0;
   return {
     env: ENV,
+    deadline: new Deadline(60_000),
     log: pino({ level: 'silent' }),
     cache: new SharedCache(),
     metadataTtlSeconds: 300,
@@ -118,7 +121,7 @@ function scriptedContext(answers: HttpOutcome[]): ProbeContext {
 describe('provider classifiers, property-based', () => {
   for (const surface of SURFACES) {
     it(`${surface.provider}: any status, headers and body give a status and a code from the closed set`, async () => {
-      const provider = providers[surface.provider] as Provider<SurfaceConfig>;
+      const provider = providerFor(surface);
       await fc.assert(
         fc.asyncProperty(fc.array(outcome, { minLength: 1, maxLength: 4 }), async (answers) => {
           let hangTimer: NodeJS.Timeout | undefined;

@@ -3,12 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import {
-  startAccessGate,
-  startCloudflareApi,
-  startHerokuApi,
-  startInfisical,
-} from '../../src/fakes/index.js';
+import { startAccessGate } from '../../src/providers/cloudflare/accessGateFake.js';
+import { startCloudflareApi } from '../../src/providers/cloudflare/fake.js';
+import { startHerokuApi } from '../../src/providers/heroku_app/fake.js';
+import { startInfisical } from '../../src/providers/infisical/fake.js';
 import { cli, spawnCli, startedUrl, tempDir } from '../cli/support.js';
 import { waitFor } from '../helpers/support.js';
 import { startOtlpReceiver } from '../tracing/otlpReceiver.js';

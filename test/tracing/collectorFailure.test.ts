@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { startExporter } from '../../src/app/exporter.js';
 import { parseRegistry } from '../../src/config/load.js';
-import { HttpClient } from '../../src/net/client.js';
-import { startExporter } from '../../src/server.js';
+import { VERSION } from '../../src/core/version.js';
 import { SHUTDOWN_DEADLINE_MS, startTracing } from '../../src/tracing/index.js';
-import { VERSION } from '../../src/version.js';
+import { HttpClient } from '../../src/transport/client.js';
 import { captureLogs, waitFor } from '../helpers/support.js';
 import { sampleValue, startTargets } from './helpers.js';
 import { type ReceiverMode, startOtlpReceiver } from './otlpReceiver.js';

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { describe, it } from 'node:test';
 import { core, type tracing } from '@opentelemetry/sdk-node';
-import type { HttpOutcome } from '../../src/net/client.js';
-import type { ProbeResult } from '../../src/probes/types.js';
+import type { ProbeResult } from '../../src/core/result.js';
+import { VERSION } from '../../src/core/version.js';
 import { FAILURE_REPORT_INTERVAL_MS, FailureReportingExporter } from '../../src/tracing/exportFailures.js';
 import { startTracing } from '../../src/tracing/index.js';
 import { PROBE_SPAN } from '../../src/tracing/spans.js';
-import { VERSION } from '../../src/version.js';
+import type { HttpOutcome } from '../../src/transport/client.js';
 import { captureLogs, waitFor } from '../helpers/support.js';
 
 import { startOtlpReceiver } from './otlpReceiver.js';

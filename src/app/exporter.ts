@@ -1,0 +1,164 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { type AppDeps, createApp, type ReloadOutcome } from '../api/app.js';
+import { formatProblem, type LoadedRegistry, loadRegistryFile, RegistryError } from '../config/load.js';
+import type { Clock } from '../core/clock.js';
+import type { Env } from '../core/env.js';
+import type { ProbeTracer } from '../core/trace.js';
+import { VERSION } from '../core/version.js';
+import { ExporterMetrics } from '../metrics/metrics.js';
+import { Poller, type PollerDeps } from '../poller/poller.js';
+import { startEventLoopWatchdog } from '../poller/watchdog.js';
+import { PROVIDER_FAMILIES } from '../providers/index.js';
+import { HttpClient } from '../transport/client.js';
+
+export interface ExporterOptions {
+  registry: LoadedRegistry;
+  /** The registry file to re-read on reload; undefined when the registry was built in memory. */
+  registryFile?: string;
+  onlyEnv?: string;
+  host: string;
+  port: number;
+  pollerEnabled: boolean;
+  env: Env;
+  log: Logger;
+  clock?: Clock;
+  tracer?: ProbeTracer;
+  http?: HttpClient;
+  workerHook?: PollerDeps['workerHook'];
+  resolveProvider?: PollerDeps['resolveProvider'];
+  defaultMetrics?: boolean;
+  /** How long a client may take to send its request headers (slowloris guard). */
+  headersTimeoutMs?: number;
+}
+
+export interface RunningExporter {
+  url: string;
+  port: number;
+  poller: Poller;
+  metrics: ExporterMetrics;
+  http: HttpClient;
+  server: Server;
+  reload(): Promise<ReloadOutcome>;
+  /** Stops scheduling, lets in-flight probes end (by their deadline), then closes the server. */
+  stop(): Promise<void>;
+}
+
+export async function startExporter(options: ExporterOptions): Promise<RunningExporter> {
+  const { log, env } = options;
+  const metrics = new ExporterMetrics({
+    version: VERSION,
+    defaultMetrics: options.defaultMetrics,
+    providerFamilies: PROVIDER_FAMILIES,
+  });
+  // As many keep-alive connections per origin as probes may be in flight: many surfaces often share
+  // one origin (a Heroku router, a Pages edge), and a smaller pool would queue probes past their deadline.
+  const http =
+    options.http ??
+    new HttpClient({
+      userAgent: `surface-exporter/${VERSION}`,
+      connectionsPerOrigin: options.registry.poller.concurrency,
+    });
+  const poller = new Poller(options.registry, {
+    sink: metrics,
+    log: log.child({ component: 'StatusPoller' }),
+    env,
+    http,
+    clock: options.clock,
+    tracer: options.tracer,
+    workerHook: options.workerHook,
+    resolveProvider: options.resolveProvider,
+  });
+  metrics.recordReload(true, Date.now() / 1000);
+
+  const reload = async (): Promise<ReloadOutcome> => {
+    if (!options.registryFile) return { ok: false, errors: ['no registry file to reload'] };
+    try {
+      const next = await loadRegistryFile(options.registryFile, options.onlyEnv);
+      const counts = poller.applyRegistry(next);
+      metrics.recordReload(true, Date.now() / 1000);
+      log.info({ event: 'config_reloaded', file: options.registryFile, ...counts }, 'registry reloaded');
+      return { ok: true, errors: [], ...counts };
+    } catch (err) {
+      metrics.recordReload(false, Date.now() / 1000);
+      const errors =
+        err instanceof RegistryError ? err.problems.map(formatProblem) : [(err as Error).message];
+      log.error(
+        { event: 'config_reload_failed', file: options.registryFile, errors },
+        'registry reload failed; the running registry stays',
+      );
+      return { ok: false, errors };
+    }
+  };
+
+  const deps: AppDeps = {
+    poller,
+    metrics,
+    log,
+    pollerEnabled: options.pollerEnabled,
+    operatorToken: env.FORCE_POLL_TOKEN?.trim() || undefined,
+    reload: options.registryFile ? reload : undefined,
+    version: VERSION,
+    scrapeAuth: {
+      bearer: env.METRICS_TOKEN?.trim() || undefined,
+      basic: env.METRICS_BASIC_AUTH?.trim() || undefined,
+    },
+    trustProxy: env.TRUST_PROXY?.trim() || undefined,
+  };
+  const app = createApp(deps);
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  // Slow or half-open clients must not hold sockets: these close slowloris-style connections. Node
+  // enforces them on a sweep, so the sweep runs at least as often as the shortest timeout.
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout: Math.max(30_000, headersTimeout),
+      keepAliveTimeout: 5_000,
+      connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+    },
+    app,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+
+  const stopWatchdog = startEventLoopWatchdog(metrics, log.child({ component: 'StatusPoller' }));
+  if (options.pollerEnabled) poller.start();
+  log.info(
+    {
+      event: 'started',
+      url,
+      surfaces: options.registry.surfaces.length,
+      poller: options.pollerEnabled ? 'running' : 'disabled',
+      version: VERSION,
+    },
+    'surface-exporter listening',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      stopWatchdog();
+      // Refuse new requests first, so that no force-poll starts probes while the poller stops.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive sockets turn idle as their last answers go out; close each as soon as it does.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      server.closeIdleConnections();
+      await poller.stop();
+      await closed;
+      clearInterval(sweep);
+      if (!options.http) await http.close();
+    })();
+    return stopping;
+  };
+
+  return { url, port, poller, metrics, http, server, reload, stop };
+}

@@ -1,0 +1,56 @@
+/** What a probe saw. A failing surface is data: probes return this, they throw only on bugs. */
+export type SurfaceStatus = 'up' | 'degraded' | 'down';
+export const SURFACE_STATUSES: readonly SurfaceStatus[] = ['up', 'degraded', 'down'];
+
+/**
+ * One sample of a metric family that a provider declares beyond the ones every surface has (the
+ * Pages deployment series, for example). The metrics layer renders it with the surface's labels.
+ */
+export interface FamilySample {
+  family: string;
+  /** Extra labels, bounded by the provider (never a URL, a message or an id). */
+  labels?: Readonly<Record<string, string>>;
+  value: number;
+}
+
+export interface ProbeResult<Code extends string = string> {
+  status: SurfaceStatus;
+  code: Code | null;
+  /** Free text for logs and the status API; never a metric label, never a secret. */
+  detail: string;
+  /** Samples of the provider's own metric families, replacing the previous probe's. */
+  samples?: readonly FamilySample[];
+  /** Set with skipped_credentials: the variable to set, so an alert can name it. */
+  missingCredential?: string;
+}
+
+/** A finished probe as the poller hands it to its sinks (metrics, status page, API). */
+export interface ProbeOutcome extends ProbeResult {
+  /** Milliseconds since the epoch. */
+  checkedAt: number;
+  durationSeconds: number;
+  /** Links the latency observation to the probe's trace (an OpenMetrics exemplar). */
+  traceId?: string;
+}
+
+export const up = (detail = 'ok'): ProbeResult<never> => ({ status: 'up', code: null, detail });
+/** A probe that sent nothing because a credential variable is unset or malformed. */
+export const skipped = (lookup: {
+  detail: string;
+  variable: string;
+}): ProbeResult<'skipped_credentials'> => ({
+  status: 'degraded',
+  code: 'skipped_credentials',
+  detail: lookup.detail,
+  missingCredential: lookup.variable,
+});
+export const degraded = <Code extends string>(code: Code, detail: string): ProbeResult<Code> => ({
+  status: 'degraded',
+  code,
+  detail,
+});
+export const down = <Code extends string>(code: Code, detail: string): ProbeResult<Code> => ({
+  status: 'down',
+  code,
+  detail,
+});

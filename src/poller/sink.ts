@@ -1,0 +1,17 @@
+import type { ProbeOutcome } from '../core/result.js';
+import type { SurfaceLabels } from '../core/surface.js';
+import type { RateBudget } from '../providers/contract.js';
+
+/**
+ * Where the poller reports what it saw: one outcome type per probe, plus the state of its workers.
+ * The metrics layer implements it; the poller knows nothing of exposition formats.
+ */
+export interface PollerSink {
+  recordProbe(labels: SurfaceLabels, outcome: ProbeOutcome): void;
+  setWorkerAlive(labels: SurfaceLabels, alive: boolean): void;
+  /** The surface left the registry: every series of it goes. */
+  removeSurface(labels: SurfaceLabels): void;
+  countCrash(scope: 'probe' | 'worker'): void;
+  setSurfaceCounts(countsByEnv: ReadonlyMap<string, number>): void;
+  setRateLimitRemaining(budget: RateBudget, remaining: number): void;
+}

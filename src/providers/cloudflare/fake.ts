@@ -1,0 +1,469 @@
+import { randomUUID } from 'node:crypto';
+import {
+  controlsOf,
+  type FakeControls,
+  FakeHttp,
+  type FakeReply,
+  type FakeRequest,
+} from '../shared/fakeServer.js';
+
+/**
+ * A fake Cloudflare API v4 for Pages: the envelope, projects, deployments with every stage and
+ * status, and the 8000007 / 10000 / 9109 / 971 errors. Wire format: provider-apis.md §2.
+ */
+
+export const STAGE_NAMES = ['queued', 'initialize', 'clone_repo', 'build', 'deploy'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+export type StageStatus = 'success' | 'idle' | 'active' | 'failure' | 'canceled';
+export type PagesEnvironment = 'production' | 'preview';
+
+export interface FakeDeploymentSpec {
+  environment?: PagesEnvironment;
+  stage: StageName | (string & {});
+  status: StageStatus | (string & {});
+  /** `ad_hoc` is a direct upload: its stages[] keep `queued` active forever. Default `github:push`. */
+  trigger?: 'ad_hoc' | 'github:push' | 'deploy_hook';
+  createdOn?: Date;
+}
+
+interface FakeDeployment {
+  id: string;
+  environment: PagesEnvironment;
+  stage: string;
+  status: string;
+  trigger: string;
+  createdOn: string;
+  modifiedOn: string;
+}
+
+interface FakeProject {
+  id: string;
+  name: string;
+  createdOn: string;
+  /** Newest first, as the real API lists them. */
+  deployments: FakeDeployment[];
+}
+
+export interface CloudflareFakeOptions {
+  /** The account the tokens belong to (32 hex). */
+  accountId?: string;
+  tokens?: string[];
+  /**
+   * [inferred] Refuse per_page above 25 with 400 / code 8000024. provider-apis.md only says the
+   * default page seen is 25; that a larger page is refused (and with this code) is not documented,
+   * so it is off by default and only for tests that want to check a client stays inside it.
+   */
+  enforceMaxPerPage?: boolean;
+}
+
+export interface CloudflareFake extends FakeControls {
+  readonly accountId: string;
+  addProject(name: string): { id: string };
+  removeProject(name: string): void;
+  /** Adds a deployment as the newest one and returns its id. */
+  addDeployment(project: string, spec: FakeDeploymentSpec): string;
+  /** Moves the newest deployment of an environment to a stage, creating one when there is none. */
+  setLatestStage(
+    project: string,
+    stage: FakeDeploymentSpec['stage'],
+    status: FakeDeploymentSpec['status'],
+    environment?: PagesEnvironment,
+  ): void;
+  clearDeployments(project: string): void;
+  addToken(token: string): void;
+  /** The token stops working: 403 with code 10000 (or 9109, see setAuthErrorCode). */
+  revokeToken(token: string): void;
+  setAuthErrorCode(code: 10000 | 9109): void;
+  /**
+   * Sets what is left of the 1,200 calls per 5 minutes (§2.5) and when that window ends (default
+   * in 300 s). Once nothing is left every call answers 429 / code 971 with Retry-After until then.
+   */
+  setRateLimitRemaining(remaining: number, resetInSeconds?: number): void;
+  /** Calls left in the current window. */
+  rateLimitRemaining(): number;
+  /** Every call answers 429 / code 971 with this Retry-After (seconds; undefined sends none) until cleared. */
+  forceRateLimit(retryAfterSeconds: number | undefined): void;
+  clearRateLimit(): void;
+  /** Every call answers this status with `success:false` and these errors, until cleared. */
+  failWith(status: number | undefined, errors?: { code: number; message: string }[]): void;
+}
+
+const PROJECT_NOT_FOUND = {
+  code: 8000007,
+  message: 'Project not found. The specified project name does not match any of your existing projects.',
+};
+const DEFAULT_PER_PAGE = 25;
+const MAX_PER_PAGE = 25;
+// §2.4: a malformed Authorization header gets 400 / 6003, not an auth error. Which values count as
+// malformed is [inferred]: here anything but "Bearer " and one RFC 6750 b64token (stray characters,
+// a second word, another scheme). A Global API key sent as Bearer is also refused for real, but the
+// token format that tells them apart is not documented, so that case answers as a bad token does.
+const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/;
+// One budget for the whole fake: Cloudflare counts per user or token, and tests use one token at a time.
+const RATE_WINDOW_MS = 300_000;
+const RATE_LIMIT = 1200;
+
+export async function startCloudflareApi(options: CloudflareFakeOptions = {}): Promise<CloudflareFake> {
+  const accountId = options.accountId ?? '023e105f4ecef8ad9ca31a8372d0c353';
+  const tokens = new Set(options.tokens ?? []);
+  const projects = new Map<string, FakeProject>();
+  const enforceMaxPerPage = options.enforceMaxPerPage ?? false;
+  let authErrorCode: 10000 | 9109 = 10000;
+  let forcedRetryAfter: number | null | undefined;
+  let failure: { status: number; errors: { code: number; message: string }[] } | undefined;
+  const rateWindow = { endsAt: Date.now() + RATE_WINDOW_MS, used: 0 };
+
+  const mustFind = (name: string) => {
+    const project = projects.get(name);
+    if (!project) throw new Error(`fake Cloudflare: no project ${name}`);
+    return project;
+  };
+
+  const currentWindow = () => {
+    const now = Date.now();
+    if (now >= rateWindow.endsAt) {
+      rateWindow.endsAt = now + RATE_WINDOW_MS;
+      rateWindow.used = 0;
+    }
+    return rateWindow;
+  };
+  const rateHeaders = (window: typeof rateWindow): Record<string, string> => ({
+    'x-ratelimit-limit': String(RATE_LIMIT),
+    'x-ratelimit-remaining': String(Math.max(0, RATE_LIMIT - window.used)),
+    'x-ratelimit-reset': new Date(window.endsAt).toUTCString(),
+  });
+  const rateLimited = (headers: Record<string, string>, retryAfterSeconds: number | null): FakeReply => ({
+    status: 429,
+    headers: {
+      ...headers,
+      'x-ratelimit-remaining': '0',
+      ...(retryAfterSeconds === null ? {} : { 'retry-after': String(retryAfterSeconds) }),
+    },
+    body: failureEnvelope([{ code: 971, message: 'Please wait and consider throttling your request speed' }]),
+  });
+
+  const handle = (req: FakeRequest): FakeReply => {
+    const headers = { 'cf-ray': `${randomUUID().slice(0, 16).replace(/-/g, '')}-IAD` };
+    const withHeaders = (reply: FakeReply): FakeReply => ({
+      ...reply,
+      headers: { ...headers, ...reply.headers },
+    });
+    const authorization = req.headers.authorization;
+    if (authorization === undefined) return withHeaders(authFailure(authErrorCode));
+    const auth = BEARER.exec(authorization);
+    if (!auth) return withHeaders(malformedAuthorization());
+    if (!tokens.has(auth[1] ?? '')) return withHeaders(authFailure(authErrorCode));
+    const window = currentWindow();
+    if (forcedRetryAfter !== undefined)
+      return withHeaders(rateLimited(rateHeaders(window), forcedRetryAfter));
+    // "If you exceed this limit, all API calls for the next five minutes will be blocked" (§2.5).
+    if (window.used >= RATE_LIMIT) {
+      const retryAfter = Math.max(1, Math.ceil((window.endsAt - Date.now()) / 1000));
+      return withHeaders(rateLimited(rateHeaders(window), retryAfter));
+    }
+    window.used++;
+    const limits = rateHeaders(window);
+    if (failure)
+      return withHeaders({ status: failure.status, headers: limits, body: failureEnvelope(failure.errors) });
+    return withHeaders({ ...route(req), headers: limits });
+  };
+
+  const route = (req: FakeRequest): FakeReply => {
+    const match = /^\/accounts\/([^/]+)\/pages\/projects(?:\/([^/]+)(?:\/(deployments))?)?\/?$/.exec(
+      req.path,
+    );
+    if (req.method !== 'GET' || !match) return noRoute(req.path);
+    const [, account = '', projectName, deploymentsPart] = match;
+    if (!/^[0-9a-f]{32}$/.test(account)) return noRoute(req.path);
+    // A token only sees its own account; any other answers as an auth failure does.
+    if (account !== accountId) return authFailure(authErrorCode);
+    const page = Number(req.query.get('page') ?? '1');
+    const perPage = Number(req.query.get('per_page') ?? String(DEFAULT_PER_PAGE));
+    // [inferred] The status, code and message for bad list options are not in provider-apis.md; a
+    // non-number page is refused here because no real answer to it is known either way.
+    if (
+      !Number.isInteger(page) ||
+      page < 1 ||
+      !Number.isInteger(perPage) ||
+      perPage < 1 ||
+      (enforceMaxPerPage && perPage > MAX_PER_PAGE)
+    ) {
+      return {
+        status: 400,
+        body: failureEnvelope([
+          {
+            code: 8000024,
+            message: 'Invalid list options provided. Review the `page` or `per_page` parameter.',
+          },
+        ]),
+      };
+    }
+    if (projectName === undefined) {
+      return paged(
+        [...projects.values()].map((project) => projectJson(project)),
+        page,
+        perPage,
+      );
+    }
+    const project = projects.get(decodeURIComponent(projectName));
+    if (!project) return { status: 404, body: failureEnvelope([PROJECT_NOT_FOUND]) };
+    if (deploymentsPart === undefined) return { status: 200, body: successEnvelope(projectJson(project)) };
+    const env = req.query.get('env');
+    const matching = project.deployments.filter(
+      (deployment) => env === null || deployment.environment === env,
+    );
+    return paged(
+      matching.map((deployment) => deploymentJson(project, deployment)),
+      page,
+      perPage,
+    );
+  };
+
+  const api = await FakeHttp.start({ handle, wrongTypes: () => wrongTypes() });
+
+  const newest = (project: FakeProject, environment: PagesEnvironment) =>
+    project.deployments.find((deployment) => deployment.environment === environment);
+
+  const controls: CloudflareFake = {
+    ...controlsOf(api),
+    accountId,
+    addProject(name) {
+      const project: FakeProject = {
+        id: randomUUID(),
+        name,
+        createdOn: isoMicros(new Date()),
+        deployments: [],
+      };
+      projects.set(name, project);
+      return { id: project.id };
+    },
+    removeProject: (name) => {
+      projects.delete(name);
+    },
+    addDeployment(name, spec) {
+      const project = mustFind(name);
+      const created = isoMicros(spec.createdOn ?? new Date());
+      const deployment: FakeDeployment = {
+        id: randomUUID(),
+        environment: spec.environment ?? 'production',
+        stage: spec.stage,
+        status: spec.status,
+        trigger: spec.trigger ?? 'github:push',
+        createdOn: created,
+        modifiedOn: created,
+      };
+      project.deployments.unshift(deployment);
+      return deployment.id;
+    },
+    setLatestStage(name, stage, status, environment = 'production') {
+      const project = mustFind(name);
+      const deployment = newest(project, environment);
+      if (!deployment) {
+        controls.addDeployment(name, { environment, stage, status });
+        return;
+      }
+      deployment.stage = stage;
+      deployment.status = status;
+      deployment.modifiedOn = isoMicros(new Date());
+    },
+    clearDeployments: (name) => {
+      mustFind(name).deployments = [];
+    },
+    addToken: (token) => {
+      tokens.add(token);
+    },
+    revokeToken: (token) => {
+      tokens.delete(token);
+    },
+    setAuthErrorCode: (code) => {
+      authErrorCode = code;
+    },
+    setRateLimitRemaining(remaining, resetInSeconds = RATE_WINDOW_MS / 1000) {
+      rateWindow.used = RATE_LIMIT - Math.min(RATE_LIMIT, Math.max(0, Math.floor(remaining)));
+      rateWindow.endsAt = Date.now() + resetInSeconds * 1000;
+    },
+    rateLimitRemaining: () => RATE_LIMIT - currentWindow().used,
+    forceRateLimit: (retryAfterSeconds) => {
+      forcedRetryAfter = retryAfterSeconds === undefined ? null : retryAfterSeconds;
+    },
+    clearRateLimit: () => {
+      forcedRetryAfter = undefined;
+    },
+    failWith(status, errors = [{ code: 10013, message: 'An unknown error has occurred' }]) {
+      failure = status === undefined ? undefined : { status, errors };
+    },
+  };
+  return controls;
+}
+
+/** Real auth failures carry only `success` and `errors`: no `messages`, no `result`. */
+function authFailure(code: 10000 | 9109): FakeReply {
+  const message = code === 10000 ? 'Authentication error' : 'Invalid access token';
+  if (code === 10000) return { status: 403, body: { success: false, errors: [{ code, message }] } };
+  return { status: 403, body: failureEnvelope([{ code, message }]) };
+}
+
+/** §2.4: a header that is not `Bearer <token>`, refused as a bad request rather than as bad credentials. */
+function malformedAuthorization(): FakeReply {
+  return {
+    status: 400,
+    body: {
+      success: false,
+      errors: [
+        {
+          code: 6003,
+          message: 'Invalid request headers',
+          error_chain: [{ code: 6111, message: 'Invalid format for Authorization header' }],
+        },
+      ],
+      messages: [],
+      result: null,
+    },
+  };
+}
+
+function noRoute(path: string): FakeReply {
+  return {
+    status: 400,
+    body: failureEnvelope([
+      {
+        code: 7003,
+        message: `Could not route to /client/v4${path}, perhaps your object identifier is invalid?`,
+      },
+      { code: 7000, message: 'No route for that URI' },
+    ]),
+  };
+}
+
+function failureEnvelope(errors: { code: number; message: string }[]) {
+  return { result: null, success: false, errors, messages: [] };
+}
+
+function successEnvelope(result: unknown) {
+  return { result, success: true, errors: [], messages: [] };
+}
+
+function paged(items: unknown[], page: number, perPage: number): FakeReply {
+  const slice = items.slice((page - 1) * perPage, page * perPage);
+  return {
+    status: 200,
+    body: {
+      ...successEnvelope(slice),
+      result_info: {
+        page,
+        per_page: perPage,
+        count: slice.length,
+        total_count: items.length,
+        total_pages: Math.max(1, Math.ceil(items.length / perPage)),
+      },
+    },
+  };
+}
+
+/** Cloudflare writes timestamps with microseconds: 2023-06-16T18:41:19.07168Z. */
+function isoMicros(date: Date): string {
+  return date.toISOString().replace(/Z$/, '000Z');
+}
+
+function subdomain(project: FakeProject): string {
+  return `${project.name}-a5z.pages.dev`;
+}
+
+function stagesOf(deployment: FakeDeployment) {
+  const latestIndex = STAGE_NAMES.indexOf(deployment.stage as StageName);
+  return STAGE_NAMES.map((name, index) => {
+    if (deployment.trigger === 'ad_hoc') {
+      // Direct uploads: `queued` stays active with no end, the build stages stay idle.
+      if (name === 'queued')
+        return { name, started_on: deployment.createdOn, ended_on: null, status: 'active' };
+      if (name !== 'deploy') return { name, started_on: null, ended_on: null, status: 'idle' };
+    }
+    if (index === latestIndex || (latestIndex < 0 && name === 'deploy')) {
+      const ended =
+        deployment.status === 'active' || deployment.status === 'idle' ? null : deployment.modifiedOn;
+      return { name, started_on: deployment.createdOn, ended_on: ended, status: deployment.status };
+    }
+    if (index < latestIndex) {
+      return { name, started_on: deployment.createdOn, ended_on: deployment.createdOn, status: 'success' };
+    }
+    return { name, started_on: null, ended_on: null, status: 'idle' };
+  });
+}
+
+function deploymentJson(project: FakeProject, deployment: FakeDeployment) {
+  const shortId = deployment.id.slice(0, 8);
+  const ended = deployment.status === 'active' || deployment.status === 'idle' ? null : deployment.modifiedOn;
+  return {
+    id: deployment.id,
+    short_id: shortId,
+    project_id: project.id,
+    project_name: project.name,
+    environment: deployment.environment,
+    url: `https://${shortId}.${subdomain(project)}`,
+    created_on: deployment.createdOn,
+    modified_on: deployment.modifiedOn,
+    latest_stage: {
+      name: deployment.stage,
+      started_on: deployment.trigger === 'ad_hoc' ? null : deployment.createdOn,
+      ended_on: ended,
+      status: deployment.status,
+    },
+    deployment_trigger: {
+      type: deployment.trigger,
+      metadata: {
+        branch: 'main',
+        commit_hash: 'ffac537e6cbbf934b08745a378932722df287a53',
+        commit_message: 'chore: update dependencies',
+        commit_dirty: deployment.trigger === 'ad_hoc',
+      },
+    },
+    stages: stagesOf(deployment),
+    build_config: {
+      build_command: null,
+      destination_dir: null,
+      root_dir: null,
+      web_analytics_tag: null,
+      web_analytics_token: null,
+    },
+    env_vars: {},
+    compatibility_date: '2023-06-02',
+    compatibility_flags: [],
+    build_image_major_version: 1,
+    usage_model: null,
+    aliases: [`https://unknown-branch.${subdomain(project)}`],
+    is_skipped: false,
+    production_branch: 'main',
+  };
+}
+
+function projectJson(project: FakeProject) {
+  const latest = project.deployments[0];
+  const canonical = project.deployments.find((deployment) => deployment.environment === 'production');
+  return {
+    id: project.id,
+    name: project.name,
+    subdomain: subdomain(project),
+    domains: [subdomain(project)],
+    build_config: { web_analytics_tag: null, web_analytics_token: null },
+    deployment_configs: { preview: {}, production: {} },
+    latest_deployment: latest ? deploymentJson(project, latest) : null,
+    canonical_deployment: canonical ? deploymentJson(project, canonical) : null,
+    created_on: project.createdOn,
+    production_branch: 'main',
+    production_script_name: `pages-worker--1132921-production`,
+    preview_script_name: `pages-worker--1132921-preview`,
+    uses_functions: false,
+    framework: '',
+    framework_version: '',
+  };
+}
+
+/** The envelope's keys with the wrong types: `success` a string, `result` an object, a stage a number. */
+function wrongTypes(): unknown {
+  return {
+    result: [{ id: 7, created_on: 1686940879, latest_stage: { name: 'deploy', status: true } }],
+    success: 'true',
+    errors: {},
+    messages: [],
+  };
+}

@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { CodeOf, CoreCode, ErrorCodeDoc } from '../core/codes.js';
+import type { Deadline } from '../core/deadline.js';
+import type { Env } from '../core/env.js';
+import type { MetricFamily } from '../core/metricFamily.js';
+import type { ProbeResult } from '../core/result.js';
+import type { HttpOutcome, HttpRequest } from '../transport/client.js';
+import type { OnlineCheck } from './online.js';
+import type { SharedCache } from './shared/cache.js';
+
+/** The provider rate budgets the exporter reports and plans against (one per API account, not per surface). */
+export type RateBudget = 'heroku' | 'cloudflare';
+
+/** What a probe may use: its deadline, HTTP, the shared cache, the clock and budget reporting. */
+export interface ProbeContext {
+  readonly env: Env;
+  /** The hard deadline of this probe, all of its HTTP calls included. */
+  readonly deadline: Deadline;
+  /** Sends one request under this probe's deadline; the outcome is never a thrown error. */
+  request(req: Omit<HttpRequest, 'deadline'>): Promise<HttpOutcome>;
+  /**
+   * Sends a request for a load that other probes may join (a SharedCache entry). It runs under its
+   * own deadline of timeout_seconds, not this probe's, so a probe that joins late is not cut short
+   * by the first caller's remaining time; each caller still ends at its own deadline.
+   */
+  requestShared(req: Omit<HttpRequest, 'deadline'>): Promise<HttpOutcome>;
+  readonly log: Logger;
+  /**
+   * Shared by every surface of the exporter, so surfaces naming the same app share one entry. Keys
+   * start with the provider's (or its vendor client's) own namespace, e.g. `heroku:`.
+   */
+  readonly cache: SharedCache;
+  readonly metadataTtlSeconds: number;
+  /** Milliseconds since the epoch; injectable so tests can move time. */
+  now(): number;
+  reportRateLimit(budget: RateBudget, remaining: number): void;
+}
+
+/**
+ * One kind of surface. Adding one is a folder under src/providers/ and a line in PROVIDERS
+ * (providers/index.ts); the schema union, the code list, the README tables, the online checks and
+ * the metric families are derived from these declarations.
+ */
+export interface Provider<Schema extends z.ZodObject = z.ZodObject, Code extends string = string> {
+  /** The `provider:` value of its surfaces, equal to the literal in its schema. */
+  readonly name: string;
+  /** Strict: unknown keys are errors. Every key has a `.describe()` for the config reference. */
+  readonly schema: Schema;
+  /** Every code its probe can return besides the core ones, with meaning, fix and runbook section. */
+  readonly codes: readonly ErrorCodeDoc[];
+  probe(surface: z.infer<Schema>, ctx: ProbeContext): Promise<ProbeResult<Code>>;
+  /** Where the probe goes, for `list` and the status API. Never contains a credential. */
+  target(surface: z.infer<Schema>): string;
+  /** The environment variables the surface reads its credentials from. */
+  credentials(surface: z.infer<Schema>): string[];
+  /** What `check-config --online` asks this provider's API about the surfaces of the registry. */
+  readonly online?: OnlineCheck<z.infer<Schema>>;
+  /** Per-surface metric families beyond the common ones, filled from ProbeResult.samples. */
+  readonly families?: readonly MetricFamily[];
+}
+
+/**
+ * Checks a provider declaration against its own code list: its probe may return only the codes it
+ * declares (and the core's), so a code without a doc and a runbook section fails to compile.
+ * The schema alone decides the surface type (NoInfer), so the methods are typed from it.
+ */
+export function defineProvider<Schema extends z.ZodObject, const Docs extends readonly ErrorCodeDoc[]>(
+  provider: { readonly schema: Schema; readonly codes: Docs } & Omit<
+    Provider<NoInfer<Schema>, CodeOf<NoInfer<Docs>> | CoreCode>,
+    'schema' | 'codes'
+  >,
+): Provider<Schema, CodeOf<Docs> | CoreCode> {
+  return provider;
+}

@@ -1,0 +1,33 @@
+import type { CodeOf, ErrorCodeDoc } from '../../core/codes.js';
+
+export const HEROKU_APP_CODE_DOCS = [
+  {
+    code: 'app_not_found',
+    status: 'degraded',
+    meaning: 'The Heroku API does not know the app (404).',
+    action:
+      'Correct `app` in the registry or remove the surface (`surface-exporter check-config --online` lists them).',
+  },
+  {
+    code: 'no_web_dyno',
+    status: 'down',
+    meaning: 'The app has no `web` process type, or it is scaled to 0.',
+    action: 'Deploy the app, or `heroku ps:scale web=1 --app APP`.',
+    replaces: '"health_http_502 or health_no_response" (0 dynos)',
+  },
+  {
+    code: 'dyno_crashed',
+    status: 'degraded',
+    meaning: 'Some web dynos are not up (DEGRADED), or none are (DOWN). Counts are in the detail.',
+    action: '`heroku logs --tail --app APP` for the crash, then `heroku restart`.',
+    replaces: '"health_http_502 or health_no_response" (crashed on startup)',
+  },
+  {
+    code: 'maintenance_mode',
+    status: 'degraded',
+    meaning: 'The Heroku app is in maintenance mode, so Heroku serves its maintenance page.',
+    action: '`heroku maintenance:off --app APP` when the work is done.',
+  },
+] as const satisfies readonly ErrorCodeDoc[];
+
+export type HerokuAppCode = CodeOf<typeof HEROKU_APP_CODE_DOCS>;

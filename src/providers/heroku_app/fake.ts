@@ -1,0 +1,403 @@
+import { randomUUID } from 'node:crypto';
+import {
+  controlsOf,
+  type FakeControls,
+  FakeHttp,
+  type FakeReply,
+  type FakeRequest,
+} from '../shared/fakeServer.js';
+
+/**
+ * A fake Heroku Platform API (apps, formation, dynos, errors, RateLimit-Remaining, 429) and a fake
+ * Heroku router serving each app's web_url, both on loopback. Wire format: provider-apis.md §1.
+ */
+
+export const HEROKU_ACCEPT = 'application/vnd.heroku+json; version=3';
+const RATE_POOL_MAX = 4500;
+const RATE_REFILL_PER_MS = 75 / 60_000;
+const TIMESTAMP = '2012-01-01T12:00:00Z';
+
+export type DynoState = 'crashed' | 'down' | 'idle' | 'starting' | 'up' | (string & {});
+
+export interface FakeHerokuAppSpec {
+  name: string;
+  /** Overrides the router URL, e.g. to a closed port or another server. */
+  webUrl?: string | null;
+  maintenance?: boolean;
+  /** Web dynos to run (default 1); null for an app without a web process type. */
+  webQuantity?: number | null;
+  /** Status of `GET <web_url>/health` while a web dyno serves (default 200). */
+  healthStatus?: number;
+}
+
+interface FakeDyno {
+  id: string;
+  name: string;
+  type: string;
+  state: DynoState;
+  updatedAt: string;
+}
+
+interface FakeApp {
+  id: string;
+  name: string;
+  webUrl: string | null;
+  maintenance: boolean;
+  web: { id: string; quantity: number } | null;
+  dynos: FakeDyno[];
+  healthStatus: number;
+  healthDropped: boolean;
+  forbiddenKeys: Set<string>;
+}
+
+export interface HerokuFakeOptions {
+  /** Keys accepted in `Authorization: Bearer`. */
+  apiKeys?: string[];
+}
+
+export interface HerokuFake extends FakeControls {
+  /** The fake router: apps' web_url live under it as `<router>/<app>/`. */
+  readonly router: FakeControls;
+  addApp(spec: FakeHerokuAppSpec): { id: string; webUrl: string | null };
+  removeApp(name: string): void;
+  setMaintenance(app: string, on: boolean): void;
+  /** `heroku ps:scale web=N`: N dynos, all up; 0 leaves none. */
+  scaleWeb(app: string, quantity: number): void;
+  /** The app loses its web process type (never deployed, or a worker-only Procfile). */
+  removeWebProcessType(app: string): void;
+  /** Marks the first `count` web dynos (default all) as crashed. */
+  crashDynos(app: string, count?: number): void;
+  setDynoState(app: string, dyno: string, state: DynoState): void;
+  /** The status the app's /health answers while it serves. */
+  setHealthStatus(app: string, status: number): void;
+  /** The app's /health resets the connection without answering. */
+  dropHealth(app: string, drop: boolean): void;
+  /** Requests to `<web_url>/health` received by the router for this app. */
+  healthHits(app: string): number;
+  addKey(key: string): void;
+  revokeKey(key: string): void;
+  /** This key gets 403 forbidden on this app. */
+  forbidApp(app: string, key: string): void;
+  setRateLimitRemaining(remaining: number): void;
+  rateLimitRemaining(): number;
+  /** Every call answers 429 with this Retry-After (seconds; undefined sends none) until cleared. */
+  forceRateLimit(retryAfterSeconds: number | undefined): void;
+  clearRateLimit(): void;
+  /** Every API call answers this status with a Heroku error body, until cleared. */
+  failWith(status: number | undefined, id?: string, message?: string): void;
+  /** Error bodies carry the pre-2016 `error` key instead of `message`. */
+  useLegacyErrorKey(legacy: boolean): void;
+}
+
+export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<HerokuFake> {
+  const apps = new Map<string, FakeApp>();
+  const keys = new Set(options.apiKeys ?? []);
+  const rate = {
+    pool: RATE_POOL_MAX,
+    at: Date.now(),
+    forcedRetryAfter: undefined as number | undefined | null,
+  };
+  let failure: { status: number; id: string; message: string } | undefined;
+  let legacyErrorKey = false;
+
+  const findApp = (idOrName: string) =>
+    apps.get(idOrName) ?? [...apps.values()].find((app) => app.id === idOrName);
+  const mustFind = (name: string) => {
+    const app = findApp(name);
+    if (!app) throw new Error(`fake Heroku: no app ${name}`);
+    return app;
+  };
+
+  /** Refills the pool for the time passed and returns what is in it. */
+  const refill = (): number => {
+    const now = Date.now();
+    rate.pool = Math.min(RATE_POOL_MAX, rate.pool + (now - rate.at) * RATE_REFILL_PER_MS);
+    rate.at = now;
+    return Math.floor(rate.pool);
+  };
+
+  /** Heroku's pool: every call takes a token, ~75 a minute come back; undefined when it is empty. */
+  const takeToken = (): number | undefined => {
+    refill();
+    if (rate.pool < 1) return undefined;
+    rate.pool -= 1;
+    return Math.floor(rate.pool);
+  };
+
+  const errorReply = (status: number, id: string, message: string, extra: Record<string, string> = {}) => ({
+    status,
+    body: { ...extra, id, [legacyErrorKey ? 'error' : 'message']: message },
+  });
+
+  const handleApi = (req: FakeRequest): FakeReply => {
+    const common = { 'request-id': randomUUID() };
+    const withHeaders = (reply: FakeReply, remaining: number): FakeReply => ({
+      ...reply,
+      headers: { ...common, 'ratelimit-remaining': String(remaining), ...reply.headers },
+    });
+    // RateLimit-Remaining is on every response (§1.1), refusals included; whether those cost a token
+    // is not documented, so they only report the pool.
+    if (req.headers.accept !== HEROKU_ACCEPT) {
+      return withHeaders(
+        {
+          status: 406,
+          body: {
+            id: 'missing_version',
+            error:
+              "Please specify a version along with Heroku's API MIME type. For example, `Accept: application/vnd.heroku+json; version=3`.\n",
+          },
+        },
+        refill(),
+      );
+    }
+    const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    if (!auth) {
+      return withHeaders(
+        errorReply(
+          401,
+          'unauthorized',
+          'There were no credentials in your `Authorization` header. Try `Authorization: Bearer <OAuth access token>` or `Authorization: Basic <base64-encoded email + ":" + password>`.',
+        ),
+        refill(),
+      );
+    }
+    const key = auth[1] ?? '';
+    if (!keys.has(key))
+      return withHeaders(errorReply(401, 'unauthorized', 'Invalid credentials provided.'), refill());
+    if (rate.forcedRetryAfter !== undefined) return withHeaders(rateLimited(rate.forcedRetryAfter), 0);
+    const remaining = takeToken();
+    if (remaining === undefined) return withHeaders(rateLimited(1), 0);
+    if (failure) return withHeaders(errorReply(failure.status, failure.id, failure.message), remaining);
+    return withHeaders(route(req, key), remaining);
+  };
+
+  const rateLimited = (retryAfterSeconds: number | null): FakeReply => ({
+    ...errorReply(
+      429,
+      'rate_limit',
+      'Your account reached the API rate limit\nPlease wait a few minutes before making new requests',
+      { url: 'https://devcenter.heroku.com/articles/platform-api-reference#rate-limits' },
+    ),
+    headers: retryAfterSeconds === null ? {} : { 'retry-after': String(retryAfterSeconds) },
+  });
+
+  const route = (req: FakeRequest, key: string): FakeReply => {
+    const match = /^\/apps\/([^/]+)(?:\/(formation|dynos))?\/?$/.exec(req.path);
+    if (req.method !== 'GET' || !match) {
+      return errorReply(404, 'not_found', 'The requested API endpoint was not found.');
+    }
+    const app = findApp(decodeURIComponent(match[1] ?? ''));
+    if (!app) return errorReply(404, 'not_found', "Couldn't find that app.", { resource: 'app' });
+    if (app.forbiddenKeys.has(key)) {
+      return errorReply(403, 'forbidden', `You do not have access to the app ${app.name}.`);
+    }
+    if (match[2] === 'formation') return list(app.web ? [formationJson(app)] : []);
+    if (match[2] === 'dynos') return list(app.dynos.map((dyno) => dynoJson(app, dyno)));
+    return { status: 200, body: appJson(app) };
+  };
+
+  const api = await FakeHttp.start({
+    handle: (req) => handleApi(req),
+    wrongTypes: (req) => wrongTypesFor(req.path),
+  });
+
+  const router = await FakeHttp.start({
+    handle: (req) => {
+      const [, appName = '', ...rest] = req.path.split('/');
+      const app = apps.get(appName);
+      if (!app) return routerError(404, 'No such app', 'There is no app configured at that hostname.');
+      if (app.maintenance) {
+        return routerError(503, 'Offline for Maintenance', 'This app is undergoing maintenance right now.');
+      }
+      const serving = app.dynos.filter((dyno) => dyno.type === 'web' && dyno.state === 'up');
+      if (!app.web || app.web.quantity === 0) {
+        return routerError(503, 'Application Error', 'H14 - No web processes running');
+      }
+      if (serving.length === 0) return routerError(503, 'Application Error', 'H10 - App crashed');
+      if (`/${rest.join('/')}` !== '/health') return { status: 404, body: 'Not Found' };
+      if (app.healthDropped) return 'drop';
+      return { status: app.healthStatus, body: { status: app.healthStatus < 400 ? 'ok' : 'error' } };
+    },
+  });
+
+  const webDynos = (app: FakeApp) => app.dynos.filter((dyno) => dyno.type === 'web');
+  const touch = (dyno: FakeDyno, state: DynoState) => {
+    dyno.state = state;
+    dyno.updatedAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  };
+  const scale = (app: FakeApp, quantity: number) => {
+    app.web = { id: app.web?.id ?? randomUUID(), quantity };
+    app.dynos = app.dynos.filter((dyno) => dyno.type !== 'web');
+    for (let index = 1; index <= quantity; index++) {
+      app.dynos.push({
+        id: randomUUID(),
+        name: `web.${index}`,
+        type: 'web',
+        state: 'up',
+        updatedAt: TIMESTAMP,
+      });
+    }
+  };
+
+  const controls: HerokuFake = {
+    ...controlsOf(api),
+    router,
+    async close() {
+      await Promise.all([api.close(), router.close()]);
+    },
+    addApp(spec) {
+      const app: FakeApp = {
+        id: randomUUID(),
+        name: spec.name,
+        webUrl: spec.webUrl === undefined ? `${router.url}/${spec.name}/` : spec.webUrl,
+        maintenance: spec.maintenance ?? false,
+        web: null,
+        dynos: [],
+        healthStatus: spec.healthStatus ?? 200,
+        healthDropped: false,
+        forbiddenKeys: new Set(),
+      };
+      if (spec.webQuantity !== null) scale(app, spec.webQuantity ?? 1);
+      apps.set(app.name, app);
+      return { id: app.id, webUrl: app.webUrl };
+    },
+    removeApp: (name) => {
+      apps.delete(name);
+    },
+    setMaintenance: (name, on) => {
+      mustFind(name).maintenance = on;
+    },
+    scaleWeb: (name, quantity) => scale(mustFind(name), quantity),
+    removeWebProcessType: (name) => {
+      const app = mustFind(name);
+      app.web = null;
+      app.dynos = app.dynos.filter((dyno) => dyno.type !== 'web');
+    },
+    crashDynos(name, count) {
+      const dynos = webDynos(mustFind(name));
+      for (const dyno of dynos.slice(0, count ?? dynos.length)) touch(dyno, 'crashed');
+    },
+    setDynoState(name, dynoName, state) {
+      const dyno = mustFind(name).dynos.find((candidate) => candidate.name === dynoName);
+      if (!dyno) throw new Error(`fake Heroku: no dyno ${dynoName} on ${name}`);
+      touch(dyno, state);
+    },
+    setHealthStatus: (name, status) => {
+      mustFind(name).healthStatus = status;
+    },
+    dropHealth: (name, drop) => {
+      mustFind(name).healthDropped = drop;
+    },
+    healthHits: (name) => router.calls(`/${name}/health`),
+    addKey: (key) => {
+      keys.add(key);
+    },
+    revokeKey: (key) => {
+      keys.delete(key);
+    },
+    forbidApp: (name, key) => {
+      mustFind(name).forbiddenKeys.add(key);
+    },
+    setRateLimitRemaining(remaining) {
+      rate.pool = remaining;
+      rate.at = Date.now();
+    },
+    rateLimitRemaining: () => Math.floor(rate.pool),
+    forceRateLimit(retryAfterSeconds) {
+      rate.forcedRetryAfter = retryAfterSeconds === undefined ? null : retryAfterSeconds;
+    },
+    clearRateLimit() {
+      rate.forcedRetryAfter = undefined;
+    },
+    failWith(status, id = 'internal_server_error', message = 'Internal server error.') {
+      failure = status === undefined ? undefined : { status, id, message };
+    },
+    useLegacyErrorKey(legacy) {
+      legacyErrorKey = legacy;
+    },
+  };
+  return controls;
+}
+
+function list(items: unknown[]): FakeReply {
+  const range = items.length > 0 ? `id ${firstId(items)}..${lastId(items)}; max=200` : 'id ..; max=200';
+  return { status: 200, headers: { 'accept-ranges': 'id, name', 'content-range': range }, body: items };
+}
+
+const idOf = (item: unknown) => (item as { id: string }).id;
+const firstId = (items: unknown[]) => idOf(items[0]);
+const lastId = (items: unknown[]) => idOf(items[items.length - 1]);
+
+function appJson(app: FakeApp) {
+  const stack = { id: '01234567-89ab-cdef-0123-456789abcdef', name: 'heroku-24' };
+  return {
+    acm: false,
+    archived_at: null,
+    buildpack_provided_description: 'Node.js',
+    build_stack: stack,
+    created_at: TIMESTAMP,
+    generation: { id: '01234567-89ab-cdef-0123-456789abcdef', name: 'cedar' },
+    git_url: `https://git.heroku.com/${app.name}.git`,
+    id: app.id,
+    internal_routing: null,
+    maintenance: app.maintenance,
+    name: app.name,
+    owner: { email: 'username@example.com', id: '01234567-89ab-cdef-0123-456789abcdef' },
+    organization: null,
+    team: null,
+    region: { id: '01234567-89ab-cdef-0123-456789abcdef', name: 'us' },
+    released_at: TIMESTAMP,
+    repo_size: null,
+    slug_size: 0,
+    space: null,
+    stack,
+    updated_at: TIMESTAMP,
+    web_url: app.webUrl,
+  };
+}
+
+function formationJson(app: FakeApp) {
+  return {
+    app: { name: app.name, id: app.id },
+    command: 'npm start',
+    created_at: TIMESTAMP,
+    dyno_size: { id: '01234567-89ab-cdef-0123-456789abcdef', name: 'Standard-1X' },
+    id: app.web?.id,
+    quantity: app.web?.quantity ?? 0,
+    size: 'Standard-1X',
+    type: 'web',
+    updated_at: TIMESTAMP,
+  };
+}
+
+function dynoJson(app: FakeApp, dyno: FakeDyno) {
+  return {
+    attach_url: null,
+    command: 'npm start',
+    created_at: TIMESTAMP,
+    id: dyno.id,
+    name: dyno.name,
+    release: { id: '01234567-89ab-cdef-0123-456789abcdef', version: 11 },
+    app: { name: app.name, id: app.id },
+    size: 'Standard-1X',
+    state: dyno.state,
+    type: dyno.type,
+    updated_at: dyno.updatedAt,
+  };
+}
+
+/** The documented keys with values of the wrong type. */
+function wrongTypesFor(path: string): unknown {
+  if (/\/formation\/?$/.test(path)) return [{ type: 'web', quantity: '1' }];
+  if (/\/dynos\/?$/.test(path)) return [{ type: 'web', name: 'web.1', state: 1 }];
+  return { name: 'example', maintenance: 'false', web_url: 42 };
+}
+
+/** Heroku's router error pages are HTML served with 503 (or 404 for an unknown host). */
+function routerError(status: number, title: string, text: string): FakeReply {
+  return {
+    status,
+    headers: { 'content-type': 'text/html; charset=utf-8' },
+    body: `<!DOCTYPE html><html><head><title>${title}</title></head><body><p>${text}</p></body></html>`,
+  };
+}

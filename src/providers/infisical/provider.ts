@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { httpStatusCode } from '../../core/codes.js';
+import { type AccessServiceToken, readAccessToken } from '../../core/env.js';
+import { degraded, skipped, up } from '../../core/result.js';
+import { surfaceBase } from '../../core/surface.js';
+import { redactUrl } from '../../transport/redact.js';
+import { defineProvider } from '../contract.js';
+import { ACCESS_TOKEN_ENV, accessHeaders, detectAccessGate } from '../shared/accessGate.js';
+import { parseJsonBody, providerText, transportFailure, tryParseJsonBody } from '../shared/api.js';
+import {
+  ACCESS_GATE_CODE_DOCS,
+  ENDPOINT_STATUS_CODE_DOCS,
+  PROVIDER_API_CODE_DOCS,
+  TRANSPORT_CODE_DOCS,
+} from '../shared/codes.js';
+
+export const infisicalSurface = surfaceBase
+  .extend({
+    provider: z
+      .literal('infisical')
+      .describe('An Infisical server (the vault), judged by GET {url}/api/status.'),
+    url: z
+      .url({ protocol: /^https?$/, error: 'an http(s) URL' })
+      .describe('Base URL of the Infisical server, /api/status is appended; required, no default.'),
+    access_token_env: ACCESS_TOKEN_ENV,
+  })
+  .strict();
+
+export type InfisicalSurface = z.infer<typeof infisicalSurface>;
+
+// The healthy body is about 250 bytes; anything near this cap is not Infisical.
+const BODY_CAP_BYTES = 64 * 1024;
+
+// Infisical's handler always sets `message: "Ok"`; `date` and the feature flags are not needed here.
+const statusSchema = z.looseObject({ message: z.string() });
+// Fastify's error handler: {reqId, statusCode, error, message}.
+const errorSchema = z.looseObject({ error: z.string().optional(), message: z.string().optional() });
+
+function statusUrl(base: string): string {
+  return `${base.replace(/\/+$/, '')}/api/status`;
+}
+
+const CODES = [
+  ...TRANSPORT_CODE_DOCS,
+  ...ACCESS_GATE_CODE_DOCS,
+  ...ENDPOINT_STATUS_CODE_DOCS,
+  PROVIDER_API_CODE_DOCS[0], // api_bad_response: a body that is not Infisical's JSON
+] as const;
+
+export const infisicalProvider = defineProvider({
+  name: 'infisical',
+  schema: infisicalSurface,
+  codes: CODES,
+  async probe(surface, ctx) {
+    let accessToken: AccessServiceToken | undefined;
+    if (surface.access_token_env) {
+      const token = readAccessToken(ctx.env, surface.access_token_env);
+      if (!token.ok) return skipped(token);
+      accessToken = token.value;
+    }
+    const outcome = await ctx.request({
+      url: statusUrl(surface.url),
+      headers: { Accept: 'application/json', ...accessHeaders(accessToken) },
+      maxBodyBytes: BODY_CAP_BYTES,
+    });
+    if (outcome.kind === 'failure')
+      return transportFailure(outcome, 'connection_error', 'Infisical /api/status');
+    const gate = detectAccessGate(outcome, accessToken !== undefined);
+    if (gate) return degraded('access_gate_redirect', gate);
+    if (outcome.status !== 200) {
+      const body = tryParseJsonBody(outcome, errorSchema);
+      const said = [body?.error, body?.message].filter(Boolean).join(': ');
+      return degraded(
+        httpStatusCode('http_', outcome.status),
+        `Infisical /api/status answered HTTP ${outcome.status}${said ? ` (${providerText(said)})` : ''}`,
+      );
+    }
+    const parsed = parseJsonBody(outcome, statusSchema, 'Infisical /api/status');
+    if (!parsed.ok) return degraded('api_bad_response', parsed.detail);
+    const ms = Math.round(outcome.durationSeconds * 1000);
+    return up(`Infisical says "${providerText(parsed.value.message)}" in ${ms} ms`);
+  },
+  target: (surface) => redactUrl(statusUrl(surface.url)),
+  credentials: (surface) => (surface.access_token_env ? [surface.access_token_env] : []),
+});

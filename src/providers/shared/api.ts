@@ -1,0 +1,117 @@
+import type { z } from 'zod';
+import { degraded, type ProbeResult } from '../../core/result.js';
+import { type HttpFailure, type HttpResponse, headerValue } from '../../transport/client.js';
+import type { SharedCache } from './cache.js';
+
+/**
+ * What a request that got no HTTP answer means, in one place for every provider: a timeout is the
+ * probe's deadline and a TLS failure a certificate problem, whoever was called; anything else
+ * (refused, reset, DNS) is "no answer", which each caller names in its own terms
+ * (`health_no_response` for an app's health check, `connection_error` for a provider API or Infisical).
+ */
+export function transportFailure<NoAnswer extends 'health_no_response' | 'connection_error'>(
+  outcome: HttpFailure,
+  noAnswer: NoAnswer,
+  what: string,
+): ProbeResult<'probe_timeout' | 'tls_error' | NoAnswer> {
+  const code =
+    outcome.failure === 'timeout' ? 'probe_timeout' : outcome.failure === 'tls' ? 'tls_error' : noAnswer;
+  return degraded(code, `${what}: ${outcome.message}`);
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; detail: string };
+
+/**
+ * Parses a provider body read under a size cap. Anything other than the documented JSON (an HTML
+ * page from a proxy, a cut or oversized body, a field of the wrong type) is reported, never thrown.
+ */
+export function parseJsonBody<T>(response: HttpResponse, schema: z.ZodType<T>, what: string): Parsed<T> {
+  if (response.truncated) {
+    return { ok: false, detail: `${what}: body larger than ${response.body.length} bytes, not read further` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(response.body.toString('utf8'));
+  } catch {
+    const type = headerValue(response.headers, 'content-type') ?? 'no content-type';
+    return { ok: false, detail: `${what}: body is not JSON (${type}, ${response.body.length} bytes)` };
+  }
+  return parseValue(json, schema, what);
+}
+
+/** Validates decoded JSON (or a part of it, named by `at`) against the fields a probe reads. */
+export function parseValue<T>(
+  value: unknown,
+  schema: z.ZodType<T>,
+  what: string,
+  at: PropertyKey[] = [],
+): Parsed<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const first = parsed.error.issues[0];
+  const path = [...at, ...(first?.path ?? [])];
+  const where = path.length > 0 ? path.map(String).join('.') : 'body';
+  return { ok: false, detail: `${what}: unexpected JSON at ${where}: ${first?.message ?? 'invalid'}` };
+}
+
+/** Like parseJsonBody, but for error bodies that only feed the detail text: any failure gives undefined. */
+export function tryParseJsonBody<T>(response: HttpResponse, schema: z.ZodType<T>): T | undefined {
+  const parsed = parseJsonBody(response, schema, '');
+  return parsed.ok ? parsed.value : undefined;
+}
+
+// A bogus Retry-After (a year, say) must not blind a surface: an hour is longer than any provider asks.
+const MAX_RETRY_AFTER_MS = 3_600_000;
+
+/** Retry-After in milliseconds (delta-seconds or an HTTP date), or undefined when absent or unreadable. */
+export function retryAfterMs(response: HttpResponse, nowMs: number): number | undefined {
+  const raw = headerValue(response.headers, 'retry-after')?.trim();
+  if (!raw) return undefined;
+  let ms: number;
+  if (/^\d+$/.test(raw)) ms = Number(raw) * 1000;
+  else {
+    const at = Date.parse(raw);
+    if (Number.isNaN(at)) return undefined;
+    ms = at - nowMs;
+  }
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
+}
+
+/** A whole number from a header such as RateLimit-Remaining, or undefined. */
+export function integerHeader(response: HttpResponse, name: string): number | undefined {
+  const raw = headerValue(response.headers, name)?.trim();
+  if (!raw || !/^\d+$/.test(raw)) return undefined;
+  return Number(raw);
+}
+
+/**
+ * A "do not call before" time shared by every surface using one provider credential, kept in the
+ * shared cache so that a 429 seen by one surface silences all of them until Retry-After passes.
+ */
+export class Cooldown {
+  constructor(
+    private readonly cache: SharedCache,
+    private readonly key: string,
+  ) {}
+
+  /** The time (ms since the epoch) before which no call may be made, or undefined when calls are allowed. */
+  async until(): Promise<number | undefined> {
+    // A ttl of 0 is never stored, so this only reads an existing entry.
+    return this.cache.getOrLoad<number | undefined>(this.key, async () => ({ value: undefined, ttlMs: 0 }));
+  }
+
+  async start(untilMs: number, nowMs: number): Promise<void> {
+    this.cache.delete(this.key);
+    await this.cache.getOrLoad(this.key, async () => ({
+      value: untilMs,
+      ttlMs: Math.max(untilMs - nowMs, 1),
+    }));
+  }
+}
+
+/** Keeps a provider's free text short and free of the credential that was sent with the request. */
+export function providerText(text: string, secrets: readonly string[] = []): string {
+  let out = text.replace(/\s+/g, ' ').trim();
+  for (const secret of secrets) if (secret.length >= 4) out = out.replaceAll(secret, '***');
+  return out.length > 200 ? `${out.slice(0, 197)}...` : out;
+}

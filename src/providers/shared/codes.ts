@@ -1,0 +1,106 @@
+import type { CodeOf, ErrorCodeDoc } from '../../core/codes.js';
+
+/** Codes of a health check (the `http` provider, and the app check of `heroku_app`). */
+export const HEALTH_CODE_DOCS = [
+  {
+    code: 'health_http_<status>',
+    status: 'degraded',
+    meaning: 'The health check answered with a status other than `expect_status` (default: any 2xx).',
+    action:
+      'For a Heroku app, `heroku ps` and `heroku logs --tail`: a 502/503 usually means the web dyno is not serving. Otherwise check the target itself.',
+    replaces: '"health_http_502 or health_no_response"',
+  },
+  {
+    code: 'health_no_response',
+    status: 'degraded',
+    meaning: 'The health check got no HTTP answer: connection refused, reset, or the name did not resolve.',
+    action: 'Check the target is running and resolvable; the detail says which of refused/reset/DNS it was.',
+    replaces: '"health_http_502 or health_no_response"',
+  },
+] as const satisfies readonly ErrorCodeDoc[];
+
+/** Transport outcomes any provider's request can have. */
+export const TRANSPORT_CODE_DOCS = [
+  {
+    code: 'tls_error',
+    status: 'degraded',
+    meaning: 'The TLS handshake failed (self-signed, expired or mismatched certificate).',
+    action: 'Fix the certificate, or set `ca_file` on the surface for a private CA.',
+  },
+  {
+    code: 'connection_error',
+    status: 'degraded',
+    meaning:
+      'Infisical, or the Heroku or Cloudflare API, could not be reached: refused, reset or DNS failure. The detail names which.',
+    action:
+      'For the vault, check the host running Infisical (instance state, then its logs); for an API, check the exporter’s egress and HEROKU_API_URL / CLOUDFLARE_API_URL.',
+    replaces: '"vault tile shows DEGRADED" (unreachable)',
+  },
+] as const satisfies readonly ErrorCodeDoc[];
+
+/** Cloudflare Access in front of any surface. */
+export const ACCESS_GATE_CODE_DOCS = [
+  {
+    code: 'access_gate_redirect',
+    status: 'degraded',
+    meaning:
+      'Cloudflare Access stopped the request: a 3xx to `/cdn-cgi/access/login`, a 401 with `WWW-Authenticate: Bearer`, or a 403 with `Cf-Access-Error`/`CF-Access-Aud`. Redirects are never followed.',
+    action:
+      'The service token is missing from a Service Auth (non_identity) policy on the Access application, was revoked, or the probe hit a gated URL (a Heroku probe must use the direct herokuapp.com URL).',
+    replaces:
+      '"api-prod, console-prod … all show DEGRADED … CF Access redirect present" and the Access prerequisite',
+  },
+] as const satisfies readonly ErrorCodeDoc[];
+
+/** What a provider API (Heroku, Cloudflare) can answer besides success. */
+export const PROVIDER_API_CODE_DOCS = [
+  {
+    code: 'api_bad_response',
+    status: 'degraded',
+    meaning:
+      'A provider API (or Infisical) answered with a body that is not the documented JSON, or larger than the cap.',
+    action:
+      'Something between the exporter and the provider (proxy, captive portal) is answering; check the URL.',
+  },
+  {
+    code: 'api_auth_failed',
+    status: 'degraded',
+    meaning: 'The provider API rejected the credentials (401/403; Cloudflare codes 10000 or 9109).',
+    action: 'Rotate or re-scope the token named in the surface (`api_key_env` / `token_env`).',
+    replaces: '"Check probe credentials"',
+  },
+  {
+    code: 'rate_limited',
+    status: 'degraded',
+    meaning:
+      'The provider API answered 429 (Cloudflare code 971). The exporter waits for Retry-After before calling again.',
+    action: 'Lower the number of surfaces per token or raise `metadata_ttl_seconds`.',
+  },
+  {
+    code: 'api_http_<status>',
+    status: 'degraded',
+    meaning:
+      'The Heroku API answered with an unexpected HTTP status, or the Cloudflare API with one and no Cloudflare error body.',
+    action:
+      'Check status.heroku.com or cloudflarestatus.com; the detail carries the API message when there is one.',
+  },
+] as const satisfies readonly ErrorCodeDoc[];
+
+/** A non-success status of a provider's own endpoint (Infisical's /api/status, a missing Pages project). */
+export const ENDPOINT_STATUS_CODE_DOCS = [
+  {
+    code: 'http_<status>',
+    status: 'degraded',
+    meaning:
+      'Infisical `/api/status` answered non-200; for Cloudflare Pages, `http_404` means the project is not in the account (code 8000007).',
+    action:
+      'For Pages, correct or remove the registry entry; for Infisical, check its logs (a 500 usually means Redis or Postgres).',
+    replaces: '"http_404 on every poll" and "vault … http_*"',
+  },
+] as const satisfies readonly ErrorCodeDoc[];
+
+export type HealthCode = CodeOf<typeof HEALTH_CODE_DOCS>;
+export type TransportCode = CodeOf<typeof TRANSPORT_CODE_DOCS>;
+export type AccessGateCode = CodeOf<typeof ACCESS_GATE_CODE_DOCS>;
+export type ProviderApiCode = CodeOf<typeof PROVIDER_API_CODE_DOCS>;
+export type EndpointStatusCode = CodeOf<typeof ENDPOINT_STATUS_CODE_DOCS>;

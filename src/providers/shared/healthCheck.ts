@@ -1,0 +1,45 @@
+import type { CoreCode } from '../../core/codes.js';
+import { httpStatusCode } from '../../core/codes.js';
+import type { AccessServiceToken } from '../../core/env.js';
+import { degraded, type ProbeResult, up } from '../../core/result.js';
+import type { ProbeContext } from '../contract.js';
+import { accessHeaders, detectAccessGate } from './accessGate.js';
+import { transportFailure } from './api.js';
+import type { AccessGateCode, HealthCode, TransportCode } from './codes.js';
+
+export interface HealthCheck {
+  url: string;
+  /** Undefined: any 2xx is healthy. */
+  expectStatus?: number;
+  accessToken?: AccessServiceToken;
+  caFile?: string;
+  freshConnection?: boolean;
+}
+
+/** GET a health URL and judge it; shared by `http` and the app check of `heroku_app`. */
+export async function checkHealth(
+  ctx: ProbeContext,
+  check: HealthCheck,
+): Promise<ProbeResult<HealthCode | AccessGateCode | TransportCode | CoreCode>> {
+  const outcome = await ctx.request({
+    url: check.url,
+    headers: accessHeaders(check.accessToken),
+    caFile: check.caFile,
+    freshConnection: check.freshConnection,
+  });
+  if (outcome.kind === 'failure') return transportFailure(outcome, 'health_no_response', 'health check');
+  const gate = detectAccessGate(outcome, check.accessToken !== undefined);
+  if (gate) return degraded('access_gate_redirect', gate);
+  const healthy =
+    check.expectStatus === undefined
+      ? outcome.status >= 200 && outcome.status < 300
+      : outcome.status === check.expectStatus;
+  if (!healthy) {
+    const expected = check.expectStatus === undefined ? 'a 2xx' : String(check.expectStatus);
+    return degraded(
+      httpStatusCode('health_http_', outcome.status),
+      `health check answered HTTP ${outcome.status}, expected ${expected}`,
+    );
+  }
+  return up(`HTTP ${outcome.status} in ${Math.round(outcome.durationSeconds * 1000)} ms`);
+}

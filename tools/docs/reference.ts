@@ -1,0 +1,107 @@
+import type { z } from 'zod';
+import { pollerSchema } from '../../src/config/schema.js';
+import { ExporterMetrics } from '../../src/metrics/metrics.js';
+import { ERROR_CODE_DOCS, PROVIDER_FAMILIES, surfaceSchema } from '../../src/providers/index.js';
+import { renderAlertsTable } from '../observability/alerts.js';
+
+/** README sections rendered from the code, so the reference cannot drift from what runs. */
+export const GENERATED_SECTIONS: Record<string, () => string> = {
+  'config-reference': renderConfigReference,
+  'metrics-reference': renderMetricsReference,
+  'error-codes': renderErrorCodes,
+  alerts: () => renderAlertsTable(),
+};
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function describeField(schema: z.ZodType): { type: string; default: string; required: boolean } {
+  const def = (
+    schema as unknown as {
+      def: { type: string; defaultValue?: unknown; innerType?: z.ZodType; values?: unknown[] };
+    }
+  ).def;
+  if (def.type === 'default') {
+    const inner = describeField(def.innerType as z.ZodType);
+    return { ...inner, default: JSON.stringify(def.defaultValue), required: false };
+  }
+  if (def.type === 'optional') return { ...describeField(def.innerType as z.ZodType), required: false };
+  if (def.type === 'literal') return { type: `\`${String(def.values?.[0])}\``, default: '', required: true };
+  if (def.type === 'enum') {
+    const entries = (schema as unknown as { options: string[] }).options;
+    return { type: entries.map((entry) => `\`${entry}\``).join(' \\| '), default: '', required: true };
+  }
+  return { type: def.type, default: '', required: true };
+}
+
+function fieldRows(shape: Record<string, z.ZodType>, prefix: string): string[] {
+  return Object.entries(shape).map(([key, schema]) => {
+    const field = describeField(schema);
+    const fallback = field.default ? `\`${field.default}\`` : field.required ? 'required' : 'optional';
+    return `| \`${prefix}${key}\` | ${field.type} | ${fallback} | ${cell(schema.description ?? '')} |`;
+  });
+}
+
+export function renderConfigReference(): string {
+  const rows = ['| key | type | default | meaning |', '| --- | --- | --- | --- |'];
+  rows.push(...fieldRows(pollerSchema.shape as Record<string, z.ZodType>, 'poller.'));
+  rows.push(
+    '| `environments.<env>` | list | required | Surfaces of one environment (`env` label); `SURFACE_ENV` limits a run to one. |',
+  );
+  for (const variant of surfaceSchema.options) {
+    const shape = variant.shape as Record<string, z.ZodType>;
+    const provider = describeField(shape.provider as z.ZodType).type;
+    rows.push(`| **provider ${provider}** | | | |`);
+    rows.push(...fieldRows(shape, ''));
+  }
+  return rows.join('\n');
+}
+
+export function renderMetricsReference(): string {
+  const metrics = new ExporterMetrics({
+    version: 'docs',
+    defaultMetrics: false,
+    providerFamilies: PROVIDER_FAMILIES,
+  });
+  const rows = ['| metric | type | labels | meaning |', '| --- | --- | --- | --- |'];
+  for (const { name, help, type, labelNames } of metrics.families()) {
+    rows.push(
+      `| \`${name}\` | ${type} | ${labelNames.map((label) => `\`${label}\``).join(', ')} | ${cell(help)} |`,
+    );
+  }
+  rows.push(
+    '| `process_*`, `nodejs_*` | | | prom-client default process metrics (CPU, memory, event-loop lag, GC). |',
+  );
+  return rows.join('\n');
+}
+
+export function renderErrorCodes(): string {
+  const rows = [
+    '| code | status | meaning | what to do | replaces (seed runbook) |',
+    '| --- | --- | --- | --- | --- |',
+  ];
+  for (const doc of ERROR_CODE_DOCS) {
+    rows.push(
+      `| \`${doc.code}\` | ${doc.status.toUpperCase()} | ${cell(doc.meaning)} | ${cell(doc.action)} | ${cell(doc.replaces ?? '')} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+const BEGIN = (name: string) => `<!-- BEGIN GENERATED ${name}: edit the code, then npm run generate -->`;
+const END = (name: string) => `<!-- END GENERATED ${name} -->`;
+
+/** Replaces every generated block of the README with a fresh render. */
+export function updateGeneratedSections(readme: string): string {
+  let out = readme;
+  for (const [name, render] of Object.entries(GENERATED_SECTIONS)) {
+    const begin = BEGIN(name);
+    const end = END(name);
+    const start = out.indexOf(begin);
+    const stop = out.indexOf(end);
+    if (start < 0 || stop < start) throw new Error(`README has no generated block ${name}`);
+    out = `${out.slice(0, start + begin.length)}\n${render()}\n${out.slice(stop)}`;
+  }
+  return out;
+}

@@ -1,0 +1,453 @@
+import { stringify } from 'yaml';
+import type { RateBudget } from '../../src/providers/contract.js';
+
+/**
+ * Every threshold the alert rules use, in seconds unless the name says otherwise. The runbook this
+ * project replaces polls every 30 s, calls the poller stalled after 120 s and backs a crashed poller
+ * off for at most 300 s; the numbers below follow from those three.
+ */
+export interface AlertThresholds {
+  /** Runbook: "If poller_last_poll_at is > 120s old, the poller thread is stalled": four missed 30 s polls. */
+  heartbeatStaleSeconds: number;
+  /** The stale-tile symptom ("all tiles with checked_at > 120s old"), for one surface while the poller runs. */
+  surfaceCheckStaleSeconds: number;
+  /** An exporter nobody scrapes freezes every tile, as a stalled heartbeat does: same urgency. */
+  exporterDownForSeconds: number;
+  /** One replica of several is down: nothing is unwatched, so it waits longer than a restart or a deploy. */
+  exporterReplicaDownForSeconds: number;
+  /** The worker backoff tops out at 300 s: dead for longer than one full backoff means it is not coming back. */
+  workerDeadForSeconds: number;
+  /** Four 30 s polls in a row: one lost health check or a dyno restart is over well before. */
+  surfaceDownForSeconds: number;
+  /** A ticket, not a page: ten polls in a row rule out a blip, a restart or a short provider hiccup. */
+  surfaceDegradedForSeconds: number;
+  /** A reload or a deploy can briefly run without a variable; five minutes means it is really missing. */
+  credentialsMissingForSeconds: number;
+  /** Access policy edits take effect within a minute or two; five minutes means the token is really rejected. */
+  accessGateRejectingForSeconds: number;
+  /** Runbook: "If deploy_building persists > 10 min, cancel and retrigger the deployment". Measured from created_on. */
+  deployBuildingSeconds: number;
+  /** A failed build is often retried at once; the previous deployment keeps serving meanwhile. */
+  deployFailedForSeconds: number;
+  /** A project created or renamed with its registry entry can 404 for a few minutes; after 15 the registry is wrong. */
+  pagesProjectNotFoundForSeconds: number;
+  /** Below this share of the budget the next burst ends in 429s that blind every surface of the provider. */
+  rateBudgetLowFraction: number;
+  /** Budgets refill continuously (Heroku about 75 calls a minute): a short dip refills by itself. */
+  rateBudgetLowForSeconds: number;
+  /** Window of the probe_crashed rate: ten 30 s polls, so one crash keeps it above 0 for five minutes. */
+  probeCrashRateWindowSeconds: number;
+  /** One crash is a log line; crashing for ten minutes is a bug that blinds the surface. */
+  probesCrashingForSeconds: number;
+  /** Someone editing the registry may save a broken file and fix it a minute later (with --watch-config). */
+  configReloadFailedForSeconds: number;
+}
+
+export const ALERT_THRESHOLDS: AlertThresholds = {
+  heartbeatStaleSeconds: 120,
+  surfaceCheckStaleSeconds: 120,
+  exporterDownForSeconds: 120,
+  exporterReplicaDownForSeconds: 600,
+  workerDeadForSeconds: 300,
+  surfaceDownForSeconds: 120,
+  surfaceDegradedForSeconds: 300,
+  credentialsMissingForSeconds: 300,
+  accessGateRejectingForSeconds: 300,
+  deployBuildingSeconds: 600,
+  deployFailedForSeconds: 300,
+  pagesProjectNotFoundForSeconds: 900,
+  rateBudgetLowFraction: 0.1,
+  rateBudgetLowForSeconds: 300,
+  probeCrashRateWindowSeconds: 300,
+  probesCrashingForSeconds: 600,
+  configReloadFailedForSeconds: 300,
+};
+
+/** The API budgets the providers grant, and the surface provider that spends each one. */
+export const PROVIDER_RATE_BUDGETS = {
+  // Heroku: a pool of 4,500 tokens per account, refilled at about 75 a minute.
+  heroku: { calls: 4500, per: 'an hour', surfaceProvider: 'heroku_app' },
+  // Cloudflare: 1,200 requests per 5 minutes per user; past it every call is refused for 5 minutes.
+  cloudflare: { calls: 1200, per: '5 minutes', surfaceProvider: 'cloudflare_pages' },
+} as const satisfies Record<RateBudget, { calls: number; per: string; surfaceProvider: string }>;
+
+/** Where runbook_url points when the generator is not told otherwise: the runbook in this repository. */
+export const DEFAULT_RUNBOOK_BASE_URL =
+  'https://github.com/surface-exporter/surface-exporter/blob/main/docs/runbook.md';
+export const DEFAULT_JOB_SELECTOR = 'job="surface-exporter"';
+
+export interface AlertOptions {
+  /** Label matchers of the exporter's scrape job, e.g. `job="surface-exporter"`. */
+  jobSelector: string;
+  /** The runbook document; each alert links to `<runbookBaseUrl>#<alert name in lower case>`. */
+  runbookBaseUrl: string;
+  thresholds: AlertThresholds;
+}
+
+export const DEFAULT_ALERT_OPTIONS: AlertOptions = {
+  jobSelector: DEFAULT_JOB_SELECTOR,
+  runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
+  thresholds: ALERT_THRESHOLDS,
+};
+
+export type Severity = 'page' | 'ticket';
+
+/** One alert with what the README table and the runbook say about it. */
+export interface AlertDefinition {
+  name: string;
+  severity: Severity;
+  /** When it fires, in words, for the README table. */
+  firesWhen: string;
+  /** Seconds the condition must hold; 0 when the threshold is itself an age. */
+  forSeconds: number;
+  expr: string;
+  /** Labels added to the ones the expression carries. */
+  extraLabels?: Record<string, string>;
+  summary: string;
+  description: string;
+}
+
+export interface PrometheusAlertingRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: Record<string, string>;
+  annotations: { summary: string; description: string; runbook_url: string };
+}
+
+export interface PrometheusRuleFile {
+  groups: Array<{ name: string; rules: PrometheusAlertingRule[] }>;
+}
+
+/** Codes with an alert of their own; the generic DEGRADED alert leaves them out so one cause pages once. */
+const CODES_WITH_OWN_ALERT = [
+  'skipped_credentials',
+  'access_gate_redirect',
+  'deploy_building',
+  'deploy_failure',
+  'probe_crashed',
+] as const;
+
+/** The alert definitions, thresholds and job selector applied. */
+export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS): AlertDefinition[] {
+  const t = options.thresholds;
+  const q = new Queries(options.jobSelector);
+  const surface = '{{ $labels.env }}/{{ $labels.surface }} ({{ $labels.provider }})';
+  const currentCode = q.currentCodeTemplate();
+  return [
+    {
+      name: 'SurfaceExporterDown',
+      severity: 'page',
+      firesWhen: 'no replica of the exporter answers its scrape (down or absent)',
+      forSeconds: t.exporterDownForSeconds,
+      expr: `# Down: every replica fails its scrape. Absent: no target left in service discovery.\nmax by (job) (up{${options.jobSelector}}) == 0\nor\nabsent(up{${options.jobSelector}})`,
+      summary: 'No surface-exporter replica is up.',
+      description: `No target of job {{ $labels.job }} has answered a scrape for ${humanDuration(t.exporterDownForSeconds)}: no surface is watched and no other alert of this exporter can fire.`,
+    },
+    {
+      name: 'SurfaceExporterReplicaDown',
+      severity: 'ticket',
+      firesWhen: 'one replica is down while another still answers',
+      forSeconds: t.exporterReplicaDownForSeconds,
+      expr: `(up{${options.jobSelector}} == 0)\n# Only while another replica is up: when none is, SurfaceExporterDown pages instead.\nand on () (count(up{${options.jobSelector}} == 1) > 0)`,
+      summary: 'One surface-exporter replica is down.',
+      description: `{{ $labels.instance }} has failed its scrapes for ${humanDuration(t.exporterReplicaDownForSeconds)}; the other replicas still probe every surface.`,
+    },
+    {
+      name: 'SurfacePollerHeartbeatStale',
+      severity: 'page',
+      firesWhen: `no probe has completed in an environment for more than ${humanDuration(t.heartbeatStaleSeconds)}`,
+      forSeconds: 0,
+      expr: `${q.heartbeatAge()}\n> ${t.heartbeatStaleSeconds}`,
+      summary: 'The surface poller has stopped.',
+      description: `No probe has completed in env {{ $labels.env }} for {{ $value | humanizeDuration }} (limit ${humanDuration(t.heartbeatStaleSeconds)}): every tile of {{ $labels.env }} is frozen at its last state.`,
+    },
+    {
+      name: 'SurfaceWorkerDead',
+      severity: 'ticket',
+      firesWhen: `a surface's worker loop has been dead for ${humanDuration(t.workerDeadForSeconds)}`,
+      forSeconds: t.workerDeadForSeconds,
+      expr: `(max by (env, surface, provider) (surface_worker_alive{${options.jobSelector}}) == 0)\n${q.unlessHeartbeatStale(t)}`,
+      summary: "A surface's worker loop is dead.",
+      description: `The worker of ${surface} has been dead for ${humanDuration(t.workerDeadForSeconds)}, one full maximum backoff, so it is not restarting by itself. Current code: ${currentCode}.`,
+    },
+    {
+      name: 'SurfaceDown',
+      severity: 'page',
+      firesWhen: `a surface is DOWN for ${humanDuration(t.surfaceDownForSeconds)}`,
+      forSeconds: t.surfaceDownForSeconds,
+      expr: `# Every replica that probes the surface must see it DOWN: one replica's network does not page.\nmin by (env, surface, provider) (surface_status{${options.jobSelector}, status="down"}) == 1`,
+      summary: 'A surface is DOWN.',
+      description: `${surface} has been DOWN for ${humanDuration(t.surfaceDownForSeconds)}. Current code: ${currentCode}.`,
+    },
+    {
+      name: 'SurfaceDegraded',
+      severity: 'ticket',
+      firesWhen: `a surface is DEGRADED for ${humanDuration(t.surfaceDegradedForSeconds)} with a code that has no alert of its own (the code is a label)`,
+      forSeconds: t.surfaceDegradedForSeconds,
+      expr: [
+        `(\n${indent(q.currentCode(`code!~"${CODES_WITH_OWN_ALERT.join('|')}"`))}`,
+        '  # Pages projects missing from the account have PagesProjectNotFound.',
+        `  unless on (env, surface) surface_error_info{${options.jobSelector}, provider="cloudflare_pages", code="http_404"}`,
+        ...q.unlessRateBudgetLow(t),
+        ')',
+        'and on (env, surface, provider)',
+        `(min by (env, surface, provider) (surface_status{${options.jobSelector}, status="degraded"}) == 1)`,
+      ].join('\n'),
+      summary: 'A surface is DEGRADED.',
+      description: `${surface} has been DEGRADED for ${humanDuration(t.surfaceDegradedForSeconds)} with code {{ $labels.code }}.`,
+    },
+    {
+      name: 'SurfaceCheckStale',
+      severity: 'ticket',
+      firesWhen: `a surface was last checked more than ${humanDuration(t.surfaceCheckStaleSeconds)} ago while the poller checks the others`,
+      forSeconds: 0,
+      expr: [
+        `(time() - max by (env, surface, provider) (surface_last_check_timestamp_seconds{${options.jobSelector}}) > ${t.surfaceCheckStaleSeconds})`,
+        '# Only a surface the poller left behind: when the whole poller stalls every surface falls behind',
+        '# together, this stays under the limit, and SurfacePollerHeartbeatStale is the alert.',
+        'and on (env, surface) (',
+        indent(q.latestProbeByEnv()),
+        '  - on (env) group_right ()',
+        `  max by (env, surface) (surface_last_check_timestamp_seconds{${options.jobSelector}})`,
+        `  > ${t.surfaceCheckStaleSeconds}`,
+        ')',
+        '# A dead worker has SurfaceWorkerDead.',
+        `unless on (env, surface) (max by (env, surface) (surface_worker_alive{${options.jobSelector}}) == 0)`,
+      ].join('\n'),
+      summary: 'A surface has not been checked recently.',
+      description: `${surface} was last checked {{ $value | humanizeDuration }} ago (limit ${humanDuration(t.surfaceCheckStaleSeconds)}) while the poller checks the other surfaces; its tile is stale. Current code: ${currentCode}.`,
+    },
+    {
+      name: 'SurfaceCredentialsMissing',
+      severity: 'ticket',
+      firesWhen: `a surface reports \`skipped_credentials\` for ${humanDuration(t.credentialsMissingForSeconds)}`,
+      forSeconds: t.credentialsMissingForSeconds,
+      expr: `max by (env, surface, provider, variable) (surface_credential_missing{${options.jobSelector}})`,
+      extraLabels: { code: 'skipped_credentials' },
+      summary: 'A surface is not probed: a credential variable is missing.',
+      description: `${surface} has reported skipped_credentials for ${humanDuration(t.credentialsMissingForSeconds)}: no request is sent until {{ $labels.variable }} is set (Access tokens as client_id:client_secret), then reload. \`surface-exporter list\` shows every unset variable.`,
+    },
+    {
+      name: 'SurfaceAccessGateRejecting',
+      severity: 'ticket',
+      firesWhen: `Cloudflare Access stops a surface's probe (\`access_gate_redirect\`) for ${humanDuration(t.accessGateRejectingForSeconds)}`,
+      forSeconds: t.accessGateRejectingForSeconds,
+      expr: q.anyReplicaCode('code="access_gate_redirect"'),
+      summary: "Cloudflare Access is rejecting the probe's service token.",
+      description: `${surface} has been stopped by Cloudflare Access ({{ $labels.code }}) for ${humanDuration(t.accessGateRejectingForSeconds)}: the service token is missing from a Service Auth policy of the application, was revoked, or the surface points at a gated URL.`,
+    },
+    {
+      name: 'PagesDeployStuckBuilding',
+      severity: 'ticket',
+      firesWhen: `the newest Pages deployment has been building for more than ${humanDuration(t.deployBuildingSeconds)}`,
+      forSeconds: 0,
+      expr: [
+        `(time() - max by (env, surface, provider) (surface_deployment_started_timestamp_seconds{${options.jobSelector}}) > ${t.deployBuildingSeconds})`,
+        `and on (env, surface) ${q.anyReplicaCode('code="deploy_building"')}`,
+      ].join('\n'),
+      extraLabels: { code: 'deploy_building' },
+      summary: 'A Cloudflare Pages deployment has been building for too long.',
+      description: `The newest deployment of ${surface} was created {{ $value | humanizeDuration }} ago and is still building (limit ${humanDuration(t.deployBuildingSeconds)}): cancel and retrigger it.`,
+    },
+    {
+      name: 'PagesDeployFailed',
+      severity: 'ticket',
+      firesWhen: `the newest Pages deployment has failed for ${humanDuration(t.deployFailedForSeconds)}`,
+      forSeconds: t.deployFailedForSeconds,
+      expr: q.anyReplicaCode('code="deploy_failure"'),
+      summary: 'A Cloudflare Pages deployment failed.',
+      description: `The newest deployment of ${surface} has failed ({{ $labels.code }}) for ${humanDuration(t.deployFailedForSeconds)}; the previous deployment is still served. Read the build log, fix, and retry.`,
+    },
+    {
+      name: 'PagesProjectNotFound',
+      severity: 'ticket',
+      firesWhen: `a Pages project in the registry is not in the account (\`http_404\`) for ${humanDuration(t.pagesProjectNotFoundForSeconds)}`,
+      forSeconds: t.pagesProjectNotFoundForSeconds,
+      expr: q.anyReplicaCode('provider="cloudflare_pages", code="http_404"'),
+      summary: 'A Cloudflare Pages project in the registry does not exist.',
+      description: `${surface} has answered {{ $labels.code }} (project not in the account) for ${humanDuration(t.pagesProjectNotFoundForSeconds)}: correct the project name or remove the registry entry.`,
+    },
+    {
+      name: 'ProviderRateBudgetLow',
+      severity: 'ticket',
+      firesWhen: `less than ${t.rateBudgetLowFraction * 100} % of a provider's API budget is left for ${humanDuration(t.rateBudgetLowForSeconds)}`,
+      forSeconds: t.rateBudgetLowForSeconds,
+      expr: q.rateBudgetLow(t).join('\nor\n'),
+      summary: 'A provider API rate budget is almost spent.',
+      description: `Only {{ $value | humanizePercentage }} of the {{ $labels.provider }} API budget (${budgetTemplate()}) is left (limit ${t.rateBudgetLowFraction * 100} %); at zero every {{ $labels.provider }} surface turns rate_limited.`,
+    },
+    {
+      name: 'SurfaceProbesCrashing',
+      severity: 'ticket',
+      firesWhen: `a surface's probe has thrown (\`probe_crashed\`) throughout ${humanDuration(t.probesCrashingForSeconds)}`,
+      forSeconds: t.probesCrashingForSeconds,
+      expr: `sum by (env, surface, provider, code) (rate(surface_probe_errors_total{${options.jobSelector}, code="probe_crashed"}[${promDuration(t.probeCrashRateWindowSeconds)}])) > 0`,
+      summary: "A surface's probe keeps crashing.",
+      description: `The probe of ${surface} has thrown ({{ $labels.code }}) throughout the last ${humanDuration(t.probesCrashingForSeconds)}. This is a bug: grep the logs for probe_crashed and file the stack.`,
+    },
+    {
+      name: 'SurfaceExporterConfigReloadFailed',
+      severity: 'ticket',
+      firesWhen: `the last registry reload of a replica failed, for ${humanDuration(t.configReloadFailedForSeconds)}`,
+      forSeconds: t.configReloadFailedForSeconds,
+      expr: `surface_exporter_config_last_reload_successful{${options.jobSelector}} == 0`,
+      summary: 'The exporter rejected its registry file.',
+      description: `{{ $labels.instance }} has rejected its registry file for ${humanDuration(t.configReloadFailedForSeconds)} and still probes the previous registry; \`surface-exporter check-config FILE\` lists every error.`,
+    },
+  ];
+}
+
+/** The Prometheus rule file, as a data structure. */
+export function buildRuleFile(options: AlertOptions = DEFAULT_ALERT_OPTIONS): PrometheusRuleFile {
+  const rules = alertDefinitions(options).map(
+    (definition): PrometheusAlertingRule => ({
+      alert: definition.name,
+      expr: definition.expr,
+      // Right after `expr`, where people look for it; absent when the threshold is itself an age.
+      ...(definition.forSeconds > 0 ? { for: promDuration(definition.forSeconds) } : {}),
+      labels: { severity: definition.severity, ...definition.extraLabels },
+      annotations: {
+        summary: definition.summary,
+        description: definition.description,
+        runbook_url: runbookUrl(options.runbookBaseUrl, definition.name),
+      },
+    }),
+  );
+  return { groups: [{ name: 'surface-exporter', rules }] };
+}
+
+export function renderRuleFile(options: AlertOptions = DEFAULT_ALERT_OPTIONS): string {
+  return `${RULES_HEADER}${stringify(buildRuleFile(options), { lineWidth: 0, blockQuote: 'literal' })}`;
+}
+
+export const RULES_HEADER =
+  '# Generated by `npm run generate` from src/observability/alerts.ts. Do not edit: change the source and regenerate.\n';
+
+export function runbookUrl(baseUrl: string, alertName: string): string {
+  return `${baseUrl}#${alertName.toLowerCase()}`;
+}
+
+/**
+ * The same rules with every duration multiplied by `factor` (fractions and budgets unchanged), so
+ * an end-to-end test sees each alert fire in seconds.
+ */
+export function scaleThresholds(thresholds: AlertThresholds, factor: number): AlertThresholds {
+  const scaled = { ...thresholds };
+  for (const key of Object.keys(scaled) as Array<keyof AlertThresholds>) {
+    if (key.endsWith('Seconds')) scaled[key] = Math.max(1, Math.round(thresholds[key] * factor));
+  }
+  return scaled;
+}
+
+/** The alerts table of the README, in Markdown. */
+export function renderAlertsTable(options: AlertOptions = DEFAULT_ALERT_OPTIONS): string {
+  const rows = alertDefinitions(options).map((definition) => {
+    const link = `[runbook](docs/runbook.md#${definition.name.toLowerCase()})`;
+    return `| \`${definition.name}\` | ${definition.severity} | ${definition.firesWhen} | ${link} |`;
+  });
+  return ['| Alert | Severity | Fires when | Runbook |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+/** PromQL fragments shared by several rules. */
+class Queries {
+  constructor(private readonly job: string) {}
+
+  /**
+   * Seconds since the freshest replica serving an env completed a probe. Before a replica's first
+   * probe its process start stands in for the heartbeat, as in /health, so a restart does not page.
+   */
+  heartbeatAge(): string {
+    return [
+      'time() - max by (env) (',
+      `  max by (job, instance) ({__name__=~"surface_poller_last_poll_timestamp_seconds|process_start_time_seconds", ${this.job}})`,
+      '  # One series per environment the replica serves.',
+      `  + on (job, instance) group_right () (0 * surface_poller_surfaces{${this.job}})`,
+      ')',
+    ].join('\n');
+  }
+
+  /** When the freshest replica serving each env last completed a probe. */
+  latestProbeByEnv(): string {
+    return `max by (env) (surface_poller_last_poll_timestamp_seconds{${this.job}} + on (job, instance) group_right () (0 * surface_poller_surfaces{${this.job}}))`;
+  }
+
+  /** A stalled poller freezes every surface: the heartbeat alert speaks for all of them. */
+  unlessHeartbeatStale(t: AlertThresholds): string {
+    return `# A stalled poller has SurfacePollerHeartbeatStale.\nunless on (env) (\n${indent(this.heartbeatAge())}\n  > ${t.heartbeatStaleSeconds}\n)`;
+  }
+
+  /**
+   * The current error code of each surface, as the replica that checked it last sees it, so that
+   * two replicas seeing different codes still make one alert.
+   */
+  currentCode(codeMatcher: string): string {
+    return [
+      'max by (env, surface, provider, code) (',
+      `  surface_error_info{${this.job}, ${codeMatcher}}`,
+      '  and on (job, instance, env, surface)',
+      `  (surface_last_check_timestamp_seconds{${this.job}} == on (env, surface) group_left () max by (env, surface) (surface_last_check_timestamp_seconds{${this.job}}))`,
+      ')',
+    ].join('\n');
+  }
+
+  /** Surfaces where any replica sees the code: these codes come from configuration a replica can lack alone. */
+  anyReplicaCode(matchers: string): string {
+    return `max by (env, surface, provider, code) (surface_error_info{${this.job}, ${matchers}})`;
+  }
+
+  /** The share of each provider's budget left, where it is below the threshold; `min` is the replica that spent most. */
+  rateBudgetLow(t: AlertThresholds): string[] {
+    return Object.entries(PROVIDER_RATE_BUDGETS).map(
+      ([provider, budget]) =>
+        `min by (provider) (surface_provider_rate_limit_remaining{${this.job}, provider="${provider}"}) / ${budget.calls} < ${t.rateBudgetLowFraction}`,
+    );
+  }
+
+  /** rate_limited surfaces of a provider whose budget is low: ProviderRateBudgetLow already names the cause. */
+  unlessRateBudgetLow(t: AlertThresholds): string[] {
+    const lines = ['  # 429s while the budget is low have ProviderRateBudgetLow.'];
+    for (const [provider, budget] of Object.entries(PROVIDER_RATE_BUDGETS)) {
+      lines.push(
+        `  unless on (env, surface) (surface_error_info{${this.job}, provider="${budget.surfaceProvider}", code="rate_limited"} and on () (min(surface_provider_rate_limit_remaining{${this.job}, provider="${provider}"}) / ${budget.calls} < ${t.rateBudgetLowFraction}))`,
+      );
+    }
+    return lines;
+  }
+
+  /** Go template for annotations: the surface's current code(s), looked up at evaluation time. */
+  currentCodeTemplate(): string {
+    const query = `max by (code) (surface_error_info{${this.job}, env=%q, surface=%q})`;
+    return `{{ with printf \`${query}\` $labels.env $labels.surface | query }}{{ range $i, $s := . }}{{ if $i }}, {{ end }}{{ $s.Labels.code }}{{ end }}{{ else }}none{{ end }}`;
+  }
+}
+
+/** The variable a skipped_credentials surface needs, from its provider's defaults. */
+
+function budgetTemplate(): string {
+  const branches = Object.entries(PROVIDER_RATE_BUDGETS).map(
+    ([provider, budget], index) =>
+      `{{ ${index === 0 ? 'if' : 'else if'} eq $labels.provider "${provider}" }}${budget.calls.toLocaleString('en-US')} calls per ${budget.per.replace(/^an /, '')}`,
+  );
+  return `${branches.join('')}{{ end }}`;
+}
+
+function indent(text: string, by = '  '): string {
+  return text
+    .split('\n')
+    .map((line) => by + line)
+    .join('\n');
+}
+
+/** A Prometheus duration: 600 → `10m`, 90 → `90s`. */
+export function promDuration(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}
+
+/** 120 → "2 minutes", 90 → "90 seconds". */
+export function humanDuration(seconds: number): string {
+  const [value, unit] = seconds % 60 === 0 ? [seconds / 60, 'minute'] : [seconds, 'second'];
+  return `${value} ${unit}${value === 1 ? '' : 's'}`;
+}
