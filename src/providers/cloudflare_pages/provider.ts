@@ -6,20 +6,27 @@ import type { MetricFamily } from '../../core/metricFamily.js';
 import { degraded, type FamilySample, type ProbeResult, skipped, up } from '../../core/result.js';
 import { ENV_VAR_NAME, surfaceBase } from '../../core/surface.js';
 import type { HttpResponse } from '../../transport/client.js';
+import {
+  cloudflareApiUrl,
+  cloudflareHeaders,
+  isAuthRefusal,
+  isRateLimited,
+  readCloudflareAnswer,
+  remainingBudget,
+} from '../cloudflare/client.js';
 import { CLOUDFLARE_API_CODE_DOCS } from '../cloudflare/codes.js';
 import { defineProvider, type ProbeContext } from '../contract.js';
 import {
   Cooldown,
-  integerHeader,
   parseJsonBody,
   parseValue,
   providerText,
   retryAfterMs,
   transportFailure,
-  tryParseJsonBody,
 } from '../shared/api.js';
 import { ENDPOINT_STATUS_CODE_DOCS, PROVIDER_API_CODE_DOCS, TRANSPORT_CODE_DOCS } from '../shared/codes.js';
 import { CLOUDFLARE_PAGES_CODE_DOCS } from './codes.js';
+import { cloudflarePagesOnline } from './online.js';
 
 export const cloudflarePagesSurface = surfaceBase
   .extend({
@@ -45,8 +52,6 @@ export const cloudflarePagesSurface = surfaceBase
 
 export type CloudflarePagesSurface = z.infer<typeof cloudflarePagesSurface>;
 
-export const DEFAULT_CLOUDFLARE_API_URL = 'https://api.cloudflare.com/client/v4';
-
 // Results come newest first and only the first is read, so a small page keeps the body small. 10 is
 // what Cloudflare's own SDK test asks for and below the default page of 25 seen in recordings; no
 // bound is documented (a cap of 25 is only inferred), so the probe stays well inside what is known to work.
@@ -58,18 +63,11 @@ const DEFAULT_RATE_LIMIT_WAIT_MS = 300_000;
 const ERROR_TTL_CAP_MS = 60_000;
 
 const CODE_PROJECT_NOT_FOUND = 8000007;
-const CODES_AUTH = new Set([10000, 9109]);
-const CODE_RATE_LIMITED = 971;
 
 /** The documented stage names and statuses; anything else is exported as `unknown` to keep labels bounded. */
 const STAGE_NAMES = new Set(['queued', 'initialize', 'clone_repo', 'build', 'deploy']);
 const STAGE_STATUSES = new Set(['success', 'idle', 'active', 'failure', 'canceled']);
 
-// Real auth failures carry neither `messages` nor `result`, so only `success` is required.
-const envelopeSchema = z.looseObject({
-  success: z.boolean(),
-  errors: z.array(z.looseObject({ code: z.number(), message: z.string() })).optional(),
-});
 const listSchema = z.looseObject({ success: z.literal(true), result: z.array(z.unknown()) });
 const deploymentSchema = z.looseObject({
   id: z.string(),
@@ -116,7 +114,7 @@ export const cloudflarePagesProvider = defineProvider({
     if (!token.ok) return skipped(token);
     const accountId = readSecret(ctx.env, surface.account_id_env);
     if (!accountId.ok) return skipped(accountId);
-    const baseUrl = (ctx.env.CLOUDFLARE_API_URL?.trim() || DEFAULT_CLOUDFLARE_API_URL).replace(/\/+$/, '');
+    const baseUrl = cloudflareApiUrl(ctx.env);
     // Keys name variables, never their values.
     const tokenKey = `cloudflare:${baseUrl} ${surface.token_env}`;
     const cacheKey = `${tokenKey} ${surface.account_id_env} ${surface.project} ${surface.environment}`;
@@ -136,13 +134,13 @@ export const cloudflarePagesProvider = defineProvider({
       // Other surfaces on this project may join this load: it runs under its own deadline, not this probe's.
       const outcome = await ctx.requestShared({
         url,
-        headers: { Authorization: `Bearer ${token.value}`, Accept: 'application/json' },
+        headers: cloudflareHeaders(token.value),
         maxBodyBytes: BODY_CAP_BYTES,
       });
       if (outcome.kind === 'failure') {
         return { value: transportFailure(outcome, 'connection_error', 'Cloudflare API'), ttlMs: 0 };
       }
-      const remaining = integerHeader(outcome, 'x-ratelimit-remaining');
+      const remaining = remainingBudget(outcome);
       if (remaining !== undefined) ctx.reportRateLimit('cloudflare', remaining);
       // The account id is an identifier, not a credential: it is in every API URL and trace anyway,
       // and naming it helps an operator see which account answered. Only the token is scrubbed.
@@ -158,6 +156,7 @@ export const cloudflarePagesProvider = defineProvider({
     });
   },
   target: (surface) => `cloudflare pages ${surface.project} (${surface.environment})`,
+  online: cloudflarePagesOnline,
   credentials: (surface) => [surface.token_env, surface.account_id_env],
 });
 
@@ -170,14 +169,10 @@ async function judgeResponse(
   response: HttpResponse,
   call: { cooldown: Cooldown; secrets: string[] },
 ): Promise<{ result: ProbeResult<Code>; cache: Reuse }> {
-  const { status } = response;
-  const envelope = tryParseJsonBody(response, envelopeSchema);
-  const errors = envelope?.errors ?? [];
-  const codes = new Set(errors.map((error) => error.code));
-  const said = errors.map((error) => `${error.code} ${error.message}`).join('; ');
-  const answer = providerText(`HTTP ${status}${said ? `: ${said}` : ''}`, call.secrets);
+  const cloudflare = readCloudflareAnswer(response, call.secrets);
+  const { status, envelope, codes, answer } = cloudflare;
 
-  if (status === 429 || codes.has(CODE_RATE_LIMITED)) {
+  if (isRateLimited(cloudflare)) {
     const now = ctx.now();
     const until = now + (retryAfterMs(response, now) ?? DEFAULT_RATE_LIMIT_WAIT_MS);
     await call.cooldown.start(until, now);
@@ -198,7 +193,7 @@ async function judgeResponse(
       cache: 'error',
     };
   }
-  if (status === 401 || status === 403 || [...codes].some((code) => CODES_AUTH.has(code))) {
+  if (isAuthRefusal(cloudflare)) {
     return {
       result: degraded(
         'api_auth_failed',

@@ -14,7 +14,6 @@ import {
   providerText,
   retryAfterMs,
   transportFailure,
-  tryParseJsonBody,
 } from '../shared/api.js';
 import {
   ACCESS_GATE_CODE_DOCS,
@@ -23,7 +22,9 @@ import {
   TRANSPORT_CODE_DOCS,
 } from '../shared/codes.js';
 import { checkHealth } from '../shared/healthCheck.js';
+import { herokuApiUrl, herokuHeaders, herokuSaid } from './api.js';
 import { HEROKU_APP_CODE_DOCS } from './codes.js';
+import { herokuAppOnline } from './online.js';
 
 const APP_NAME = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
 const APP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -53,9 +54,6 @@ export const herokuAppSurface = surfaceBase
 
 export type HerokuAppSurface = z.infer<typeof herokuAppSurface>;
 
-export const DEFAULT_HEROKU_API_URL = 'https://api.heroku.com';
-const ACCEPT = 'application/vnd.heroku+json; version=3';
-
 // Heroku gives an account 4,500 calls an hour (refilled at ~75 a minute) shared with every other
 // client of that account: CI, the CLI, dashboards. Below 10 % the exporter lengthens its metadata
 // refresh in proportion to how empty the pool is, up to tenfold, so that it leaves the refill to the
@@ -84,11 +82,6 @@ const appSchema = z.looseObject({
 });
 const formationSchema = z.array(z.looseObject({ type: z.string(), quantity: z.number().int().min(0) }));
 const dynosSchema = z.array(z.looseObject({ type: z.string(), name: z.string(), state: z.string() }));
-const errorSchema = z.looseObject({
-  id: z.string().optional(),
-  message: z.string().optional(),
-  error: z.string().optional(),
-});
 
 interface WebDyno {
   name: string;
@@ -134,6 +127,7 @@ export const herokuAppProvider = defineProvider({
     return judgeApp(ctx, surface, loaded.value, accessToken);
   },
   target: (surface) => `heroku app ${surface.app}: web_url${surface.health_path}`,
+  online: herokuAppOnline,
   credentials: (surface) => [
     surface.api_key_env,
     ...(surface.access_token_env ? [surface.access_token_env] : []),
@@ -258,7 +252,7 @@ class HerokuApi {
     private readonly keyVariable: string,
     private readonly apiKey: string,
   ) {
-    this.baseUrl = (ctx.env.HEROKU_API_URL?.trim() || DEFAULT_HEROKU_API_URL).replace(/\/+$/, '');
+    this.baseUrl = herokuApiUrl(ctx.env);
     // Keyed by the variable's name, never its value: the budget is per account, i.e. per key.
     this.account = `${this.baseUrl} ${keyVariable}`;
     this.cooldown = new Cooldown(ctx.cache, `heroku:${this.account}:not-before`);
@@ -287,7 +281,7 @@ class HerokuApi {
     // cut short by the deadline of the surface that started it.
     const outcome = await this.ctx.requestShared({
       url: `${this.baseUrl}${path}`,
-      headers: { Accept: ACCEPT, Authorization: `Bearer ${this.apiKey}` },
+      headers: herokuHeaders(this.apiKey),
       maxBodyBytes,
     });
     if (outcome.kind === 'failure') {
@@ -311,9 +305,7 @@ class HerokuApi {
   }
 
   private async failed(path: string, response: HttpResponse): Promise<Loaded<never>> {
-    const body = tryParseJsonBody(response, errorSchema);
-    const said = [body?.id, body?.message ?? body?.error].filter(Boolean).join(': ');
-    const answer = `HTTP ${response.status}${said ? ` ${providerText(said, [this.apiKey])}` : ''}`;
+    const answer = `HTTP ${response.status}${herokuSaid(response, this.apiKey)}`;
     const status = response.status;
     if (status === 429) {
       const now = this.ctx.now();

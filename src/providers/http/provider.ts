@@ -4,7 +4,7 @@ import { skipped } from '../../core/result.js';
 import { surfaceBase } from '../../core/surface.js';
 import { redactUrl } from '../../transport/redact.js';
 import { defineProvider } from '../contract.js';
-import { ACCESS_TOKEN_ENV } from '../shared/accessGate.js';
+import { ACCESS_TOKEN_ENV, accessTokenUse } from '../shared/accessGate.js';
 import { ACCESS_GATE_CODE_DOCS, HEALTH_CODE_DOCS, TRANSPORT_CODE_DOCS } from '../shared/codes.js';
 import { checkHealth } from '../shared/healthCheck.js';
 
@@ -48,5 +48,10 @@ export const httpProvider = defineProvider({
     });
   },
   target: (surface) => redactUrl(surface.url),
+  online: {
+    credentials: (surface) => (surface.access_token_env ? [accessTokenUse(surface.access_token_env)] : []),
+    accessTarget: (surface) =>
+      surface.access_token_env ? { variable: surface.access_token_env, url: surface.url } : undefined,
+  },
   credentials: (surface) => (surface.access_token_env ? [surface.access_token_env] : []),
 });

@@ -5,7 +5,7 @@ import { degraded, skipped, up } from '../../core/result.js';
 import { surfaceBase } from '../../core/surface.js';
 import { redactUrl } from '../../transport/redact.js';
 import { defineProvider } from '../contract.js';
-import { ACCESS_TOKEN_ENV, accessHeaders, detectAccessGate } from '../shared/accessGate.js';
+import { ACCESS_TOKEN_ENV, accessHeaders, accessTokenUse, detectAccessGate } from '../shared/accessGate.js';
 import { parseJsonBody, providerText, transportFailure, tryParseJsonBody } from '../shared/api.js';
 import {
   ACCESS_GATE_CODE_DOCS,
@@ -81,5 +81,12 @@ export const infisicalProvider = defineProvider({
     return up(`Infisical says "${providerText(parsed.value.message)}" in ${ms} ms`);
   },
   target: (surface) => redactUrl(statusUrl(surface.url)),
+  online: {
+    credentials: (surface) => (surface.access_token_env ? [accessTokenUse(surface.access_token_env)] : []),
+    accessTarget: (surface) =>
+      surface.access_token_env
+        ? { variable: surface.access_token_env, url: statusUrl(surface.url) }
+        : undefined,
+  },
   credentials: (surface) => (surface.access_token_env ? [surface.access_token_env] : []),
 });

@@ -1,6 +1,13 @@
-import type { AccessServiceToken } from '../../core/env.js';
+import { type AccessServiceToken, readAccessToken } from '../../core/env.js';
 import { ENV_VAR_NAME } from '../../core/surface.js';
 import { type HttpResponse, headerValue } from '../../transport/client.js';
+import {
+  type CredentialUse,
+  notChecked,
+  type OnlineContext,
+  type OnlineFinding,
+  unreachable,
+} from '../online.js';
 
 /** Shared by every provider that can sit behind Cloudflare Access. */
 export const ACCESS_TOKEN_ENV = ENV_VAR_NAME.optional().describe(
@@ -50,4 +57,77 @@ export function accessLoginUrl(location: string): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A Cloudflare Access service token variable, as `check-config --online` inspects it. */
+export function accessTokenUse(variable: string): CredentialUse {
+  return {
+    variable,
+    noun: 'Cloudflare Access service token',
+    problem: (value) =>
+      readAccessToken({ token: value }, 'token').ok ? undefined : 'expected client_id:client_secret',
+  };
+}
+
+// The origin's answer behind the gate is not read: only whether Access let the request through.
+const ACCESS_BODY_CAP = 4 * 1024;
+
+/** Sends each gated URL its service token once and reports whether Access let it through. */
+export async function checkAccessTargets(
+  variable: string,
+  targets: Map<string, string[]>,
+  ctx: OnlineContext,
+): Promise<OnlineFinding[]> {
+  const findings: OnlineFinding[] = [];
+  const token = readAccessToken(ctx.env, variable);
+  for (const [url, surfaces] of targets) {
+    const subject = `${variable} @ ${new URL(url).host}`;
+    if (!ctx.usable(variable) || !token.ok) {
+      findings.push({
+        check: 'access_token',
+        subject,
+        surfaces,
+        ...notChecked(`not checked: ${variable} is not usable`),
+      });
+      continue;
+    }
+    const outcome = await ctx.send({
+      url,
+      headers: accessHeaders(token.value),
+      maxBodyBytes: ACCESS_BODY_CAP,
+    });
+    if (outcome.kind === 'failure') {
+      findings.push({
+        check: 'access_token',
+        subject,
+        surfaces,
+        ...unreachable(`GET ${url}`, outcome),
+        severity: 'warn',
+      });
+      continue;
+    }
+    const gate = detectAccessGate(outcome, true);
+    if (gate) {
+      ctx.reject(variable, `Cloudflare Access stopped it at ${new URL(url).host}`);
+      findings.push({
+        check: 'access_token',
+        subject,
+        surfaces,
+        result: 'rejected',
+        severity: 'fail',
+        detail: gate,
+      });
+    } else {
+      ctx.accept(variable, 'Cloudflare Access');
+      findings.push({
+        check: 'access_token',
+        subject,
+        surfaces,
+        result: 'ok',
+        severity: 'ok',
+        detail: `let through to the origin, which answered HTTP ${outcome.status}`,
+      });
+    }
+  }
+  return findings;
 }
