@@ -31,6 +31,8 @@ export interface AppDeps {
    * limit then counts the client address from X-Forwarded-For instead of the proxy's own.
    */
   trustProxy?: string;
+  /** With shards: the ordinal of the shard owning a surface this one does not (force-poll answers 421). */
+  owningShard?: (filter: SurfaceFilter) => number | undefined;
 }
 
 export const MAX_REQUEST_BODY = '16kb';
@@ -112,8 +114,14 @@ export function createApp(deps: AppDeps): express.Express {
     try {
       res.json(await poller.forcePoll(filter));
     } catch (err) {
-      if (err instanceof UnknownSurfaceError) throw new HttpError(404, 'unknown surface');
-      throw err;
+      if (!(err instanceof UnknownSurfaceError)) throw err;
+      const owner = deps.owningShard?.(filter);
+      // 421 Misdirected Request: the surface exists, and this shard may not probe it; the caller retries there.
+      if (owner !== undefined) {
+        res.status(421).json({ error: `surface owned by shard ${owner}`, owning_shard: owner });
+        return;
+      }
+      throw new HttpError(404, 'unknown surface');
     }
   };
   app.post('/api/force-poll', requireOperator, forcePoll);

@@ -12,6 +12,7 @@ import { Poller, type PollerDeps } from '../poller/poller.js';
 import { startEventLoopWatchdog } from '../poller/watchdog.js';
 import { PROVIDER_FAMILIES } from '../providers/index.js';
 import { HttpClient } from '../transport/client.js';
+import { budgetShare, misdirectedTo, type ShardSettings, SINGLE_SHARD, sliceRegistry } from './sharding.js';
 
 export interface ExporterOptions {
   registry: LoadedRegistry;
@@ -31,6 +32,8 @@ export interface ExporterOptions {
   defaultMetrics?: boolean;
   /** How long a client may take to send its request headers (slowloris guard). */
   headersTimeoutMs?: number;
+  /** The slice of the registry this process watches; the whole of it by default. */
+  shard?: ShardSettings;
 }
 
 export interface RunningExporter {
@@ -47,11 +50,15 @@ export interface RunningExporter {
 
 export async function startExporter(options: ExporterOptions): Promise<RunningExporter> {
   const { log, env } = options;
+  const shard = options.shard ?? SINGLE_SHARD;
   const metrics = new ExporterMetrics({
     version: VERSION,
     defaultMetrics: options.defaultMetrics,
     providerFamilies: PROVIDER_FAMILIES,
   });
+  metrics.setShard(shard);
+  // A shard never learns of the surfaces it does not own past this point: no worker, no series, no API call.
+  let slice = sliceRegistry(options.registry, shard);
   // As many keep-alive connections per origin as probes may be in flight: many surfaces often share
   // one origin (a Heroku router, a Pages edge), and a smaller pool would queue probes past their deadline.
   const http =
@@ -60,7 +67,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       userAgent: `surface-exporter/${VERSION}`,
       connectionsPerOrigin: options.registry.poller.concurrency,
     });
-  const poller = new Poller(options.registry, {
+  const poller = new Poller(slice.own, {
     sink: metrics,
     log: log.child({ component: 'StatusPoller' }),
     env,
@@ -69,14 +76,16 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     tracer: options.tracer,
     workerHook: options.workerHook,
     resolveProvider: options.resolveProvider,
+    budgetShare: budgetShare(shard),
   });
   metrics.recordReload(true, Date.now() / 1000);
 
   const reload = async (): Promise<ReloadOutcome> => {
     if (!options.registryFile) return { ok: false, errors: ['no registry file to reload'] };
     try {
-      const next = await loadRegistryFile(options.registryFile, options.onlyEnv);
-      const counts = poller.applyRegistry(next);
+      const next = sliceRegistry(await loadRegistryFile(options.registryFile, options.onlyEnv), shard);
+      const counts = poller.applyRegistry(next.own);
+      slice = next;
       metrics.recordReload(true, Date.now() / 1000);
       log.info({ event: 'config_reloaded', file: options.registryFile, ...counts }, 'registry reloaded');
       return { ok: true, errors: [], ...counts };
@@ -105,6 +114,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       basic: env.METRICS_BASIC_AUTH?.trim() || undefined,
     },
     trustProxy: env.TRUST_PROXY?.trim() || undefined,
+    owningShard: (filter) => misdirectedTo(slice, filter),
   };
   const app = createApp(deps);
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
@@ -136,7 +146,8 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     {
       event: 'started',
       url,
-      surfaces: options.registry.surfaces.length,
+      surfaces: slice.own.surfaces.length,
+      ...(shard.total > 1 ? { shard: shard.ordinal, total_shards: shard.total } : {}),
       poller: options.pollerEnabled ? 'running' : 'disabled',
       version: VERSION,
     },

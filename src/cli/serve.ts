@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import type { RunningExporter } from '../app/exporter.js';
 import { startExporter } from '../app/exporter.js';
+import { parseShardSettings, ShardSettingsError } from '../app/sharding.js';
 import { watchConfigFile } from '../app/watch.js';
 import { loadRegistryFile } from '../config/load.js';
 import { createLogger } from '../core/log.js';
@@ -32,6 +33,9 @@ Options:
   --watch-config           reload the registry when its file changes (as SIGHUP and POST /-/reload do)
   --demo                   run the demo even when a registry exists
   --no-poller              serve the API without the background poller (also TESTING=true)
+  --shard K --total-shards N   watch only shard K (0 ≤ K < N) of the registry (env SURFACE_SHARD,
+                           SURFACE_TOTAL_SHARDS); every shard reads the whole registry
+  --pod NAME               take K from a StatefulSet pod name's trailing ordinal (surface-exporter-2 is 2)
   -h, --help               this text
 
 Environment:
@@ -55,6 +59,9 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
       'no-poller': { type: 'boolean', default: false },
       'watch-config': { type: 'boolean', default: false },
       demo: { type: 'boolean', default: false },
+      shard: { type: 'string' },
+      'total-shards': { type: 'string' },
+      pod: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -68,6 +75,10 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   if (values.demo && values.config) throw new UsageError('--demo and --config exclude each other');
   const configFile = values.demo ? undefined : resolveConfigFile(values.config, env);
   const pollerEnabled = !values['no-poller'] && !isTruthy(env.TESTING);
+  const shard = shardSettings(
+    { shard: values.shard, totalShards: values['total-shards'], pod: values.pod },
+    env,
+  );
 
   if (!configFile) {
     if (values['watch-config']) throw new UsageError('--watch-config needs a registry file (--config FILE)');
@@ -106,6 +117,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     log,
     tracer: tracing.tracer,
     http,
+    shard,
   });
   const watcher = values['watch-config']
     ? watchConfigFile(configFile, () => exporter.reload(), { log })
@@ -117,6 +129,15 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     await tracing.shutdown();
   });
   return 0;
+}
+
+function shardSettings(...args: Parameters<typeof parseShardSettings>) {
+  try {
+    return parseShardSettings(...args);
+  } catch (err) {
+    if (err instanceof ShardSettingsError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /** Reloads on SIGHUP, and stops on SIGTERM or SIGINT once in-flight probes have ended. */

@@ -41,6 +41,8 @@ export class ExporterMetrics {
   private readonly rateLimitRemaining: Gauge;
   private readonly reloadSuccessful: Gauge;
   private readonly reloadTimestamp: Gauge;
+  private readonly shardOrdinal: Gauge;
+  private readonly totalShards: Gauge;
   private readonly eventLoopLag = new WindowedMax();
   private readonly surfaceFamilies: readonly SurfaceFamily[];
 
@@ -90,6 +92,18 @@ export class ExporterMetrics {
       help: 'When the registry was last loaded successfully.',
       registers,
     });
+    // As kube-state-metrics names them, so dashboards and rules written for it read these too.
+    this.shardOrdinal = new Gauge({
+      name: 'surface_exporter_shard_ordinal',
+      help: 'Always 1; the shard_ordinal label says which shard of the registry this process watches.',
+      labelNames: ['shard_ordinal'],
+      registers,
+    });
+    this.totalShards = new Gauge({
+      name: 'surface_exporter_total_shards',
+      help: 'How many shards share the registry, as this process was told.',
+      registers,
+    });
     const eventLoopLag = this.eventLoopLag;
     new Gauge({
       name: 'surface_poller_event_loop_lag_seconds',
@@ -118,6 +132,12 @@ export class ExporterMetrics {
         this.registry.removeSingleMetric(name);
       }
     }
+  }
+
+  setShard(shard: { ordinal: number; total: number }): void {
+    this.shardOrdinal.reset();
+    this.shardOrdinal.set({ shard_ordinal: String(shard.ordinal) }, 1);
+    this.totalShards.set(shard.total);
   }
 
   recordProbe(labels: SurfaceLabels, outcome: ProbeOutcome): void {

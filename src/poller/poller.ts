@@ -25,6 +25,8 @@ export interface PollerDeps {
   resolveProvider?: (surface: SurfaceConfig) => Provider;
   /** Test-only: called at the top of each worker iteration; a throw there is a worker-loop crash. */
   workerHook?: (surfaceKey: string) => void;
+  /** The part of every provider budget this process plans against (ProbeContext.budgetShare); 1 by default. */
+  budgetShare?: number;
 }
 
 export interface SurfaceSnapshot {
@@ -242,6 +244,7 @@ export class Poller {
       deadline,
       cache: this.cache,
       metadataTtlSeconds: this.settings.metadata_ttl_seconds,
+      budgetShare: this.deps.budgetShare ?? 1,
       now: () => this.clock.now(),
       request: (req) => http.send({ ...req, deadline }, observe, trace),
       requestShared: (req) =>

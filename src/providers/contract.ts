@@ -32,6 +32,11 @@ export interface ProbeContext {
    */
   readonly cache: SharedCache;
   readonly metadataTtlSeconds: number;
+  /**
+   * The fraction of each provider account's rate budget this process may plan to spend (1 alone;
+   * 1/N when N processes share the registry and therefore the accounts).
+   */
+  readonly budgetShare: number;
   /** Milliseconds since the epoch; injectable so tests can move time. */
   now(): number;
   reportRateLimit(budget: RateBudget, remaining: number): void;

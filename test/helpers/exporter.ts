@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { type RunningExporter, startExporter } from '../../src/app/exporter.js';
+import { type ExporterOptions, type RunningExporter, startExporter } from '../../src/app/exporter.js';
 import { parseRegistry } from '../../src/config/load.js';
 import type { Env } from '../../src/core/env.js';
 import type { ProbeOutcome } from '../../src/core/result.js';
@@ -20,6 +20,7 @@ export interface HarnessOptions {
   env?: Env;
   /** Default false: tests drive probes themselves with probe() or forcePoll(). */
   pollerEnabled?: boolean;
+  shard?: ExporterOptions['shard'];
 }
 
 export interface ExporterHarness {
@@ -72,6 +73,7 @@ export async function startHarness(options: HarnessOptions): Promise<ExporterHar
     env: { FORCE_POLL_TOKEN: OPERATOR_TOKEN, ...options.env },
     log,
     defaultMetrics: false,
+    shard: options.shard,
   });
   const authorized = { authorization: `Bearer ${OPERATOR_TOKEN}` };
   const getJson = async <T>(path: string, init: RequestInit = {}): Promise<T> => {

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { type RunningExporter, startExporter } from '../../src/app/exporter.js';
+import type { ShardSettings } from '../../src/app/sharding.js';
 import { parseRegistry } from '../../src/config/load.js';
 import type { Clock } from '../../src/core/clock.js';
 import { createLogger } from '../../src/core/log.js';
@@ -88,6 +89,7 @@ export interface TestExporterOptions {
   /** prom-client's process metrics; off by default to keep scrapes in tests small. */
   defaultMetrics?: boolean;
   headersTimeoutMs?: number;
+  shard?: ShardSettings;
 }
 
 export interface TestExporter extends RunningExporter {
@@ -110,6 +112,7 @@ export async function startTestExporter(options: TestExporterOptions): Promise<T
     resolveProvider: options.resolveProvider,
     defaultMetrics: options.defaultMetrics ?? false,
     headersTimeoutMs: options.headersTimeoutMs,
+    shard: options.shard,
   });
   return Object.assign(exporter, { logs: capture });
 }

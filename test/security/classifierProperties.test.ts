@@ -111,6 +111,7 @@ function scriptedContext(answers: HttpOutcome[]): ProbeContext {
     log: pino({ level: 'silent' }),
     cache: new SharedCache(),
     metadataTtlSeconds: 300,
+    budgetShare: 1,
     now: () => Date.now(),
     reportRateLimit: () => {},
     request: async () => answers[call++ % answers.length] as HttpOutcome,

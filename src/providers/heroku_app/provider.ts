@@ -64,6 +64,17 @@ const MAX_TTL_STRETCH = 10;
 // With caching switched off (metadata_ttl_seconds: 0) a low pool would still be drained; a minute is the
 // refill period Heroku quotes, so stretching starts from there.
 const LOW_BUDGET_MIN_TTL_MS = 60_000;
+// Feed-forward beside that feedback: a refresh of one app costs three calls (app, formation, dynos),
+// so refreshing A apps every TTL spends 3A x 3600 / TTL calls an hour. The TTL is lengthened until
+// that fits the part of the hourly budget this process may plan for (its budgetShare: 1/N of the
+// account for one of N shards, which all spend the same account), keeping a fifth of it for the
+// account's other clients, so that N shards never plan more than one account's refill together.
+// A TTL configured under the refill minute is an operator choosing freshness over budget (or a test):
+// it is taken as given, and the pool feedback above remains its guard.
+const CALLS_PER_REFRESH = 3;
+const PLANNED_FRACTION_OF_SHARE = 0.8;
+// An app not refreshed for an hour has left the registry (or this shard): it no longer counts.
+const APP_FORGOTTEN_AFTER_MS = 3_600_000;
 // A 429 without Retry-After: a minute refills 75 calls, enough for this exporter to resume.
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 // An error answer (bad key, unknown app) may be fixed at any moment; it is re-checked at least every minute.
@@ -140,9 +151,10 @@ export const herokuAppProvider = defineProvider({
  */
 async function loadSnapshot(ctx: ProbeContext, api: HerokuApi, app: string): Promise<Loaded<AppSnapshot>> {
   return ctx.cache.getOrLoad(`heroku:${api.account}:app:${app}`, async () => {
+    const refreshedApps = await api.noteRefresh(app);
     const loaded = await fetchSnapshot(api, app);
     let ttlMs = 0;
-    if (loaded.ok) ttlMs = api.metadataTtlMs();
+    if (loaded.ok) ttlMs = api.metadataTtlMs(refreshedApps);
     else if (loaded.cacheable) ttlMs = Math.min(ctx.metadataTtlSeconds * 1000, ERROR_TTL_CAP_MS);
     return { value: loaded, ttlMs };
   });
@@ -258,11 +270,34 @@ class HerokuApi {
     this.cooldown = new Cooldown(ctx.cache, `heroku:${this.account}:not-before`);
   }
 
-  metadataTtlMs(): number {
+  /** `refreshedApps`: how many apps of this account the process refreshes (noteRefresh). */
+  metadataTtlMs(refreshedApps: number): number {
     const configured = this.ctx.metadataTtlSeconds * 1000;
-    if (this.remaining === undefined || this.remaining >= LOW_BUDGET_THRESHOLD) return configured;
+    const plannedCallsPerHour = HEROKU_HOURLY_BUDGET * this.ctx.budgetShare * PLANNED_FRACTION_OF_SHARE;
+    const planned =
+      configured < LOW_BUDGET_MIN_TTL_MS
+        ? configured
+        : Math.max(configured, (refreshedApps * CALLS_PER_REFRESH * 3_600_000) / plannedCallsPerHour);
+    if (this.remaining === undefined || this.remaining >= LOW_BUDGET_THRESHOLD) return planned;
     const stretch = Math.min(MAX_TTL_STRETCH, LOW_BUDGET_THRESHOLD / Math.max(this.remaining, 1));
-    return Math.max(configured, LOW_BUDGET_MIN_TTL_MS) * stretch;
+    return Math.max(planned, LOW_BUDGET_MIN_TTL_MS) * stretch;
+  }
+
+  /** Records a refresh of `app` and answers how many apps of this account were refreshed within the hour. */
+  async noteRefresh(app: string): Promise<number> {
+    const refreshed = await this.ctx.cache.getOrLoad(`heroku:${this.account}:refreshed-apps`, async () => ({
+      value: new Map<string, number>(),
+      ttlMs: 365 * 24 * 3_600_000,
+    }));
+    const now = this.ctx.now();
+    refreshed.delete(app);
+    refreshed.set(app, now);
+    // Pruned once per app per hour at most: the oldest entries come first in a Map re-set in time order.
+    for (const [name, at] of refreshed) {
+      if (now - at < APP_FORGOTTEN_AFTER_MS) break;
+      refreshed.delete(name);
+    }
+    return refreshed.size;
   }
 
   async get<T>(path: string, schema: z.ZodType<T>, maxBodyBytes: number): Promise<Loaded<T>> {
