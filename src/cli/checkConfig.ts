@@ -1,10 +1,9 @@
 import { parseArgs } from 'node:util';
+import { runOnlineChecks } from '../app/oneShot.js';
 import { type LoadedRegistry, loadRegistryFile, RegistryError } from '../config/load.js';
-import { VERSION } from '../core/version.js';
 import { providerFor } from '../providers/index.js';
-import { HttpClient } from '../transport/client.js';
+import type { OnlineFinding as OnlineCheck } from '../providers/online.js';
 import { requireConfigFile, UsageError } from './args.js';
-import { checkOnline, type OnlineCheck } from './online.js';
 import { type CliIo, renderTable, SecretMasker } from './output.js';
 
 export const CHECK_CONFIG_HELP = `Usage: surface-exporter check-config [FILE] [--online] [--json]
@@ -91,12 +90,7 @@ export async function checkConfigCommand(argv: string[], io: CliIo): Promise<num
   const summary = summarize(registry);
   let checks: OnlineCheck[] | undefined;
   if (values.online) {
-    const http = new HttpClient({ userAgent: `surface-exporter/${VERSION} check-config` });
-    try {
-      checks = await checkOnline(registry, { env: io.env, http, timeoutMs: timeoutSeconds * 1000 });
-    } finally {
-      await http.close();
-    }
+    checks = await runOnlineChecks(registry, { env: io.env, timeoutMs: timeoutSeconds * 1000 });
   }
   const failed = checks?.filter((check) => check.severity === 'fail').length ?? 0;
   let output: string;

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { probeEachOnce } from '../app/oneShot.js';
 import {
   type LoadedRegistry,
   loadRegistryFile,
@@ -7,11 +8,8 @@ import {
 } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import type { ProbeOutcome, SurfaceStatus } from '../core/result.js';
-import { VERSION } from '../core/version.js';
-import { ExporterMetrics } from '../metrics/metrics.js';
-import { Poller } from '../poller/poller.js';
 import { providerFor } from '../providers/index.js';
-import { HttpClient, type HttpExchange, type HttpOutcome, headerValue } from '../transport/client.js';
+import { type HttpExchange, type HttpOutcome, headerValue } from '../transport/client.js';
 import { redactUrl } from '../transport/redact.js';
 import { EXIT_USAGE, requireConfigFile, UsageError } from './args.js';
 import { type CliIo, formatMilliseconds, renderTable, SecretMasker } from './output.js';
@@ -130,24 +128,8 @@ async function runProbes(registry: LoadedRegistry, io: CliIo, masker: SecretMask
     level: io.env.LOG_LEVEL ?? 'error',
     destination: { write: (line: string) => io.stderr.write(masker.mask(line)) },
   });
-  const http = new HttpClient({ userAgent: `surface-exporter/${VERSION}` });
-  const poller = new Poller(registry, {
-    sink: new ExporterMetrics({ version: VERSION, defaultMetrics: false }),
-    log,
-    env: io.env,
-    http,
-  });
-  try {
-    return await Promise.all(
-      registry.surfaces.map(async (surface) => {
-        const exchanges: HttpExchange[] = [];
-        const probe = await poller.probeOnce(surface.key, (exchange) => exchanges.push(exchange));
-        return toReport(surface, probe, exchanges);
-      }),
-    );
-  } finally {
-    await http.close();
-  }
+  const probed = await probeEachOnce(registry, { env: io.env, log });
+  return probed.map(({ surface, outcome, exchanges }) => toReport(surface, outcome, exchanges));
 }
 
 function toReport(surface: RegisteredSurface, probe: ProbeOutcome, exchanges: HttpExchange[]): ProbeReport {

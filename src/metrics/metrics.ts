@@ -2,7 +2,6 @@ import { Counter, collectDefaultMetrics, Gauge, type OpenMetricsContentType, Reg
 import type { MetricFamily } from '../core/metricFamily.js';
 import type { ProbeOutcome } from '../core/result.js';
 import type { SurfaceLabels } from '../core/surface.js';
-import type { RateBudget } from '../providers/contract.js';
 import {
   COMMON_SURFACE_FAMILIES,
   type ExpositionFormat,
@@ -163,7 +162,7 @@ export class ExporterMetrics {
     for (const [env, count] of countsByEnv) this.surfaceCount.set({ env }, count);
   }
 
-  setRateLimitRemaining(budget: RateBudget, remaining: number): void {
+  setRateLimitRemaining(budget: string, remaining: number): void {
     this.rateLimitRemaining.set({ provider: budget }, remaining);
   }
 

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { ExporterMetrics } from '../metrics/metrics.js';
 
 const TICK_MS = 250;
 /** A delay this long means probes' deadlines and schedules were not honoured; worth a log line. */
@@ -9,7 +8,10 @@ const BLOCKED_THRESHOLD_SECONDS = 1;
  * Notices a blocked event loop (a misbehaving probe doing synchronous work, a GC storm) by how
  * late a steady timer fires. The worst delay goes to a gauge; a block over a second is logged.
  */
-export function startEventLoopWatchdog(metrics: ExporterMetrics, log: Logger): () => void {
+export function startEventLoopWatchdog(
+  metrics: { noteEventLoopLag(seconds: number): void },
+  log: Logger,
+): () => void {
   let expected = performance.now() + TICK_MS;
   const timer = setInterval(() => {
     const now = performance.now();

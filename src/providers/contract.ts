@@ -9,8 +9,11 @@ import type { HttpOutcome, HttpRequest } from '../transport/client.js';
 import type { OnlineCheck } from './online.js';
 import type { SharedCache } from './shared/cache.js';
 
-/** The provider rate budgets the exporter reports and plans against (one per API account, not per surface). */
-export type RateBudget = 'heroku' | 'cloudflare';
+/**
+ * A provider's rate budget as the exporter reports and plans against it: one per vendor API, named
+ * by the provider that reports it (the `provider` label of surface_provider_rate_limit_remaining).
+ */
+export type RateBudget = string;
 
 /** What a probe may use: its deadline, HTTP, the shared cache, the clock and budget reporting. */
 export interface ProbeContext {

@@ -6,8 +6,6 @@ import type { CredentialUse, OnlineContext, OnlineFinding } from '../providers/o
 import { checkAccessTargets } from '../providers/shared/accessGate.js';
 import type { HttpClient } from '../transport/client.js';
 
-export type { OnlineFinding as OnlineCheck } from '../providers/online.js';
-
 export interface OnlineOptions {
   env: Env;
   http: HttpClient;
