@@ -41,6 +41,8 @@ export interface AlertThresholds {
   probesCrashingForSeconds: number;
   /** Someone editing the registry may save a broken file and fix it a minute later (with --watch-config). */
   configReloadFailedForSeconds: number;
+  /** A rolling reshard replaces one pod at a time, each in well under a minute: 15 minutes of disagreement is a stuck rollout. */
+  shardingMismatchForSeconds: number;
 }
 
 export const ALERT_THRESHOLDS: AlertThresholds = {
@@ -61,6 +63,7 @@ export const ALERT_THRESHOLDS: AlertThresholds = {
   probeCrashRateWindowSeconds: 300,
   probesCrashingForSeconds: 600,
   configReloadFailedForSeconds: 300,
+  shardingMismatchForSeconds: 900,
 };
 
 /** The API budgets the providers grant, and the surface provider that spends each one. */
@@ -147,20 +150,21 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
     {
       name: 'SurfaceExporterReplicaDown',
       severity: 'ticket',
-      firesWhen: 'one replica is down while another still answers',
+      firesWhen: 'one replica is down while another replica of its shard still answers',
       forSeconds: t.exporterReplicaDownForSeconds,
-      expr: `(up{${options.jobSelector}} == 0)\n# Only while another replica is up: when none is, SurfaceExporterDown pages instead.\nand on () (count(up{${options.jobSelector}} == 1) > 0)`,
+      expr: `(up{${options.jobSelector}} == 0)\n# Only while another replica of its shard is up: when none is, SurfaceExporterShardsMissing pages instead.\nand on (job, shard) (count by (job, shard) (up{${options.jobSelector}} == 1) > 0)`,
       summary: 'One surface-exporter replica is down.',
-      description: `{{ $labels.instance }} has failed its scrapes for ${humanDuration(t.exporterReplicaDownForSeconds)}; the other replicas still probe every surface.`,
+      description: `{{ $labels.instance }}{{ with $labels.shard }} (shard {{ . }}){{ end }} has failed its scrapes for ${humanDuration(t.exporterReplicaDownForSeconds)}; the other replicas of its shard still probe its surfaces.`,
     },
+    ...shardAlerts(options),
     {
       name: 'SurfacePollerHeartbeatStale',
       severity: 'page',
-      firesWhen: `no probe has completed in an environment for more than ${humanDuration(t.heartbeatStaleSeconds)}`,
+      firesWhen: `no probe has completed in an environment (on one shard) for more than ${humanDuration(t.heartbeatStaleSeconds)}`,
       forSeconds: 0,
       expr: `${q.heartbeatAge()}\n> ${t.heartbeatStaleSeconds}`,
       summary: 'The surface poller has stopped.',
-      description: `No probe has completed in env {{ $labels.env }} for {{ $value | humanizeDuration }} (limit ${humanDuration(t.heartbeatStaleSeconds)}): every tile of {{ $labels.env }} is frozen at its last state.`,
+      description: `No probe has completed in env {{ $labels.env }}{{ with $labels.shard }} on shard {{ . }}{{ end }} for {{ $value | humanizeDuration }} (limit ${humanDuration(t.heartbeatStaleSeconds)}): every tile of {{ $labels.env }}{{ with $labels.shard }} that shard {{ . }} watches{{ end }} is frozen at its last state.`,
     },
     {
       name: 'SurfaceWorkerDead',
@@ -208,8 +212,8 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
         '# together, this stays under the limit, and SurfacePollerHeartbeatStale is the alert.',
         'and on (env, surface) (',
         indent(q.latestProbeByEnv()),
-        '  - on (env) group_right ()',
-        `  max by (env, surface) (surface_last_check_timestamp_seconds{${options.jobSelector}})`,
+        '  - on (env, shard) group_right ()',
+        `  max by (env, shard, surface) (surface_last_check_timestamp_seconds{${options.jobSelector}})`,
         `  > ${t.surfaceCheckStaleSeconds}`,
         ')',
         '# A dead worker has SurfaceWorkerDead.',
@@ -298,6 +302,51 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
   ];
 }
 
+/**
+ * Alerts on the shards as a whole. Shards are told apart by the `shard` target label (the
+ * ServiceMonitor copies the StatefulSet pod index into it; static configs set it per target), so a
+ * shard whose every replica is down is still named after its last sample is gone.
+ */
+function shardAlerts(options: AlertOptions): AlertDefinition[] {
+  const t = options.thresholds;
+  const job = options.jobSelector;
+  return [
+    {
+      name: 'SurfaceExporterShardsMissing',
+      severity: 'page',
+      firesWhen: 'some shard has no replica up (its surfaces are unwatched) while other shards answer',
+      forSeconds: t.exporterDownForSeconds,
+      expr: [
+        '# Every replica of a shard fails its scrape.',
+        `(max by (job, shard) (up{${job}}) == 0)`,
+        '# When no replica of any shard is up, SurfaceExporterDown pages instead.',
+        `unless on (job) (max by (job) (up{${job}}) == 0)`,
+        'or',
+        '# Shards with no target at all: the replicas were told of more shards than service discovery has.',
+        `(max by (job) (surface_exporter_total_shards{${job}}) - count by (job) (count by (job, shard) (up{${job}}))) > 0`,
+      ].join('\n'),
+      summary: 'A shard of surface-exporter has no replica up.',
+      description: `{{ with $labels.shard }}Shard {{ . }} of job {{ $labels.job }} has had no replica up for ${humanDuration(t.exporterDownForSeconds)}: the surfaces it owns are not watched and their alerts cannot fire.{{ else }}{{ $value }} shard(s) of job {{ $labels.job }} have no target in service discovery for ${humanDuration(t.exporterDownForSeconds)}, fewer than the replicas' total of shards: the surfaces they own are not watched.{{ end }}`,
+    },
+    {
+      name: 'SurfaceExporterShardingMismatch',
+      severity: 'ticket',
+      firesWhen: `replicas disagree on the number of shards, or a target labelled shard K watches another shard, for ${humanDuration(t.shardingMismatchForSeconds)}`,
+      forSeconds: t.shardingMismatchForSeconds,
+      expr: [
+        '# Two totals at once: some surfaces are owned twice and others by no one.',
+        `count by (job) (count_values by (job) ("total_shards", surface_exporter_total_shards{${job}})) > 1`,
+        'or',
+        '# The target label says one shard, the process watches another (a wrong --pod or --shard).',
+        `surface_exporter_shard_ordinal{${job}, shard!=""}`,
+        `unless on (job, instance, shard) label_replace(surface_exporter_shard_ordinal{${job}}, "shard", "$1", "shard_ordinal", "(.+)")`,
+      ].join('\n'),
+      summary: 'surface-exporter replicas disagree on the sharding.',
+      description: `{{ with $labels.instance }}{{ . }} is labelled shard {{ $labels.shard }} but watches shard {{ $labels.shard_ordinal }}{{ else }}The replicas of job {{ $labels.job }} report {{ $value }} different totals of shards{{ end }} (for ${humanDuration(t.shardingMismatchForSeconds)}): some surfaces are probed twice and others not at all. Give every replica the same --total-shards and its own ordinal.`,
+    },
+  ];
+}
+
 /** The Prometheus rule file, as a data structure. */
 export function buildRuleFile(options: AlertOptions = DEFAULT_ALERT_OPTIONS): PrometheusRuleFile {
   const rules = alertDefinitions(options).map(
@@ -354,12 +403,14 @@ class Queries {
   constructor(private readonly job: string) {}
 
   /**
-   * Seconds since the freshest replica serving an env completed a probe. Before a replica's first
-   * probe its process start stands in for the heartbeat, as in /health, so a restart does not page.
+   * Seconds since the freshest replica serving an env on a shard completed a probe. Before a
+   * replica's first probe its process start stands in for the heartbeat, as in /health, so a restart
+   * does not page. Per shard, so a stalled shard pages while the others are fresh; replicas of one
+   * shard share the `shard` target label and make one series.
    */
   heartbeatAge(): string {
     return [
-      'time() - max by (env) (',
+      'time() - max by (env, shard) (',
       `  max by (job, instance) ({__name__=~"surface_poller_last_poll_timestamp_seconds|process_start_time_seconds", ${this.job}})`,
       '  # One series per environment the replica serves.',
       `  + on (job, instance) group_right () (0 * surface_poller_surfaces{${this.job}})`,
@@ -367,9 +418,9 @@ class Queries {
     ].join('\n');
   }
 
-  /** When the freshest replica serving each env last completed a probe. */
+  /** When the freshest replica serving each env on each shard last completed a probe. */
   latestProbeByEnv(): string {
-    return `max by (env) (surface_poller_last_poll_timestamp_seconds{${this.job}} + on (job, instance) group_right () (0 * surface_poller_surfaces{${this.job}}))`;
+    return `max by (env, shard) (surface_poller_last_poll_timestamp_seconds{${this.job}} + on (job, instance) group_right () (0 * surface_poller_surfaces{${this.job}}))`;
   }
 
   /** A stalled poller freezes every surface: the heartbeat alert speaks for all of them. */

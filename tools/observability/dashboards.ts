@@ -351,6 +351,32 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
     )
     .withPanel(
       new timeseries.PanelBuilder()
+        .title('Shards')
+        .description(
+          'Replicas up and surfaces owned per shard (shard_ordinal), against the total the replicas were given. A shard at 0 replicas is SurfaceExporterShardsMissing; uneven surfaces are rendezvous hashing at small counts.',
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            `count by (shard_ordinal) (surface_exporter_shard_ordinal{${job}})`,
+            'replicas {{shard_ordinal}}',
+          ),
+        )
+        .withTarget(
+          query(
+            `max by (shard_ordinal) (sum by (instance, shard_ordinal) (surface_poller_surfaces{${job}} * on (job, instance) group_left (shard_ordinal) surface_exporter_shard_ordinal{${job}}))`,
+            'surfaces {{shard_ordinal}}',
+            'B',
+          ),
+        )
+        .withTarget(query(`max(surface_exporter_total_shards{${job}})`, 'total shards', 'C'))
+        .unit('short')
+        .min(0)
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
         .title('Rate budget remaining')
         .description(
           `Share of each provider’s API budget left (${Object.entries(PROVIDER_RATE_BUDGETS)
