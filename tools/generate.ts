@@ -1,6 +1,6 @@
 /**
- * Writes every generated file: the alert rules, the Grafana dashboards and the README's generated
- * tables. With --check it writes nothing and exits 1 when a committed file differs from what the
+ * Writes every generated file: the alert rules, the Grafana dashboards, the Kubernetes manifests and
+ * the README's generated tables. With --check it writes nothing and exits 1 when a committed file differs from what the
  * code generates. One command, so that nothing generated can be forgotten.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { updateGeneratedSections } from './docs/reference.js';
+import { kubernetesManifests } from './kubernetes/manifests.js';
 import { DEFAULT_ALERT_OPTIONS } from './observability/alerts.js';
 import { generateAll } from './observability/generate.js';
 
@@ -39,11 +40,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const root = resolve(values['out-dir'] ?? REPO_ROOT);
-  const files = generateAll({
+  const options = {
     ...DEFAULT_ALERT_OPTIONS,
     runbookBaseUrl: values['runbook-base-url'] ?? DEFAULT_ALERT_OPTIONS.runbookBaseUrl,
     jobSelector: values['job-selector'] ?? DEFAULT_ALERT_OPTIONS.jobSelector,
-  });
+  };
+  const files = generateAll(options);
+  for (const [path, content] of kubernetesManifests(options)) files.set(path, content);
   // The README is generated in part: its hand-written text comes from the copy being checked or written.
   const readmeSource = await readFile(join(root, README), 'utf8').catch(() =>
     readFile(join(REPO_ROOT, README), 'utf8'),
