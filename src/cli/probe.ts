@@ -7,7 +7,8 @@ import {
   RegistryError,
 } from '../config/load.js';
 import { createLogger } from '../core/log.js';
-import type { ProbeOutcome, SurfaceStatus } from '../core/result.js';
+import type { ConditionOutcome, ProbeOutcome, SurfaceStatus } from '../core/result.js';
+import { type TlsSnapshot, tlsSnapshot } from '../poller/poller.js';
 import { providerFor } from '../providers/index.js';
 import { type HttpExchange, type HttpOutcome, headerValue } from '../transport/client.js';
 import { redactUrl } from '../transport/redact.js';
@@ -45,6 +46,10 @@ export interface ProbeStep {
   truncated: boolean;
   /** Where a redirect pointed (never followed), query values masked: the evidence of an Access gate. */
   location: string | null;
+  /** The certificate an HTTPS answer came with. */
+  tls: TlsSnapshot | null;
+  /** Milliseconds per phase: resolve, connect, tls (0 on a reused connection), processing, transfer. */
+  phases_ms: Record<string, number> | null;
 }
 
 export interface ProbeReport {
@@ -58,6 +63,8 @@ export interface ProbeReport {
   duration_ms: number;
   checked_at: string;
   http: ProbeStep[];
+  /** Each condition of the surface's `expect:` block with its result. */
+  conditions: readonly ConditionOutcome[];
 }
 
 export async function probeCommand(argv: string[], io: CliIo): Promise<number> {
@@ -153,7 +160,18 @@ function toReport(surface: RegisteredSurface, probe: ProbeOutcome, exchanges: Ht
       duration_ms: Math.round(outcome.durationSeconds * 1000),
       truncated: outcome.kind === 'response' && outcome.truncated,
       location: redirectTarget(outcome),
+      tls: outcome.kind === 'response' && outcome.tls ? tlsSnapshot(outcome.tls) : null,
+      phases_ms:
+        outcome.kind === 'response' && outcome.phases
+          ? Object.fromEntries(
+              Object.entries(outcome.phases).map(([phase, seconds]) => [
+                phase,
+                Math.round(seconds * 10_000) / 10,
+              ]),
+            )
+          : null,
     })),
+    conditions: probe.conditions ?? [],
   };
 }
 
@@ -168,7 +186,20 @@ function describeReport(report: ProbeReport): string {
     lines.push(
       `  ${index + 1}. ${step.method} ${step.url} -> ${answer} in ${formatMilliseconds(step.duration_ms / 1000)}`,
     );
+    if (step.phases_ms) {
+      const phases = Object.entries(step.phases_ms).map(([phase, ms]) => `${phase} ${ms} ms`);
+      lines.push(`     phases: ${phases.join(', ')}`);
+    }
+    if (step.tls) {
+      lines.push(`     tls: subject ${step.tls.subject}; issuer ${step.tls.issuer}`);
+      lines.push(`          SANs ${step.tls.sans.join(', ') || 'none'}`);
+      lines.push(`          notAfter ${step.tls.not_after}; earliest in chain ${step.tls.earliest_expiry}`);
+    }
   });
+  if (report.conditions.length > 0) lines.push('  conditions:');
+  for (const condition of report.conditions) {
+    lines.push(`     ${condition.passed ? 'pass' : 'FAIL'}  ${condition.rule}  (seen ${condition.seen})`);
+  }
   lines.push(`  decision: ${report.detail}`);
   lines.push(
     `  result:   ${report.status.toUpperCase()}${report.code ? ` ${report.code}` : ''} (${report.duration_ms} ms)`,

@@ -22,6 +22,31 @@ export interface ProbeResult<Code extends string = string> {
   samples?: readonly FamilySample[];
   /** Set with skipped_credentials: the variable to set, so an alert can name it. */
   missingCredential?: string;
+  /** The certificate the probe's own HTTPS target presented (not a provider API's). */
+  tls?: TlsPeer;
+  /** Each condition of the surface's `expect:` block with what was seen, in evaluation order. */
+  conditions?: readonly ConditionOutcome[];
+}
+
+/** The leaf certificate of a TLS connection, and the earliest expiry of the chain it came with. */
+export interface TlsPeer {
+  subject: string;
+  issuer: string;
+  /** Subject alternative names as the certificate lists them, e.g. `DNS:example.com`. */
+  sans: string[];
+  /** The leaf's notAfter, ISO 8601. */
+  notAfter: string;
+  /** The earliest notAfter of every certificate in the chain, seconds since the epoch. */
+  earliestExpirySeconds: number;
+}
+
+/** One rule of an `expect:` block and whether the response met it. */
+export interface ConditionOutcome {
+  /** The rule as configured, e.g. `json checks.db == "up"`. */
+  rule: string;
+  passed: boolean;
+  /** What was seen: a status, a header value or a short excerpt, never a whole body. */
+  seen: string;
 }
 
 /** A finished probe as the poller hands it to its sinks (metrics, status page, API). */

@@ -4,7 +4,7 @@ import type { PollerConfig } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { Deadline } from '../core/deadline.js';
 import type { Env } from '../core/env.js';
-import type { ProbeOutcome, ProbeResult, SurfaceStatus } from '../core/result.js';
+import type { ConditionOutcome, ProbeOutcome, ProbeResult, SurfaceStatus, TlsPeer } from '../core/result.js';
 import type { SurfaceLabels } from '../core/surface.js';
 import { noopTracer, type ProbeTracer, type TraceParent } from '../core/trace.js';
 import type { ProbeContext, Provider } from '../providers/contract.js';
@@ -42,6 +42,18 @@ export interface SurfaceSnapshot {
   duration_ms: number | null;
   consecutive_failures: number;
   next_poll_at: string | null;
+  /** The leaf certificate of the surface's HTTPS target at the last probe. */
+  tls: TlsSnapshot | null;
+  /** The `expect:` conditions of the last probe, each with its result. */
+  conditions: readonly ConditionOutcome[] | null;
+}
+
+export interface TlsSnapshot {
+  subject: string;
+  issuer: string;
+  sans: string[];
+  not_after: string;
+  earliest_expiry: string;
 }
 
 export interface ForcePollEntry {
@@ -447,6 +459,8 @@ class SurfaceWorker {
       duration_ms: last ? Math.round(last.durationSeconds * 1000) : null,
       consecutive_failures: this.consecutiveFailures,
       next_poll_at: this.nextPollAt === null ? null : new Date(this.nextPollAt).toISOString(),
+      tls: last?.tls ? tlsSnapshot(last.tls) : null,
+      conditions: last?.conditions ?? null,
     };
   }
 
@@ -631,6 +645,16 @@ function withDeadline<T>(work: Promise<T>, deadline: Deadline): Promise<T> {
       },
     );
   });
+}
+
+export function tlsSnapshot(tls: TlsPeer): TlsSnapshot {
+  return {
+    subject: tls.subject,
+    issuer: tls.issuer,
+    sans: tls.sans,
+    not_after: tls.notAfter,
+    earliest_expiry: new Date(tls.earliestExpirySeconds * 1000).toISOString(),
+  };
 }
 
 function errorName(err: unknown): string {

@@ -45,7 +45,12 @@ export const ERROR_CODE_DOCS: readonly ErrorCodeDoc[] = (() => {
   return [...byCode.values()];
 })();
 
-/** The per-surface metric families that providers add to the common ones. */
-export const PROVIDER_FAMILIES: readonly MetricFamily[] = PROVIDERS.flatMap(
-  (provider) => (provider as Provider).families ?? [],
-);
+/** The per-surface metric families that providers add to the common ones, once each (several share some). */
+export const PROVIDER_FAMILIES: readonly MetricFamily[] = [
+  ...new Map(
+    PROVIDERS.flatMap((provider) => (provider as Provider).families ?? []).map((family) => [
+      family.name,
+      family,
+    ]),
+  ).values(),
+];

@@ -10,6 +10,7 @@ import {
 } from '@opentelemetry/api';
 import type { ProbeTracer, TraceParent } from '../core/trace.js';
 import type { HttpOutcome, RequestInterceptor, TransportFailure } from '../transport/client.js';
+import { PHASES } from '../transport/connection.js';
 import { redactUrl } from '../transport/redact.js';
 
 export const PROBE_SPAN = 'surface.probe';
@@ -125,6 +126,11 @@ function requestAttributes(method: string, rawUrl: string): Record<string, strin
 function recordOutcome(span: Span, outcome: HttpOutcome): void {
   if (outcome.kind === 'response') {
     span.setAttribute('http.response.status_code', outcome.status);
+    // The same split as surface_probe_phase_seconds; no semantic convention names phases yet.
+    const phases = outcome.phases;
+    if (phases) {
+      for (const phase of PHASES) span.setAttribute(`surface.phase.${phase}_seconds`, phases[phase]);
+    }
     // Semantic conventions: for a client span every 4xx and 5xx is an error, 3xx is not.
     if (outcome.status >= 400) {
       span.setAttribute('error.type', String(outcome.status));

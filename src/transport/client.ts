@@ -1,17 +1,30 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { readFileSync, statSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { Deadline } from '../core/deadline.js';
+import type { TlsPeer } from '../core/result.js';
 import type { TraceParent } from '../core/trace.js';
+import {
+  type ConnectionFacts,
+  describeTlsFailure,
+  measureConnection,
+  type PhaseTimings,
+} from './connection.js';
 import { redactUrl } from './redact.js';
+
+export type { PhaseTimings };
 
 export type TransportFailure = 'timeout' | 'refused' | 'reset' | 'dns' | 'tls' | 'other';
 
 export interface HttpRequest {
   url: string;
-  method?: 'GET' | 'HEAD' | 'POST';
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT';
   headers?: Record<string, string>;
+  /** Sent as is; the caller bounds its size. */
+  body?: string;
   /** Bytes of body kept; the rest is discarded and the connection closed. */
   maxBodyBytes?: number;
   /**
@@ -36,6 +49,10 @@ export interface HttpResponse {
   /** True when the body was larger than maxBodyBytes and was cut. */
   truncated: boolean;
   durationSeconds: number;
+  /** Where the time went; resolve, connect and tls are 0 on a reused connection. */
+  phases?: PhaseTimings;
+  /** The chain of an HTTPS connection, read when the connection was made. */
+  tls?: TlsPeer;
 }
 
 export interface HttpFailure {
@@ -91,12 +108,28 @@ export class HttpClient {
   private interceptor: RequestInterceptor | undefined;
   private readonly userAgent: string;
   private connectionsPerOrigin: number;
+  /** What was learnt about each connection when it was made: its TLS chain and connect timings. */
+  private readonly connections = new WeakMap<Socket, ConnectionFacts>();
+  /**
+   * The exchange whose request undici is writing right now. undici hands a handler no socket, but
+   * it starts a request and publishes `sendHeaders` with the socket in one synchronous step, so
+   * the socket a message names belongs to the exchange that started last.
+   */
+  private writing: CappedExchange | undefined;
+  private readonly onSendHeaders = (message: unknown): void => {
+    const exchange = this.writing;
+    if (!exchange) return;
+    this.writing = undefined;
+    const { socket } = message as { socket: Socket };
+    exchange.attach(this.connections.get(socket));
+  };
 
   constructor(options: HttpClientOptions = {}) {
     this.connectionsPerOrigin = options.connectionsPerOrigin ?? 16;
     this.agent = this.newAgent();
     this.interceptor = options.interceptor;
     this.userAgent = options.userAgent ?? 'surface-exporter';
+    subscribe('undici:client:sendHeaders', this.onSendHeaders);
   }
 
   setInterceptor(interceptor: RequestInterceptor | undefined): void {
@@ -128,14 +161,36 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
+    unsubscribe('undici:client:sendHeaders', this.onSendHeaders);
     await Promise.all([this.agent.close(), ...[...this.otherPools.values()].map((agent) => agent.close())]);
   }
 
-  private newAgent(options: { ca?: string[]; fresh?: boolean } = {}): Agent {
-    const connect = {
+  private newAgent(options: { ca?: string[] } = {}): Agent {
+    const connector = buildConnector({
       ...(options.ca ? { ca: options.ca } : {}),
-      // A resumed TLS session skips the certificate; a fresh connection must show it every time.
-      ...(options.fresh ? { maxCachedSessions: 0 } : {}),
+      // A resumed TLS session may skip the chain, and every connection must show its chain
+      // (certificate expiry). Connections are kept alive, so full handshakes stay rare.
+      maxCachedSessions: 0,
+    });
+    const connections = this.connections;
+    const connect: buildConnector.connector = (opts, callback) => {
+      const started = performance.now();
+      // undici's types say void; its connector returns the socket it is connecting.
+      const socket = (connector as unknown as (...args: unknown[]) => Socket)(
+        opts,
+        (err: Error | null, connected: Socket | null) => {
+          if (connected) connections.set(connected, measureConnection(connected, timings));
+          (callback as (err: Error | null, socket: Socket | null) => void)(err, connected);
+        },
+      );
+      const timings = { started, lookedUp: 0, connected: 0 };
+      socket.once('lookup', () => {
+        timings.lookedUp = performance.now();
+      });
+      socket.once('connect', () => {
+        timings.connected = performance.now();
+      });
+      return socket;
     };
     return new Agent({
       keepAliveTimeout: 30_000,
@@ -167,7 +222,7 @@ export class HttpClient {
     }
     let pool = this.otherPools.get(key);
     if (!pool) {
-      pool = this.newAgent({ ca, fresh });
+      pool = this.newAgent({ ca });
       this.otherPools.set(key, pool);
     }
     return pool;
@@ -175,7 +230,14 @@ export class HttpClient {
 
   private perform(req: HttpRequest, method: string): Promise<HttpOutcome> {
     return new Promise((resolve) => {
-      const exchange = new CappedExchange(req.deadline, req.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, resolve);
+      const exchange = new CappedExchange(
+        req.deadline,
+        req.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        resolve,
+        (started) => {
+          this.writing = started;
+        },
+      );
       // Already settled as a timeout: nothing to send.
       if (req.deadline.expired) return;
       try {
@@ -186,6 +248,7 @@ export class HttpClient {
             path: `${url.pathname}${url.search}`,
             method,
             headers: { 'user-agent': this.userAgent, ...req.headers },
+            ...(req.body !== undefined ? { body: req.body } : {}),
             ...(req.freshConnection ? { reset: true } : {}),
           },
           exchange,
@@ -216,11 +279,15 @@ class CappedExchange implements Dispatcher.DispatchHandler {
   private size = 0;
   private settled = false;
   private ended = false;
+  private connection: ConnectionFacts | undefined;
+  private sentAt = 0;
+  private firstByteAt = 0;
 
   constructor(
     private readonly deadline: Deadline,
     private readonly maxBodyBytes: number,
     private readonly settle: (outcome: HttpOutcome) => void,
+    private readonly writingStarted: (exchange: CappedExchange) => void,
   ) {
     deadline.watch(this.abandon);
   }
@@ -229,7 +296,17 @@ class CappedExchange implements Dispatcher.DispatchHandler {
     this.controller = controller;
     // Abandoned while queued for a connection: the request never goes out. undici closes the
     // connection it was given, so each abandoned request costs the pool a reconnect.
-    if (this.settled) controller.abort(new ExchangeEnded('request abandoned'));
+    if (this.settled) {
+      controller.abort(new ExchangeEnded('request abandoned'));
+      return;
+    }
+    this.sentAt = performance.now();
+    this.writingStarted(this);
+  }
+
+  /** The connection the request went out on; the first request on it carries its connect timings. */
+  attach(connection: ConnectionFacts | undefined): void {
+    this.connection = connection;
   }
 
   onResponseStart(
@@ -237,6 +314,7 @@ class CappedExchange implements Dispatcher.DispatchHandler {
     status: number,
     headers: IncomingHttpHeaders,
   ): void {
+    if (this.firstByteAt === 0) this.firstByteAt = performance.now();
     // 1xx answers are informational; the final status follows.
     if (status < 200) return;
     this.status = status;
@@ -274,6 +352,21 @@ class CappedExchange implements Dispatcher.DispatchHandler {
     });
   }
 
+  private phases(now: number): PhaseTimings {
+    const connection = this.connection;
+    // The first request on a connection pays for its DNS, TCP and TLS; later ones ride on it.
+    const fresh = connection !== undefined && !connection.used;
+    if (connection) connection.used = true;
+    const firstByteAt = this.firstByteAt || now;
+    return {
+      resolve: fresh ? connection.resolveSeconds : 0,
+      connect: fresh ? connection.connectSeconds : 0,
+      tls: fresh ? connection.tlsSeconds : 0,
+      processing: this.sentAt ? (firstByteAt - this.sentAt) / 1000 : 0,
+      transfer: (now - firstByteAt) / 1000,
+    };
+  }
+
   private readonly abandon = (): void => {
     if (this.settled) return;
     this.finish({
@@ -287,14 +380,18 @@ class CappedExchange implements Dispatcher.DispatchHandler {
 
   private respond(truncated: boolean): void {
     if (this.settled) return;
-    this.finish({
+    const now = performance.now();
+    const response: HttpResponse = {
       kind: 'response',
       status: this.status,
       headers: this.headers,
       body: this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks),
       truncated,
-      durationSeconds: this.elapsed(),
-    });
+      durationSeconds: (now - this.started) / 1000,
+      phases: this.phases(now),
+    };
+    if (this.connection?.tls) response.tls = this.connection.tls;
+    this.finish(response);
   }
 
   private finish(outcome: HttpOutcome): void {
@@ -375,7 +472,9 @@ const FAILURE_LABELS: Record<TransportFailure, string> = {
 function describeTransportError(err: unknown, deadline: Deadline): string {
   if (deadline.expired) return 'no answer before the probe deadline';
   const message = err instanceof Error ? err.message : String(err);
-  return `${FAILURE_LABELS[classifyTransportError(err)]}: ${message}`;
+  const failure = classifyTransportError(err);
+  const tlsKind = failure === 'tls' ? describeTlsFailure(errorCodes(err)) : undefined;
+  return `${FAILURE_LABELS[failure]}${tlsKind ? ` (${tlsKind})` : ''}: ${message}`;
 }
 
 export function headerValue(headers: HttpResponse['headers'], name: string): string | undefined {

@@ -21,6 +21,7 @@ import {
   PROVIDER_API_CODE_DOCS,
   TRANSPORT_CODE_DOCS,
 } from '../shared/codes.js';
+import { TARGET_RESPONSE_FAMILIES } from '../shared/evidence.js';
 import { checkHealth } from '../shared/healthCheck.js';
 import { herokuApiUrl, herokuHeaders, herokuSaid } from './api.js';
 import { HEROKU_APP_CODE_DOCS } from './codes.js';
@@ -143,6 +144,7 @@ export const herokuAppProvider = defineProvider({
     surface.api_key_env,
     ...(surface.access_token_env ? [surface.access_token_env] : []),
   ],
+  families: TARGET_RESPONSE_FAMILIES,
 });
 
 /**
@@ -205,17 +207,31 @@ async function judgeApp(
   // checkHealth's details start with "health check" for failures but not for a 2xx.
   const healthSaid = health?.detail.replace(/^health check:? /, '');
   const healthNote = health ? `; health check: ${healthSaid}` : '';
-  if (dynos) return { ...dynos, detail: `${dynos.detail}${healthNote}` };
+  // What the health request showed (certificate, phases, conditions) stays whatever the verdict.
+  const evidence = health ? targetEvidenceOf(health) : {};
+  if (dynos) return { ...dynos, ...evidence, detail: `${dynos.detail}${healthNote}` };
   if (app.maintenance) {
-    return degraded(
-      'maintenance_mode',
-      `${app.name} is in maintenance mode, so Heroku serves its maintenance page${healthNote}`,
-    );
+    return {
+      ...degraded(
+        'maintenance_mode',
+        `${app.name} is in maintenance mode, so Heroku serves its maintenance page${healthNote}`,
+      ),
+      ...evidence,
+    };
   }
   const dynoSummary = `${app.webDynos.length} web dyno(s) up`;
   if (!health) return up(`${dynoSummary}; no web_url, health check skipped`);
   if (health.status !== 'up') return health;
-  return up(`${dynoSummary}${healthNote}`);
+  return { ...up(`${dynoSummary}${healthNote}`), ...evidence };
+}
+
+function targetEvidenceOf(health: ProbeResult): Pick<ProbeResult, 'tls' | 'samples' | 'conditions'> {
+  const { tls, samples, conditions } = health;
+  return {
+    ...(tls ? { tls } : {}),
+    ...(samples ? { samples } : {}),
+    ...(conditions ? { conditions } : {}),
+  };
 }
 
 function judgeDynos(app: AppSnapshot): ProbeResult<Code> | undefined {

@@ -6,6 +6,7 @@ import { redactUrl } from '../../transport/redact.js';
 import { defineProvider } from '../contract.js';
 import { ACCESS_TOKEN_ENV, accessTokenUse } from '../shared/accessGate.js';
 import { ACCESS_GATE_CODE_DOCS, HEALTH_CODE_DOCS, TRANSPORT_CODE_DOCS } from '../shared/codes.js';
+import { TARGET_RESPONSE_FAMILIES } from '../shared/evidence.js';
 import { checkHealth } from '../shared/healthCheck.js';
 
 export const httpSurface = surfaceBase
@@ -54,4 +55,5 @@ export const httpProvider = defineProvider({
       surface.access_token_env ? { variable: surface.access_token_env, url: surface.url } : undefined,
   },
   credentials: (surface) => (surface.access_token_env ? [surface.access_token_env] : []),
+  families: TARGET_RESPONSE_FAMILIES,
 });

@@ -3,6 +3,7 @@ import { httpStatusCode } from '../../core/codes.js';
 import { type AccessServiceToken, readAccessToken } from '../../core/env.js';
 import { degraded, skipped, up } from '../../core/result.js';
 import { surfaceBase } from '../../core/surface.js';
+import type { HttpResponse } from '../../transport/client.js';
 import { redactUrl } from '../../transport/redact.js';
 import { defineProvider } from '../contract.js';
 import { ACCESS_TOKEN_ENV, accessHeaders, accessTokenUse, detectAccessGate } from '../shared/accessGate.js';
@@ -13,6 +14,7 @@ import {
   PROVIDER_API_CODE_DOCS,
   TRANSPORT_CODE_DOCS,
 } from '../shared/codes.js';
+import { TARGET_RESPONSE_FAMILIES, targetEvidence } from '../shared/evidence.js';
 
 export const infisicalSurface = surfaceBase
   .extend({
@@ -65,20 +67,7 @@ export const infisicalProvider = defineProvider({
     });
     if (outcome.kind === 'failure')
       return transportFailure(outcome, 'connection_error', 'Infisical /api/status');
-    const gate = detectAccessGate(outcome, accessToken !== undefined);
-    if (gate) return degraded('access_gate_redirect', gate);
-    if (outcome.status !== 200) {
-      const body = tryParseJsonBody(outcome, errorSchema);
-      const said = [body?.error, body?.message].filter(Boolean).join(': ');
-      return degraded(
-        httpStatusCode('http_', outcome.status),
-        `Infisical /api/status answered HTTP ${outcome.status}${said ? ` (${providerText(said)})` : ''}`,
-      );
-    }
-    const parsed = parseJsonBody(outcome, statusSchema, 'Infisical /api/status');
-    if (!parsed.ok) return degraded('api_bad_response', parsed.detail);
-    const ms = Math.round(outcome.durationSeconds * 1000);
-    return up(`Infisical says "${providerText(parsed.value.message)}" in ${ms} ms`);
+    return { ...judgeStatus(outcome, accessToken !== undefined), ...targetEvidence(outcome) };
   },
   target: (surface) => redactUrl(statusUrl(surface.url)),
   online: {
@@ -89,4 +78,22 @@ export const infisicalProvider = defineProvider({
         : undefined,
   },
   credentials: (surface) => (surface.access_token_env ? [surface.access_token_env] : []),
+  families: TARGET_RESPONSE_FAMILIES,
 });
+
+function judgeStatus(outcome: HttpResponse, tokenSent: boolean) {
+  const gate = detectAccessGate(outcome, tokenSent);
+  if (gate) return degraded('access_gate_redirect', gate);
+  if (outcome.status !== 200) {
+    const body = tryParseJsonBody(outcome, errorSchema);
+    const said = [body?.error, body?.message].filter(Boolean).join(': ');
+    return degraded(
+      httpStatusCode('http_', outcome.status),
+      `Infisical /api/status answered HTTP ${outcome.status}${said ? ` (${providerText(said)})` : ''}`,
+    );
+  }
+  const parsed = parseJsonBody(outcome, statusSchema, 'Infisical /api/status');
+  if (!parsed.ok) return degraded('api_bad_response', parsed.detail);
+  const ms = Math.round(outcome.durationSeconds * 1000);
+  return up(`Infisical says "${providerText(parsed.value.message)}" in ${ms} ms`);
+}

@@ -2,10 +2,12 @@ import type { CoreCode } from '../../core/codes.js';
 import { httpStatusCode } from '../../core/codes.js';
 import type { AccessServiceToken } from '../../core/env.js';
 import { degraded, type ProbeResult, up } from '../../core/result.js';
+import type { HttpResponse } from '../../transport/client.js';
 import type { ProbeContext } from '../contract.js';
 import { accessHeaders, detectAccessGate } from './accessGate.js';
 import { transportFailure } from './api.js';
 import type { AccessGateCode, HealthCode, TransportCode } from './codes.js';
+import { targetEvidence } from './evidence.js';
 
 export interface HealthCheck {
   url: string;
@@ -28,6 +30,13 @@ export async function checkHealth(
     freshConnection: check.freshConnection,
   });
   if (outcome.kind === 'failure') return transportFailure(outcome, 'health_no_response', 'health check');
+  return { ...judgeHealth(check, outcome), ...targetEvidence(outcome) };
+}
+
+function judgeHealth(
+  check: HealthCheck,
+  outcome: HttpResponse,
+): ProbeResult<HealthCode | AccessGateCode | TransportCode | CoreCode> {
   const gate = detectAccessGate(outcome, check.accessToken !== undefined);
   if (gate) return degraded('access_gate_redirect', gate);
   const healthy =

@@ -1,0 +1,42 @@
+import type { MetricFamily } from '../../core/metricFamily.js';
+import type { FamilySample, ProbeResult } from '../../core/result.js';
+import type { HttpResponse } from '../../transport/client.js';
+import { PHASES } from '../../transport/connection.js';
+
+const SURFACE_LABELS = ['env', 'surface', 'provider'];
+
+/**
+ * What the answer of a probe's own target shows beyond its status: the certificate chain and where
+ * the time went. Declared by every provider that requests its target (never for a provider API).
+ */
+export const TARGET_RESPONSE_FAMILIES = [
+  {
+    name: 'surface_tls_cert_expiry_timestamp_seconds',
+    help: 'Earliest notAfter in the certificate chain the surface’s HTTPS target presented (as blackbox’s probe_ssl_earliest_cert_expiry).',
+    type: 'gauge',
+    labelNames: SURFACE_LABELS,
+  },
+  {
+    name: 'surface_probe_phase_seconds',
+    help: 'Time the last probe’s request to its target spent per phase; resolve, connect and tls are 0 on a reused connection.',
+    type: 'gauge',
+    labelNames: [...SURFACE_LABELS, 'phase'],
+  },
+] as const satisfies readonly MetricFamily[];
+
+/** The certificate and phase timings of a target's answer, to spread into the probe's result. */
+export function targetEvidence(response: HttpResponse): Pick<ProbeResult, 'tls' | 'samples'> {
+  const samples: FamilySample[] = [];
+  if (response.tls) {
+    samples.push({
+      family: 'surface_tls_cert_expiry_timestamp_seconds',
+      value: response.tls.earliestExpirySeconds,
+    });
+  }
+  const phases = response.phases;
+  if (phases) {
+    for (const phase of PHASES)
+      samples.push({ family: 'surface_probe_phase_seconds', labels: { phase }, value: phases[phase] });
+  }
+  return response.tls ? { tls: response.tls, samples } : { samples };
+}
