@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type CloudflareFake, startCloudflareApi } from '../../src/providers/cloudflare/fake.js';
 import { type HerokuFake, startHerokuApi } from '../../src/providers/heroku_app/fake.js';
+import { aroundNow, startTlsFake, TestPki, type TlsFake } from '../../src/providers/shared/tlsFake.js';
 import {
   buildDashboards,
   DASHBOARD_UIDS,
@@ -197,8 +198,21 @@ describe('dashboards against a real Prometheus scraping the exporter', () => {
   let prometheus: ManagedProcess | undefined;
   let files: Workspace;
 
+  const pki = new TestPki();
+  let secure: TlsFake;
+  let secureCa = '';
+
   before(async () => {
     healthy = await startTarget((_req, res) => res.writeHead(200).end('ok'));
+    const root = pki.root('Dashboard Test Root');
+    const leaf = pki.issue({
+      subject: 'localhost',
+      issuer: root,
+      validity: aroundNow(20),
+      sans: ['IP:127.0.0.1'],
+    });
+    secure = await startTlsFake(leaf, [], (_req, res) => res.end('ok'));
+    secureCa = root.certPath;
     failing = await startTarget((_req, res) => res.writeHead(502).end('bad gateway'));
     heroku = await startHerokuApi({ apiKeys: [HEROKU_KEY] });
     heroku.addApp({ name: 'dash-api', webQuantity: 0 });
@@ -219,6 +233,7 @@ describe('dashboards against a real Prometheus scraping the exporter', () => {
         environments: {
           prod: [
             { name: 'home', provider: 'http', url: `${healthy.url}/health` },
+            { name: 'secure', provider: 'http', url: `${secure.url}/health`, ca_file: secureCa },
             { name: 'checkout', provider: 'http', url: `${failing.url}/health` },
             { name: 'api', provider: 'heroku_app', app: 'dash-api' },
           ],
@@ -232,7 +247,14 @@ describe('dashboards against a real Prometheus scraping the exporter', () => {
   after(async () => {
     await prometheus?.stop();
     await exporter?.stop();
-    await Promise.all([healthy?.close(), failing?.close(), heroku?.close(), cloudflare?.close()]);
+    await Promise.all([
+      healthy?.close(),
+      failing?.close(),
+      heroku?.close(),
+      cloudflare?.close(),
+      secure?.close(),
+    ]);
+    pki.remove();
     await files?.remove();
   });
 
@@ -252,12 +274,13 @@ describe('dashboards against a real Prometheus scraping the exporter', () => {
       async () => {
         const series = await instantQuery(server, 'max by (surface, status) (surface_status == 1)');
         const seen = new Map(series.map((one) => [one.metric.surface, one.metric.status]));
-        return seen.size === 4 ? seen : false;
+        return seen.size === 5 ? seen : false;
       },
       { timeoutMs: 20_000, intervalMs: 250, what: 'every surface scraped with a status' },
     );
     assert.deepEqual(Object.fromEntries(states), {
       home: 'up',
+      secure: 'up',
       checkout: 'degraded',
       api: 'down',
       docs: 'degraded',
@@ -296,6 +319,7 @@ describe('dashboards against a real Prometheus scraping the exporter', () => {
     );
     assert.deepEqual(byTile, {
       'home:ok': '0',
+      'secure:ok': '0',
       'checkout:health_http_502': '1',
       'api:no_web_dyno': '2',
       'docs:deploy_building': '1',

@@ -70,7 +70,7 @@ describe('alert contract', () => {
         }
         assert.match(
           rule.annotations.description,
-          /\$labels\.code|\$labels\.variable|surface_error_info|still building/,
+          /\$labels\.code|\$labels\.variable|surface_error_info|still building|expires in \{\{ \$value/,
         );
       }
     }

@@ -43,6 +43,12 @@ export interface AlertThresholds {
   configReloadFailedForSeconds: number;
   /** A rolling reshard replaces one pod at a time, each in well under a minute: 15 minutes of disagreement is a stuck rollout. */
   shardingMismatchForSeconds: number;
+  /** blackbox's mixin and most CAs' renewal windows: a 90-day certificate renews at 30 days left, so 21 means renewal failed. */
+  certificateTicketDays: number;
+  /** Three days leaves a working day or two to renew by hand after a weekend. */
+  certificatePageDays: number;
+  /** One replica on a stale edge, or a probe between a rotation's two certificates, does not alert. */
+  certificateExpiringForSeconds: number;
 }
 
 export const ALERT_THRESHOLDS: AlertThresholds = {
@@ -64,6 +70,9 @@ export const ALERT_THRESHOLDS: AlertThresholds = {
   probesCrashingForSeconds: 600,
   configReloadFailedForSeconds: 300,
   shardingMismatchForSeconds: 900,
+  certificateTicketDays: 21,
+  certificatePageDays: 3,
+  certificateExpiringForSeconds: 600,
 };
 
 /** The API budgets the providers grant, and the surface provider that spends each one. */
@@ -298,6 +307,40 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       expr: `surface_exporter_config_last_reload_successful{${options.jobSelector}} == 0`,
       summary: 'The exporter rejected its registry file.',
       description: `{{ $labels.instance }} has rejected its registry file for ${humanDuration(t.configReloadFailedForSeconds)} and still probes the previous registry; \`surface-exporter check-config FILE\` lists every error.`,
+    },
+    ...certificateAlerts(options),
+  ];
+}
+
+/**
+ * Certificate expiry from the chain a surface's own HTTPS target presented. The earliest replica's
+ * view counts: a replica still reaching an old edge certificate is the one that will fail first.
+ */
+function certificateAlerts(options: AlertOptions): AlertDefinition[] {
+  const t = options.thresholds;
+  const surface = '{{ $labels.env }}/{{ $labels.surface }} ({{ $labels.provider }})';
+  const left = `(min by (env, surface, provider) (surface_tls_cert_expiry_timestamp_seconds{${options.jobSelector}}) - time())`;
+  const ticketSeconds = t.certificateTicketDays * 86_400;
+  const pageSeconds = t.certificatePageDays * 86_400;
+  return [
+    {
+      name: 'SurfaceCertificateExpiringSoon',
+      severity: 'ticket',
+      firesWhen: `a certificate in a surface's chain expires in less than ${t.certificateTicketDays} days (and at least ${t.certificatePageDays}), for ${humanDuration(t.certificateExpiringForSeconds)}`,
+      forSeconds: t.certificateExpiringForSeconds,
+      expr: `${left} < ${ticketSeconds}\n# Closer than that, SurfaceCertificateExpiring takes over.\nand ${left} >= ${pageSeconds}`,
+      summary: `A surface’s TLS certificate expires within ${t.certificateTicketDays} days.`,
+      description: `A certificate in the chain of ${surface} expires in {{ $value | humanizeDuration }}: automatic renewal has not happened. \`surface-exporter probe ENV/SURFACE\` shows the leaf and its issuer.`,
+    },
+    {
+      name: 'SurfaceCertificateExpiring',
+      // The surface's own severity once surface_info carries one; until then every surface pages.
+      severity: 'page',
+      firesWhen: `a certificate in a surface's chain expires in less than ${t.certificatePageDays} days, for ${humanDuration(t.certificateExpiringForSeconds)}`,
+      forSeconds: t.certificateExpiringForSeconds,
+      expr: `${left} < ${pageSeconds}`,
+      summary: 'A surface’s TLS certificate is about to expire.',
+      description: `A certificate in the chain of ${surface} expires in {{ $value | humanizeDuration }}; after that every client refuses the connection. Renew it now (runbook: Heroku ACM, Cloudflare edge, private CA).`,
     },
   ];
 }

@@ -222,6 +222,35 @@ function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
       }),
     )
     .withPanel(
+      timestampTable({
+        title: 'Certificate expiry',
+        description: `Earliest notAfter in the chain each HTTPS target presented, soonest first; under ${options.thresholds.certificateTicketDays} days opens a ticket, under ${options.thresholds.certificatePageDays} pages.`,
+        expr: [
+          `sort(min by (env, surface, provider) (surface_tls_cert_expiry_timestamp_seconds{${f}}) * 1000)`,
+        ],
+        columns: ['env', 'surface', 'provider'],
+        timestampColumn: 'expires',
+        height: 8,
+      }),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Request phases')
+        .description(
+          'Where the last probe request of each surface spent its time: DNS, TCP connect and TLS (0 on a reused connection), processing (request sent to first byte: CDN, router and app) and transfer.',
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            `max by (env, surface, phase) (surface_probe_phase_seconds{${f}})`,
+            '{{phase}} {{surface}} ({{env}})',
+          ),
+        )
+        .unit('s')
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
       new statetimeline.PanelBuilder()
         .title('Status history')
         .datasource(prometheusDatasource)

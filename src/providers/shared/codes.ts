@@ -24,7 +24,8 @@ export const TRANSPORT_CODE_DOCS = [
   {
     code: 'tls_error',
     status: 'degraded',
-    meaning: 'The TLS handshake failed (self-signed, expired or mismatched certificate).',
+    meaning:
+      'The TLS handshake failed; the detail says which: certificate expired, not yet valid, unknown issuer or name mismatch.',
     action: 'Fix the certificate, or set `ca_file` on the surface for a private CA.',
   },
   {
