@@ -15,6 +15,7 @@ import {
 const REPORT_KEYS = [
   'checked_at',
   'code',
+  'conditions',
   'detail',
   'duration_ms',
   'env',
@@ -24,7 +25,18 @@ const REPORT_KEYS = [
   'surface',
   'target',
 ];
-const STEP_KEYS = ['duration_ms', 'failure', 'location', 'message', 'method', 'status', 'truncated', 'url'];
+const STEP_KEYS = [
+  'duration_ms',
+  'failure',
+  'location',
+  'message',
+  'method',
+  'phases_ms',
+  'status',
+  'tls',
+  'truncated',
+  'url',
+];
 
 describe('probe', () => {
   let scenario: Scenario;
@@ -78,7 +90,16 @@ describe('probe', () => {
   it('prints each call, the decision and the result for a person', async () => {
     const run = await probe('api-502');
     assert.equal(run.code, 1);
-    const lines = run.stdout.trimEnd().split('\n');
+    // Each call's details (phases, certificate) sit on lines of their own, indented further.
+    const details = run.stdout.split('\n').filter((line) => line.startsWith('     '));
+    assert.match(
+      details.at(-1) ?? '',
+      /^ {5}phases: resolve [\d.]+ ms, connect [\d.]+ ms, tls 0 ms, processing [\d.]+ ms, transfer [\d.]+ ms$/,
+    );
+    const lines = run.stdout
+      .trimEnd()
+      .split('\n')
+      .filter((line) => !line.startsWith('     '));
     assert.match(lines[0] ?? '', /^prod\/api-502 {2}heroku_app {2}heroku app app-502/);
     assert.match(
       lines[1] ?? '',
