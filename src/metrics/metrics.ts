@@ -38,6 +38,7 @@ export class ExporterMetrics {
   private readonly crashes: Counter;
   private readonly surfaceCount: Gauge;
   private readonly rateLimitRemaining: Gauge;
+  private readonly rateLimitQuota: Gauge;
   private readonly reloadSuccessful: Gauge;
   private readonly reloadTimestamp: Gauge;
   private readonly shardOrdinal: Gauge;
@@ -78,6 +79,12 @@ export class ExporterMetrics {
     this.rateLimitRemaining = new Gauge({
       name: 'surface_provider_rate_limit_remaining',
       help: 'API calls left in the provider’s rate budget, as the provider last reported.',
+      labelNames: ['provider'],
+      registers,
+    });
+    this.rateLimitQuota = new Gauge({
+      name: 'surface_provider_rate_limit_quota',
+      help: 'Size of the provider’s rate budget (calls per window), as the provider last reported or documents it.',
       labelNames: ['provider'],
       registers,
     });
@@ -164,6 +171,10 @@ export class ExporterMetrics {
 
   setRateLimitRemaining(budget: string, remaining: number): void {
     this.rateLimitRemaining.set({ provider: budget }, remaining);
+  }
+
+  setRateLimitQuota(budget: RateBudget, quota: number): void {
+    this.rateLimitQuota.set({ provider: budget }, quota);
   }
 
   recordReload(successful: boolean, atSeconds: number): void {

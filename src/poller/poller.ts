@@ -261,7 +261,10 @@ export class Poller {
       request: (req) => http.send({ ...req, deadline }, observe, trace),
       requestShared: (req) =>
         http.send({ ...req, deadline: new Deadline(this.settings.timeout_seconds * 1000) }, observe, trace),
-      reportRateLimit: (budget, remaining) => sink.setRateLimitRemaining(budget, remaining),
+      reportRateLimit: (budget, remaining, quota) => {
+        sink.setRateLimitRemaining(budget, remaining);
+        if (quota !== undefined) sink.setRateLimitQuota(budget, quota);
+      },
     };
   }
 

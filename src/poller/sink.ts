@@ -14,4 +14,5 @@ export interface PollerSink {
   countCrash(scope: 'probe' | 'worker'): void;
   setSurfaceCounts(countsByEnv: ReadonlyMap<string, number>): void;
   setRateLimitRemaining(budget: RateBudget, remaining: number): void;
+  setRateLimitQuota(budget: RateBudget, quota: number): void;
 }

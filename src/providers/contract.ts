@@ -42,7 +42,8 @@ export interface ProbeContext {
   readonly budgetShare: number;
   /** Milliseconds since the epoch; injectable so tests can move time. */
   now(): number;
-  reportRateLimit(budget: RateBudget, remaining: number): void;
+  /** Calls left in a budget and, when the provider says (or documents) it, the budget's size. */
+  reportRateLimit(budget: RateBudget, remaining: number, quota?: number): void;
 }
 
 /**

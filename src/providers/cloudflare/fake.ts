@@ -9,13 +9,30 @@ import {
 
 /**
  * A fake Cloudflare API v4 for Pages: the envelope, projects, deployments with every stage and
- * status, and the 8000007 / 10000 / 9109 / 971 errors. Wire format: provider-apis.md §2.
+ * status (skipped ones too, in any order), the rate-limit headers, and the 8000007 / 8000024 /
+ * 10000 / 10001 / 9109 / 6003 / 971 errors. Wire format: provider-apis.md §2 and §7.1-7.2.
  */
 
 export const STAGE_NAMES = ['queued', 'initialize', 'clone_repo', 'build', 'deploy'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 export type StageStatus = 'success' | 'idle' | 'active' | 'failure' | 'canceled';
 export type PagesEnvironment = 'production' | 'preview';
+export type SkipReason =
+  | 'commit_message'
+  | 'preview_deployments_disabled'
+  | 'production_deployments_disabled'
+  | 'path_config'
+  | 'branch_config'
+  | 'pages_to_workers_conversion';
+/**
+ * The order the list comes in. Recordings are newest first, but no order is documented (§7.1):
+ * `oldest_first` and `by_id` (an arbitrary, stable shuffle) make a client that trusts it fail.
+ */
+export type ListOrder = 'newest_first' | 'oldest_first' | 'by_id';
+/** Since 2025-09 the API sends `Ratelimit`/`Ratelimit-Policy` (§7.2); `legacy` is the older x-ratelimit-* set. */
+export type RateLimitHeaders = 'structured' | 'legacy';
+/** Error bodies: `2026` has `messages`, `result: null` and a `documentation_url`; `legacy` only success and errors. */
+export type ErrorBodyStyle = '2026' | 'legacy';
 
 export interface FakeDeploymentSpec {
   environment?: PagesEnvironment;
@@ -24,6 +41,10 @@ export interface FakeDeploymentSpec {
   /** `ad_hoc` is a direct upload: its stages[] keep `queued` active forever. Default `github:push`. */
   trigger?: 'ad_hoc' | 'github:push' | 'deploy_hook';
   createdOn?: Date;
+  /** `deployment_trigger.metadata.branch`; default `main`. */
+  branch?: string;
+  /** A build skipped by watch paths, branch rules or [CI Skip]: `is_skipped`, and by default a queued/idle stage. */
+  skipped?: SkipReason | null;
 }
 
 interface FakeDeployment {
@@ -32,6 +53,8 @@ interface FakeDeployment {
   stage: string;
   status: string;
   trigger: string;
+  branch: string;
+  skipped: SkipReason | null | undefined;
   createdOn: string;
   modifiedOn: string;
 }
@@ -40,7 +63,7 @@ interface FakeProject {
   id: string;
   name: string;
   createdOn: string;
-  /** Newest first, as the real API lists them. */
+  /** Newest first; listed in the fake's ListOrder. */
   deployments: FakeDeployment[];
 }
 
@@ -48,12 +71,14 @@ export interface CloudflareFakeOptions {
   /** The account the tokens belong to (32 hex). */
   accountId?: string;
   tokens?: string[];
-  /**
-   * [inferred] Refuse per_page above 25 with 400 / code 8000024. provider-apis.md only says the
-   * default page seen is 25; that a larger page is refused (and with this code) is not documented,
-   * so it is off by default and only for tests that want to check a client stays inside it.
-   */
+  /** Refuse per_page above 25 with 400 / code 8000024, as Cloudflare does (§7.1); default on. */
   enforceMaxPerPage?: boolean;
+  /** Default `newest_first`. */
+  listOrder?: ListOrder;
+  /** Default `structured`. */
+  rateLimitHeaders?: RateLimitHeaders;
+  /** Default `2026`. */
+  errorBodies?: ErrorBodyStyle;
 }
 
 export interface CloudflareFake extends FakeControls {
@@ -73,7 +98,12 @@ export interface CloudflareFake extends FakeControls {
   addToken(token: string): void;
   /** The token stops working: 403 with code 10000 (or 9109, see setAuthErrorCode). */
   revokeToken(token: string): void;
-  setAuthErrorCode(code: 10000 | 9109): void;
+  setAuthErrorCode(code: AuthErrorCode): void;
+  setListOrder(order: ListOrder): void;
+  setRateLimitHeaders(headers: RateLimitHeaders): void;
+  setErrorBodies(style: ErrorBodyStyle): void;
+  /** Lists of deployments requested, by page number (1 for a request without `page`). */
+  deploymentPagesRequested(): number[];
   /**
    * Sets what is left of the 1,200 calls per 5 minutes (§2.5) and when that window ends (default
    * in 300 s). Once nothing is left every call answers 429 / code 971 with Retry-After until then.
@@ -92,6 +122,8 @@ const PROJECT_NOT_FOUND = {
   code: 8000007,
   message: 'Project not found. The specified project name does not match any of your existing projects.',
 };
+/** 10000 invalid or not allowed; 9109 unusable from here; 10001 "Unable to authenticate request" (§7.1). */
+export type AuthErrorCode = 10000 | 9109 | 10001;
 const DEFAULT_PER_PAGE = 25;
 const MAX_PER_PAGE = 25;
 // §2.4: a malformed Authorization header gets 400 / 6003, not an auth error. Which values count as
@@ -107,8 +139,12 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
   const accountId = options.accountId ?? '023e105f4ecef8ad9ca31a8372d0c353';
   const tokens = new Set(options.tokens ?? []);
   const projects = new Map<string, FakeProject>();
-  const enforceMaxPerPage = options.enforceMaxPerPage ?? false;
-  let authErrorCode: 10000 | 9109 = 10000;
+  const enforceMaxPerPage = options.enforceMaxPerPage ?? true;
+  let listOrder: ListOrder = options.listOrder ?? 'newest_first';
+  let rateLimitHeaders: RateLimitHeaders = options.rateLimitHeaders ?? 'structured';
+  let errorBodies: ErrorBodyStyle = options.errorBodies ?? '2026';
+  let deploymentPages: number[] = [];
+  let authErrorCode: AuthErrorCode = 10000;
   let forcedRetryAfter: number | null | undefined;
   let failure: { status: number; errors: { code: number; message: string }[] } | undefined;
   const rateWindow = { endsAt: Date.now() + RATE_WINDOW_MS, used: 0 };
@@ -127,16 +163,25 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
     }
     return rateWindow;
   };
-  const rateHeaders = (window: typeof rateWindow): Record<string, string> => ({
-    'x-ratelimit-limit': String(RATE_LIMIT),
-    'x-ratelimit-remaining': String(Math.max(0, RATE_LIMIT - window.used)),
-    'x-ratelimit-reset': new Date(window.endsAt).toUTCString(),
-  });
-  const rateLimited = (headers: Record<string, string>, retryAfterSeconds: number | null): FakeReply => ({
+  const rateHeaders = (window: typeof rateWindow, remaining?: number): Record<string, string> => {
+    const left = remaining ?? Math.max(0, RATE_LIMIT - window.used);
+    const resetSeconds = Math.max(0, Math.ceil((window.endsAt - Date.now()) / 1000));
+    if (rateLimitHeaders === 'structured') {
+      return {
+        ratelimit: `"default";r=${left};t=${resetSeconds}`,
+        'ratelimit-policy': `"default";q=${RATE_LIMIT};w=${RATE_WINDOW_MS / 1000}`,
+      };
+    }
+    return {
+      'x-ratelimit-limit': String(RATE_LIMIT),
+      'x-ratelimit-remaining': String(left),
+      'x-ratelimit-reset': new Date(window.endsAt).toUTCString(),
+    };
+  };
+  const rateLimited = (window: typeof rateWindow, retryAfterSeconds: number | null): FakeReply => ({
     status: 429,
     headers: {
-      ...headers,
-      'x-ratelimit-remaining': '0',
+      ...rateHeaders(window, 0),
       ...(retryAfterSeconds === null ? {} : { 'retry-after': String(retryAfterSeconds) }),
     },
     body: failureEnvelope([{ code: 971, message: 'Please wait and consider throttling your request speed' }]),
@@ -149,17 +194,16 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
       headers: { ...headers, ...reply.headers },
     });
     const authorization = req.headers.authorization;
-    if (authorization === undefined) return withHeaders(authFailure(authErrorCode));
+    if (authorization === undefined) return withHeaders(authFailure(authErrorCode, errorBodies));
     const auth = BEARER.exec(authorization);
     if (!auth) return withHeaders(malformedAuthorization());
-    if (!tokens.has(auth[1] ?? '')) return withHeaders(authFailure(authErrorCode));
+    if (!tokens.has(auth[1] ?? '')) return withHeaders(authFailure(authErrorCode, errorBodies));
     const window = currentWindow();
-    if (forcedRetryAfter !== undefined)
-      return withHeaders(rateLimited(rateHeaders(window), forcedRetryAfter));
+    if (forcedRetryAfter !== undefined) return withHeaders(rateLimited(window, forcedRetryAfter));
     // "If you exceed this limit, all API calls for the next five minutes will be blocked" (§2.5).
     if (window.used >= RATE_LIMIT) {
       const retryAfter = Math.max(1, Math.ceil((window.endsAt - Date.now()) / 1000));
-      return withHeaders(rateLimited(rateHeaders(window), retryAfter));
+      return withHeaders(rateLimited(window, retryAfter));
     }
     window.used++;
     const limits = rateHeaders(window);
@@ -176,7 +220,7 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
     const [, account = '', projectName, deploymentsPart] = match;
     if (!/^[0-9a-f]{32}$/.test(account)) return noRoute(req.path);
     // A token only sees its own account; any other answers as an auth failure does.
-    if (account !== accountId) return authFailure(authErrorCode);
+    if (account !== accountId) return authFailure(authErrorCode, errorBodies);
     const page = Number(req.query.get('page') ?? '1');
     const perPage = Number(req.query.get('per_page') ?? String(DEFAULT_PER_PAGE));
     // [inferred] The status, code and message for bad list options are not in provider-apis.md; a
@@ -209,8 +253,10 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
     if (!project) return { status: 404, body: failureEnvelope([PROJECT_NOT_FOUND]) };
     if (deploymentsPart === undefined) return { status: 200, body: successEnvelope(projectJson(project)) };
     const env = req.query.get('env');
-    const matching = project.deployments.filter(
-      (deployment) => env === null || deployment.environment === env,
+    deploymentPages.push(page);
+    const matching = ordered(
+      project.deployments.filter((deployment) => env === null || deployment.environment === env),
+      listOrder,
     );
     return paged(
       matching.map((deployment) => deploymentJson(project, deployment)),
@@ -249,10 +295,15 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
         stage: spec.stage,
         status: spec.status,
         trigger: spec.trigger ?? 'github:push',
+        branch: spec.branch ?? 'main',
+        skipped: spec.skipped,
         createdOn: created,
         modifiedOn: created,
       };
+      // Kept newest first whatever order they were added in (the last added first among equal
+      // times), so `newest_first` is the real order.
       project.deployments.unshift(deployment);
+      project.deployments.sort((a, b) => b.createdOn.localeCompare(a.createdOn));
       return deployment.id;
     },
     setLatestStage(name, stage, status, environment = 'production') {
@@ -278,6 +329,20 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
     setAuthErrorCode: (code) => {
       authErrorCode = code;
     },
+    setListOrder: (order) => {
+      listOrder = order;
+    },
+    setRateLimitHeaders: (headers) => {
+      rateLimitHeaders = headers;
+    },
+    setErrorBodies: (style) => {
+      errorBodies = style;
+    },
+    deploymentPagesRequested: () => {
+      const requested = deploymentPages;
+      deploymentPages = [];
+      return requested;
+    },
     setRateLimitRemaining(remaining, resetInSeconds = RATE_WINDOW_MS / 1000) {
       rateWindow.used = RATE_LIMIT - Math.min(RATE_LIMIT, Math.max(0, Math.floor(remaining)));
       rateWindow.endsAt = Date.now() + resetInSeconds * 1000;
@@ -296,11 +361,33 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
   return controls;
 }
 
-/** Real auth failures carry only `success` and `errors`: no `messages`, no `result`. */
-function authFailure(code: 10000 | 9109): FakeReply {
-  const message = code === 10000 ? 'Authentication error' : 'Invalid access token';
-  if (code === 10000) return { status: 403, body: { success: false, errors: [{ code, message }] } };
-  return { status: 403, body: failureEnvelope([{ code, message }]) };
+const AUTH_MESSAGES: Record<AuthErrorCode, string> = {
+  10000: 'Authentication error',
+  9109: 'Invalid access token',
+  10001: 'Unable to authenticate request',
+};
+
+/**
+ * Since 2026-08 a refusal has the full envelope and a documentation_url (§7.1); before, a 10000
+ * carried only `success` and `errors`, no `messages` and no `result`.
+ */
+function authFailure(code: AuthErrorCode, style: ErrorBodyStyle): FakeReply {
+  if (style === 'legacy') {
+    const message = AUTH_MESSAGES[code];
+    if (code === 10000) return { status: 403, body: { success: false, errors: [{ code, message }] } };
+    return { status: 403, body: failureEnvelope([{ code, message }]) };
+  }
+  const message = code === 10000 ? 'Forbidden' : AUTH_MESSAGES[code];
+  return {
+    // [inferred] The status of a 10001 is not recorded; 400 is what users report with it.
+    status: code === 10001 ? 400 : 403,
+    body: {
+      success: false,
+      errors: [{ code, message, documentation_url: 'https://developers.cloudflare.com/fundamentals/api/' }],
+      messages: [],
+      result: null,
+    },
+  };
 }
 
 /** §2.4: a header that is not `Bearer <token>`, refused as a bad request rather than as bad credentials. */
@@ -360,6 +447,12 @@ function paged(items: unknown[], page: number, perPage: number): FakeReply {
   };
 }
 
+function ordered(deployments: FakeDeployment[], order: ListOrder): FakeDeployment[] {
+  if (order === 'newest_first') return deployments;
+  if (order === 'oldest_first') return [...deployments].reverse();
+  return [...deployments].sort((a, b) => a.id.localeCompare(b.id));
+}
+
 /** Cloudflare writes timestamps with microseconds: 2023-06-16T18:41:19.07168Z. */
 function isoMicros(date: Date): string {
   return date.toISOString().replace(/Z$/, '000Z');
@@ -411,7 +504,7 @@ function deploymentJson(project: FakeProject, deployment: FakeDeployment) {
     deployment_trigger: {
       type: deployment.trigger,
       metadata: {
-        branch: 'main',
+        branch: deployment.branch,
         commit_hash: 'ffac537e6cbbf934b08745a378932722df287a53',
         commit_message: 'chore: update dependencies',
         commit_dirty: deployment.trigger === 'ad_hoc',
@@ -430,8 +523,11 @@ function deploymentJson(project: FakeProject, deployment: FakeDeployment) {
     compatibility_flags: [],
     build_image_major_version: 1,
     usage_model: null,
-    aliases: [`https://unknown-branch.${subdomain(project)}`],
-    is_skipped: false,
+    aliases: [
+      `https://${deployment.branch.replace(/[^a-z0-9-]/gi, '-').toLowerCase()}.${subdomain(project)}`,
+    ],
+    is_skipped: deployment.skipped !== undefined,
+    ...(deployment.skipped === undefined ? {} : { skip_reason: deployment.skipped }),
     production_branch: 'main',
   };
 }

@@ -7,23 +7,17 @@ import { degraded, type FamilySample, type ProbeResult, skipped, up } from '../.
 import { ENV_VAR_NAME, surfaceBase } from '../../core/surface.js';
 import type { HttpResponse } from '../../transport/client.js';
 import {
+  authRefusalCause,
   cloudflareApiUrl,
   cloudflareHeaders,
   isAuthRefusal,
   isRateLimited,
   readCloudflareAnswer,
-  remainingBudget,
+  readRateLimit,
 } from '../cloudflare/client.js';
 import { CLOUDFLARE_API_CODE_DOCS } from '../cloudflare/codes.js';
 import { defineProvider, type ProbeContext } from '../contract.js';
-import {
-  Cooldown,
-  parseJsonBody,
-  parseValue,
-  providerText,
-  retryAfterMs,
-  transportFailure,
-} from '../shared/api.js';
+import { Cooldown, parseJsonBody, providerText, retryAfterMs, transportFailure } from '../shared/api.js';
 import { ENDPOINT_STATUS_CODE_DOCS, PROVIDER_API_CODE_DOCS, TRANSPORT_CODE_DOCS } from '../shared/codes.js';
 import { CLOUDFLARE_PAGES_CODE_DOCS } from './codes.js';
 import { cloudflarePagesOnline } from './online.js';
@@ -41,6 +35,14 @@ export const cloudflarePagesSurface = surfaceBase
       .enum(['production', 'preview'])
       .default('production')
       .describe('Which deployments to judge, production or preview; default production.'),
+    branch: z
+      .string()
+      .min(1)
+      .max(255)
+      .optional()
+      .describe(
+        'Only deployments built from this branch count (`deployment_trigger.metadata.branch`); default: any branch, so a preview surface follows the newest build of any PR.',
+      ),
     token_env: ENV_VAR_NAME.default('CLOUDFLARE_PAGES_READ_TOKEN').describe(
       'Variable holding a Cloudflare API token with Pages read access; default CLOUDFLARE_PAGES_READ_TOKEN.',
     ),
@@ -52,10 +54,13 @@ export const cloudflarePagesSurface = surfaceBase
 
 export type CloudflarePagesSurface = z.infer<typeof cloudflarePagesSurface>;
 
-// Results come newest first and only the first is read, so a small page keeps the body small. 10 is
-// what Cloudflare's own SDK test asks for and below the default page of 25 seen in recordings; no
-// bound is documented (a cap of 25 is only inferred), so the probe stays well inside what is known to work.
-const DEPLOYMENTS_PER_PAGE = 10;
+// Cloudflare refuses per_page above 25 (400, code 8000024). The list has no documented order, and
+// skipped builds are listed like the others, so a full page gives the most deployments to choose from.
+const DEPLOYMENTS_PER_PAGE = 25;
+// A project whose newest 50 deployments are all skipped (or all of other branches) is reported as
+// having none: reading deeper would spend the shared budget on every probe of it.
+const MAX_DEPLOYMENT_PAGES = 2;
+// 25 deployments of ~3 KB each.
 const BODY_CAP_BYTES = 512 * 1024;
 // "If you exceed this limit, all API calls for the next five minutes will be blocked."
 const DEFAULT_RATE_LIMIT_WAIT_MS = 300_000;
@@ -63,18 +68,33 @@ const DEFAULT_RATE_LIMIT_WAIT_MS = 300_000;
 const ERROR_TTL_CAP_MS = 60_000;
 
 const CODE_PROJECT_NOT_FOUND = 8000007;
+// The global limit Cloudflare documents (1,200 calls per 5 minutes), for an answer that gives a
+// remaining count without its policy.
+const DOCUMENTED_QUOTA = 1200;
 
 /** The documented stage names and statuses; anything else is exported as `unknown` to keep labels bounded. */
 const STAGE_NAMES = new Set(['queued', 'initialize', 'clone_repo', 'build', 'deploy']);
 const STAGE_STATUSES = new Set(['success', 'idle', 'active', 'failure', 'canceled']);
 
-const listSchema = z.looseObject({ success: z.literal(true), result: z.array(z.unknown()) });
 const deploymentSchema = z.looseObject({
   id: z.string(),
   short_id: z.string().optional(),
+  environment: z.string().optional(),
   created_on: z.string(),
   // Only latest_stage: for direct uploads stages[] keeps `queued` active forever.
   latest_stage: z.looseObject({ name: z.string(), status: z.string() }),
+  // Skipped builds (watch paths, branch rules, [CI Skip]) sit in the list with a queued/idle stage.
+  is_skipped: z.boolean().optional(),
+  skip_reason: z.string().nullable().optional(),
+  deployment_trigger: z
+    .looseObject({ metadata: z.looseObject({ branch: z.string().optional() }).nullable().optional() })
+    .nullable()
+    .optional(),
+});
+const listSchema = z.looseObject({
+  success: z.literal(true),
+  result: z.array(deploymentSchema),
+  result_info: z.looseObject({ total_pages: z.number().optional() }).optional(),
 });
 
 type Deployment = z.infer<typeof deploymentSchema>;
@@ -117,7 +137,7 @@ export const cloudflarePagesProvider = defineProvider({
     const baseUrl = cloudflareApiUrl(ctx.env);
     // Keys name variables, never their values.
     const tokenKey = `cloudflare:${baseUrl} ${surface.token_env}`;
-    const cacheKey = `${tokenKey} ${surface.account_id_env} ${surface.project} ${surface.environment}`;
+    const cacheKey = `${tokenKey} ${surface.account_id_env} ${surface.project} ${surface.environment} ${surface.branch ?? '*'}`;
     return ctx.cache.getOrLoad(cacheKey, async () => {
       const cooldown = new Cooldown(ctx.cache, `${tokenKey}:not-before`);
       const waitUntil = await cooldown.until();
@@ -128,34 +148,41 @@ export const cloudflarePagesProvider = defineProvider({
           ttlMs: 0,
         };
       }
-      const url =
-        `${baseUrl}/accounts/${encodeURIComponent(accountId.value)}/pages/projects/` +
-        `${encodeURIComponent(surface.project)}/deployments?env=${surface.environment}&per_page=${DEPLOYMENTS_PER_PAGE}`;
-      // Other surfaces on this project may join this load: it runs under its own deadline, not this probe's.
-      const outcome = await ctx.requestShared({
-        url,
-        headers: cloudflareHeaders(token.value),
-        maxBodyBytes: BODY_CAP_BYTES,
-      });
-      if (outcome.kind === 'failure') {
-        return { value: transportFailure(outcome, 'connection_error', 'Cloudflare API'), ttlMs: 0 };
+      const deployments: Deployment[] = [];
+      let pagesRead = 0;
+      let morePages = false;
+      // Later pages are read only when no deployment on the earlier ones counts.
+      for (let page = 1; page <= MAX_DEPLOYMENT_PAGES; page++) {
+        const url =
+          `${baseUrl}/accounts/${encodeURIComponent(accountId.value)}/pages/projects/` +
+          `${encodeURIComponent(surface.project)}/deployments?env=${surface.environment}&page=${page}&per_page=${DEPLOYMENTS_PER_PAGE}`;
+        // Other surfaces on this project may join this load: it runs under its own deadline, not this probe's.
+        const outcome = await ctx.requestShared({
+          url,
+          headers: cloudflareHeaders(token.value),
+          maxBodyBytes: BODY_CAP_BYTES,
+        });
+        if (outcome.kind === 'failure') {
+          return { value: transportFailure(outcome, 'connection_error', 'Cloudflare API'), ttlMs: 0 };
+        }
+        const budget = readRateLimit(outcome);
+        if (budget.remaining !== undefined)
+          ctx.reportRateLimit('cloudflare', budget.remaining, budget.quota ?? DOCUMENTED_QUOTA);
+        // The account id is an identifier, not a credential: it is in every API URL and trace anyway,
+        // and naming it helps an operator see which account answered. Only the token is scrubbed.
+        const read = await readDeploymentsPage(ctx, surface, outcome, { cooldown, secrets: [token.value] });
+        if (!read.ok) return { value: read.result, ttlMs: ttlFor(ctx, read.cache) };
+        deployments.push(...read.deployments);
+        pagesRead = page;
+        morePages = read.totalPages > page;
+        if (!morePages || newestCounting(surface, deployments).judged !== undefined) break;
       }
-      const remaining = remainingBudget(outcome);
-      if (remaining !== undefined) ctx.reportRateLimit('cloudflare', remaining);
-      // The account id is an identifier, not a credential: it is in every API URL and trace anyway,
-      // and naming it helps an operator see which account answered. Only the token is scrubbed.
-      const judged = await judgeResponse(ctx, surface, outcome, { cooldown, secrets: [token.value] });
-      const errorTtlMs = Math.min(ctx.metadataTtlSeconds * 1000, ERROR_TTL_CAP_MS);
-      const ttlMs =
-        judged.cache === 'terminal'
-          ? ctx.metadataTtlSeconds * 1000
-          : judged.cache === 'error'
-            ? errorTtlMs
-            : 0;
-      return { value: judged.result, ttlMs };
+      const judged = judgeDeployments(ctx, surface, deployments, { pagesRead, morePages });
+      return { value: judged.result, ttlMs: ttlFor(ctx, judged.cache) };
     });
   },
-  target: (surface) => `cloudflare pages ${surface.project} (${surface.environment})`,
+  target: (surface) =>
+    `cloudflare pages ${surface.project} (${surface.environment}${surface.branch === undefined ? '' : `, branch ${surface.branch}`})`,
   online: cloudflarePagesOnline,
   credentials: (surface) => [surface.token_env, surface.account_id_env],
 });
@@ -163,12 +190,23 @@ export const cloudflarePagesProvider = defineProvider({
 /** How long a result may be reused: terminal stages for the TTL, errors briefly, anything in flight never. */
 type Reuse = 'terminal' | 'error' | 'never';
 
-async function judgeResponse(
+function ttlFor(ctx: ProbeContext, reuse: Reuse): number {
+  if (reuse === 'terminal') return ctx.metadataTtlSeconds * 1000;
+  if (reuse === 'error') return Math.min(ctx.metadataTtlSeconds * 1000, ERROR_TTL_CAP_MS);
+  return 0;
+}
+
+type PageRead =
+  | { ok: true; deployments: Deployment[]; totalPages: number }
+  | { ok: false; result: ProbeResult<Code>; cache: Reuse };
+
+/** One page of the deployments list, or what the answer means when it is not one. */
+async function readDeploymentsPage(
   ctx: ProbeContext,
   surface: CloudflarePagesSurface,
   response: HttpResponse,
   call: { cooldown: Cooldown; secrets: string[] },
-): Promise<{ result: ProbeResult<Code>; cache: Reuse }> {
+): Promise<PageRead> {
   const cloudflare = readCloudflareAnswer(response, call.secrets);
   const { status, envelope, codes, answer } = cloudflare;
 
@@ -177,6 +215,7 @@ async function judgeResponse(
     const until = now + (retryAfterMs(response, now) ?? DEFAULT_RATE_LIMIT_WAIT_MS);
     await call.cooldown.start(until, now);
     return {
+      ok: false,
       result: degraded(
         'rate_limited',
         `Cloudflare API ${answer}; no call before ${new Date(until).toISOString()}`,
@@ -186,6 +225,7 @@ async function judgeResponse(
   }
   if (status === 404 || codes.has(CODE_PROJECT_NOT_FOUND)) {
     return {
+      ok: false,
       result: degraded(
         'http_404',
         `project ${surface.project} is not in the account named by ${surface.account_id_env} (${answer})`,
@@ -195,37 +235,89 @@ async function judgeResponse(
   }
   if (isAuthRefusal(cloudflare)) {
     return {
+      ok: false,
       result: degraded(
         'api_auth_failed',
-        `Cloudflare refused the token in ${surface.token_env} for this account or project (${answer})`,
+        `${authRefusalCause(cloudflare, surface.token_env)} for this account or project`,
       ),
       cache: 'error',
     };
   }
   if (envelope?.success === false) {
-    return { result: degraded('api_error', `Cloudflare API error (${answer})`), cache: 'error' };
+    return { ok: false, result: degraded('api_error', `Cloudflare API error (${answer})`), cache: 'error' };
   }
   if (status < 200 || status >= 300) {
     return {
+      ok: false,
       result: degraded(httpStatusCode('api_http_', status), `Cloudflare API answered ${answer}`),
       cache: status < 500 ? 'error' : 'never',
     };
   }
-  const what = 'Cloudflare API deployments';
-  const list = parseJsonBody(response, listSchema, what);
-  if (!list.ok) return { result: degraded('api_bad_response', list.detail), cache: 'error' };
-  if (list.value.result.length === 0) {
-    return {
-      result: degraded(
-        'no_deployments',
-        `project ${surface.project} has no ${surface.environment} deployment`,
-      ),
-      cache: 'terminal',
-    };
+  const list = parseJsonBody(response, listSchema, 'Cloudflare API deployments');
+  if (!list.ok) return { ok: false, result: degraded('api_bad_response', list.detail), cache: 'error' };
+  const { result, result_info } = list.value;
+  // Without result_info, a full page is the only hint that another one follows.
+  const totalPages = result_info?.total_pages ?? (result.length >= DEPLOYMENTS_PER_PAGE ? Infinity : 1);
+  return { ok: true, deployments: result, totalPages };
+}
+
+/**
+ * The deployments of the surface's environment and branch, newest `created_on` first (the list has
+ * no documented order), and the newest that was not skipped: the one that decides.
+ */
+function newestCounting(
+  surface: CloudflarePagesSurface,
+  deployments: readonly Deployment[],
+): { counting: Deployment[]; judged: Deployment | undefined; skippedNewer: Deployment[] } {
+  const counting = deployments
+    .filter((deployment) => (deployment.environment ?? surface.environment) === surface.environment)
+    .filter(
+      (deployment) =>
+        surface.branch === undefined || deployment.deployment_trigger?.metadata?.branch === surface.branch,
+    )
+    .sort((a, b) => createdMs(b) - createdMs(a));
+  const index = counting.findIndex((deployment) => deployment.is_skipped !== true);
+  return {
+    counting,
+    judged: index < 0 ? undefined : counting[index],
+    skippedNewer: index < 0 ? counting : counting.slice(0, index),
+  };
+}
+
+function createdMs(deployment: Deployment): number {
+  const ms = Date.parse(deployment.created_on);
+  return Number.isNaN(ms) ? Number.NEGATIVE_INFINITY : ms;
+}
+
+/** "newest 2 deployments skipped (path_config)". */
+function skippedNote(skipped: readonly Deployment[]): string {
+  const reasons = [...new Set(skipped.map((deployment) => deployment.skip_reason ?? 'no reason given'))];
+  const which = skipped.length === 1 ? 'newest deployment' : `newest ${skipped.length} deployments`;
+  return providerText(`${which} skipped (${reasons.join(', ')})`);
+}
+
+function judgeDeployments(
+  ctx: ProbeContext,
+  surface: CloudflarePagesSurface,
+  deployments: readonly Deployment[],
+  read: { pagesRead: number; morePages: boolean },
+): { result: ProbeResult<Code>; cache: Reuse } {
+  const { counting, judged, skippedNewer } = newestCounting(surface, deployments);
+  const which = `${surface.environment} deployment${surface.branch === undefined ? '' : ` of branch ${surface.branch}`}`;
+  if (judged === undefined) {
+    const where = read.morePages ? ` in the newest ${read.pagesRead} page(s) of the list` : '';
+    const detail =
+      counting.length === 0
+        ? `project ${surface.project} has no ${which}${where}`
+        : `project ${surface.project} has no ${which} that was not skipped${where}: ${skippedNote(skippedNewer)}`;
+    return { result: degraded('no_deployments', providerText(detail)), cache: 'terminal' };
   }
-  const newest = parseValue(list.value.result[0], deploymentSchema, what, ['result', 0]);
-  if (!newest.ok) return { result: degraded('api_bad_response', newest.detail), cache: 'error' };
-  return judgeDeployment(ctx, newest.value);
+  const verdict = judgeDeployment(ctx, judged);
+  if (skippedNewer.length === 0) return verdict;
+  return {
+    ...verdict,
+    result: { ...verdict.result, detail: `${verdict.result.detail}; ${skippedNote(skippedNewer)}` },
+  };
 }
 
 function judgeDeployment(

@@ -345,7 +345,8 @@ class HerokuApi {
     const remaining = integerHeader(outcome, 'ratelimit-remaining');
     if (remaining !== undefined) {
       this.remaining = remaining;
-      this.ctx.reportRateLimit('heroku', remaining);
+      // Heroku reports what is left but not the pool's size: the documented 4,500 stands for it.
+      this.ctx.reportRateLimit('heroku', remaining, HEROKU_HOURLY_BUDGET);
     }
     if (outcome.status >= 200 && outcome.status < 300) {
       const parsed = parseJsonBody(outcome, schema, `Heroku API GET ${path}`);

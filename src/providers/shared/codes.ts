@@ -66,8 +66,10 @@ export const PROVIDER_API_CODE_DOCS = [
   {
     code: 'api_auth_failed',
     status: 'degraded',
-    meaning: 'The provider API rejected the credentials (401/403; Cloudflare codes 10000 or 9109).',
-    action: 'Rotate or re-scope the token named in the surface (`api_key_env` / `token_env`).',
+    meaning:
+      "The provider API rejected the credentials (401/403; Cloudflare codes 10000, 10001 or 9109), or Cloudflare could not read the Authorization header (400, 6003/6111: the detail asks whether the variable includes 'Bearer ').",
+    action:
+      'Rotate or re-scope the token named in the surface (`api_key_env` / `token_env`); for 6003/6111 store the bare token, without `Bearer `.',
     replaces: '"Check probe credentials"',
   },
   {

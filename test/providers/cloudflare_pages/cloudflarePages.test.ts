@@ -167,6 +167,7 @@ describe('cloudflare_pages provider', () => {
     it('api_auth_failed for a revoked token (403, code 10000, no messages/result keys)', async () => {
       cloudflare.addProject('auth-site');
       cloudflare.revokeToken(TOKEN);
+      cloudflare.setErrorBodies('legacy');
       try {
         const result = await probeProject('auth-site');
         assert.deepEqual([result.status, result.code], ['degraded', 'api_auth_failed']);
@@ -179,7 +180,52 @@ describe('cloudflare_pages provider', () => {
       } finally {
         cloudflare.addToken(TOKEN);
         cloudflare.setAuthErrorCode(10000);
+        cloudflare.setErrorBodies('2026');
       }
+    });
+
+    it('api_auth_failed for the 2026 refusal body (messages, result: null, documentation_url)', async () => {
+      cloudflare.addProject('auth-2026');
+      cloudflare.revokeToken(TOKEN);
+      try {
+        const result = await probeProject('auth-2026');
+        assert.deepEqual([result.status, result.code], ['degraded', 'api_auth_failed']);
+        assert.match(
+          result.detail,
+          /refused the token in CLOUDFLARE_PAGES_READ_TOKEN \(HTTP 403: 10000 Forbidden\)/,
+        );
+      } finally {
+        cloudflare.addToken(TOKEN);
+      }
+    });
+
+    it('api_auth_failed for code 10001 "Unable to authenticate request", whatever the HTTP status', async () => {
+      cloudflare.addProject('auth-10001');
+      cloudflare.revokeToken(TOKEN);
+      cloudflare.setAuthErrorCode(10001);
+      try {
+        const result = await probeProject('auth-10001');
+        assert.deepEqual([result.status, result.code], ['degraded', 'api_auth_failed'], result.detail);
+        assert.match(result.detail, /HTTP 400: 10001 Unable to authenticate request/);
+      } finally {
+        cloudflare.addToken(TOKEN);
+        cloudflare.setAuthErrorCode(10000);
+      }
+    });
+
+    it("api_auth_failed for a malformed Authorization header (400, 6003/6111), asking whether the variable includes 'Bearer '", async () => {
+      cloudflare.addProject('auth-bearer');
+      const result = await probeProject(
+        'auth-bearer',
+        {},
+        { CLOUDFLARE_PAGES_READ_TOKEN: `Bearer ${TOKEN}` },
+      );
+      assert.deepEqual([result.status, result.code], ['degraded', 'api_auth_failed'], result.detail);
+      assert.match(
+        result.detail,
+        /^malformed Authorization header \(does the variable include 'Bearer '\?\): CLOUDFLARE_PAGES_READ_TOKEN \(HTTP 400: 6003 Invalid request headers\)/,
+      );
+      assert.ok(!result.detail.includes(TOKEN));
     });
 
     it('api_auth_failed for an account the token does not belong to', async () => {
@@ -255,15 +301,169 @@ describe('cloudflare_pages provider', () => {
       }
     });
 
-    it('exports x-ratelimit-remaining', async () => {
+    it('exports the Ratelimit / Ratelimit-Policy structured fields as remaining and quota', async () => {
       cloudflare.addProject('counted');
       cloudflare.addDeployment('counted', { stage: 'deploy', status: 'success' });
       const harness = await exporterWith([pages('counted', 'counted')]);
-      await harness.probe('prod/counted');
-      const remaining = sampleValue(await harness.metrics(), 'surface_provider_rate_limit_remaining', {
-        provider: 'cloudflare',
+      cloudflare.setRateLimitRemaining(700);
+      try {
+        await harness.probe('prod/counted');
+        const metrics = await harness.metrics();
+        const labels = { provider: 'cloudflare' };
+        assert.equal(sampleValue(metrics, 'surface_provider_rate_limit_remaining', labels), 699);
+        assert.equal(sampleValue(metrics, 'surface_provider_rate_limit_quota', labels), 1200);
+      } finally {
+        cloudflare.setRateLimitRemaining(1200);
+      }
+    });
+
+    it('falls back to x-ratelimit-remaining and x-ratelimit-limit', async () => {
+      cloudflare.addProject('counted-legacy');
+      cloudflare.addDeployment('counted-legacy', { stage: 'deploy', status: 'success' });
+      const harness = await exporterWith([pages('counted', 'counted-legacy')]);
+      cloudflare.setRateLimitHeaders('legacy');
+      cloudflare.setRateLimitRemaining(500);
+      try {
+        await harness.probe('prod/counted');
+        const metrics = await harness.metrics();
+        const labels = { provider: 'cloudflare' };
+        assert.equal(sampleValue(metrics, 'surface_provider_rate_limit_remaining', labels), 499);
+        assert.equal(sampleValue(metrics, 'surface_provider_rate_limit_quota', labels), 1200);
+      } finally {
+        cloudflare.setRateLimitHeaders('structured');
+        cloudflare.setRateLimitRemaining(1200);
+      }
+    });
+  });
+
+  describe('skipped deployments, list order and branches (provider-apis.md §7.1)', () => {
+    const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+
+    it('judges the newest deployment that was not skipped, and says what was skipped', async () => {
+      cloudflare.addProject('watch-paths');
+      cloudflare.addDeployment('watch-paths', {
+        stage: 'deploy',
+        status: 'success',
+        createdOn: minutesAgo(30),
       });
-      assert.ok(remaining !== undefined && remaining < 1200, `got ${remaining}`);
+      for (const minutes of [20, 10]) {
+        cloudflare.addDeployment('watch-paths', {
+          stage: 'queued',
+          status: 'idle',
+          skipped: 'path_config',
+          createdOn: minutesAgo(minutes),
+        });
+      }
+      const harness = await exporterWith([pages('site', 'watch-paths')]);
+      const result = await harness.probe('prod/site');
+      assert.deepEqual([result.status, result.code], ['up', null], result.detail);
+      assert.match(
+        result.detail,
+        /latest stage deploy success; newest 2 deployments skipped \(path_config\)$/,
+      );
+      const info = result.samples?.find((sample) => sample.family === 'surface_deployment_info');
+      assert.deepEqual(info?.labels, { stage: 'deploy', status: 'success' });
+    });
+
+    it('no_deployments when every deployment of the first 2 pages was skipped, without reading a third', async () => {
+      cloudflare.addProject('all-skipped');
+      for (let index = 0; index < 60; index++) {
+        cloudflare.addDeployment('all-skipped', {
+          stage: 'queued',
+          status: 'idle',
+          skipped: index % 2 === 0 ? 'commit_message' : 'branch_config',
+          createdOn: minutesAgo(100 - index),
+        });
+      }
+      cloudflare.deploymentPagesRequested();
+      const result = await probeProject('all-skipped');
+      assert.deepEqual([result.status, result.code], ['degraded', 'no_deployments'], result.detail);
+      assert.match(
+        result.detail,
+        /has no production deployment that was not skipped in the newest 2 page\(s\) of the list: newest 50 deployments skipped \((commit_message, branch_config|branch_config, commit_message)\)/,
+      );
+      assert.deepEqual(cloudflare.deploymentPagesRequested(), [1, 2]);
+    });
+
+    it('reads page 2 only when nothing on page 1 counts', async () => {
+      cloudflare.addProject('deep');
+      cloudflare.addDeployment('deep', { stage: 'build', status: 'failure', createdOn: minutesAgo(90) });
+      for (let index = 0; index < 25; index++) {
+        cloudflare.addDeployment('deep', {
+          stage: 'queued',
+          status: 'idle',
+          skipped: 'path_config',
+          createdOn: minutesAgo(60 - index),
+        });
+      }
+      cloudflare.deploymentPagesRequested();
+      const result = await probeProject('deep');
+      assert.deepEqual([result.status, result.code], ['degraded', 'deploy_failure'], result.detail);
+      assert.match(result.detail, /newest 25 deployments skipped \(path_config\)/);
+      assert.deepEqual(cloudflare.deploymentPagesRequested(), [1, 2]);
+      cloudflare.addDeployment('deep', { stage: 'deploy', status: 'success' });
+      assert.equal((await probeProject('deep')).status, 'up');
+      assert.deepEqual(cloudflare.deploymentPagesRequested(), [1]);
+    });
+
+    for (const order of ['oldest_first', 'by_id'] as const) {
+      it(`the newest created_on decides whatever the list order (${order})`, async () => {
+        const project = `unordered-${order.replace('_', '-')}`;
+        cloudflare.addProject(project);
+        for (let index = 0; index < 6; index++) {
+          cloudflare.addDeployment(project, {
+            stage: 'build',
+            status: 'failure',
+            createdOn: minutesAgo(60 - index),
+          });
+        }
+        cloudflare.addDeployment(project, { stage: 'deploy', status: 'success', createdOn: minutesAgo(1) });
+        cloudflare.setListOrder(order);
+        try {
+          const result = await probeProject(project);
+          assert.deepEqual([result.status, result.code], ['up', null], result.detail);
+        } finally {
+          cloudflare.setListOrder('newest_first');
+        }
+      });
+    }
+
+    it('asks for at most 25 per page, which Cloudflare enforces (400 / 8000024 above)', async () => {
+      cloudflare.addProject('page-size');
+      cloudflare.addDeployment('page-size', { stage: 'deploy', status: 'success' });
+      const result = await probeProject('page-size');
+      assert.equal(result.status, 'up', result.detail);
+      const tooBig = await fetch(
+        `${cloudflare.url}/accounts/${cloudflare.accountId}/pages/projects/page-size/deployments?per_page=26`,
+        { headers: { authorization: `Bearer ${TOKEN}` } },
+      );
+      assert.equal(tooBig.status, 400);
+      assert.equal(((await tooBig.json()) as { errors: { code: number }[] }).errors[0]?.code, 8000024);
+    });
+
+    it('with `branch`, only that branch counts; without it, any branch', async () => {
+      cloudflare.addProject('branches');
+      cloudflare.addDeployment('branches', {
+        environment: 'preview',
+        stage: 'deploy',
+        status: 'success',
+        branch: 'main',
+        createdOn: minutesAgo(30),
+      });
+      cloudflare.addDeployment('branches', {
+        environment: 'preview',
+        stage: 'build',
+        status: 'failure',
+        branch: 'feature/broken-pr',
+        createdOn: minutesAgo(5),
+      });
+      const any = await probeProject('branches', { environment: 'preview' });
+      assert.equal(any.code, 'deploy_failure', any.detail);
+      const main = await probeProject('branches', { environment: 'preview', branch: 'main' });
+      assert.deepEqual([main.status, main.code], ['up', null], main.detail);
+      const none = await probeProject('branches', { environment: 'preview', branch: 'release' });
+      assert.deepEqual([none.status, none.code], ['degraded', 'no_deployments']);
+      assert.match(none.detail, /has no preview deployment of branch release/);
     });
   });
 
