@@ -125,6 +125,19 @@ const CF_404 = {
   messages: [],
 };
 const CF_403_10000 = { success: false, errors: [{ code: 10000, message: 'Authentication error' }] };
+// §7.1: the 403 body since 2026-08.
+const CF_403_10000_2026 = {
+  success: false,
+  errors: [
+    {
+      code: 10000,
+      message: 'Forbidden',
+      documentation_url: 'https://developers.cloudflare.com/fundamentals/api/',
+    },
+  ],
+  messages: [],
+  result: null,
+};
 const CF_403_9109 = {
   success: false,
   errors: [{ code: 9109, message: 'Invalid access token' }],
@@ -312,12 +325,18 @@ describe('fakes speak the wire format of provider-apis.md', () => {
       const unauthorized = await get(`${base()}/cloudflare-pages-action/deployments`, {
         Authorization: 'Bearer x',
       });
-      assert.deepEqual([unauthorized.status, unauthorized.json], [403, CF_403_10000]);
+      assert.deepEqual([unauthorized.status, unauthorized.json], [403, CF_403_10000_2026]);
+      cloudflare.setErrorBodies('legacy');
+      const legacy = await get(`${base()}/cloudflare-pages-action/deployments`, {
+        Authorization: 'Bearer x',
+      });
+      assert.deepEqual([legacy.status, legacy.json], [403, CF_403_10000]);
       cloudflare.setAuthErrorCode(9109);
       const invalid = await get(`${base()}/cloudflare-pages-action/deployments`, {
         Authorization: 'Bearer x',
       });
       cloudflare.setAuthErrorCode(10000);
+      cloudflare.setErrorBodies('2026');
       assert.deepEqual([invalid.status, invalid.json], [403, CF_403_9109]);
       cloudflare.forceRateLimit(300);
       const limited = await get(`${base()}/cloudflare-pages-action/deployments`, auth);
@@ -334,24 +353,91 @@ describe('fakes speak the wire format of provider-apis.md', () => {
       }
     });
 
-    it('per_page above 25 is served unless the [inferred] cap is switched on', async () => {
-      const large = await get(`${base()}/cloudflare-pages-action/deployments?per_page=100`, auth);
-      assert.equal(large.status, 200);
-      const capped = await startCloudflareApi({ tokens: [token], enforceMaxPerPage: true });
+    it('§7.1: per_page above 25 is refused with 400 / 8000024 by default; the cap can be switched off', async () => {
+      const url = `${base()}/cloudflare-pages-action/deployments`;
+      const tooMany = await get(`${url}?per_page=26`, auth);
+      assert.equal(tooMany.status, 400);
+      assert.deepEqual((tooMany.json as { errors: Array<{ code: number }> }).errors[0]?.code, 8000024);
+      assert.equal((await get(`${url}?per_page=25`, auth)).status, 200);
+      const uncapped = await startCloudflareApi({ tokens: [token], enforceMaxPerPage: false });
       try {
-        capped.addProject('cloudflare-pages-action');
-        const url = `${capped.url}/accounts/${capped.accountId}/pages/projects/cloudflare-pages-action/deployments`;
-        const tooMany = await get(`${url}?per_page=100`, auth);
-        assert.equal(tooMany.status, 400);
-        assert.equal((tooMany.json as { errors: Array<{ code: number }> }).errors[0]?.code, 8000024);
-        assert.equal((await get(`${url}?per_page=25`, auth)).status, 200);
+        uncapped.addProject('cloudflare-pages-action');
+        const large = `${uncapped.url}/accounts/${uncapped.accountId}/pages/projects/cloudflare-pages-action/deployments?per_page=100`;
+        assert.equal((await get(large, auth)).status, 200);
       } finally {
-        await capped.close();
+        await uncapped.close();
       }
     });
 
-    it('§2.5: the 1,200 per 5 minutes budget runs out into 429 / 971 with the rate-limit headers', async () => {
+    it('§7.1: skipped deployments (is_skipped, skip_reason, queued/idle), branches, and lists in any order', async () => {
+      const fake = await startCloudflareApi({ tokens: [token] });
+      try {
+        fake.addProject('skips');
+        const older = new Date('2026-11-30T10:00:00Z');
+        fake.addDeployment('skips', { stage: 'deploy', status: 'success', createdOn: older, branch: 'main' });
+        fake.addDeployment('skips', {
+          stage: 'queued',
+          status: 'idle',
+          skipped: 'path_config',
+          branch: 'feature/docs',
+          createdOn: new Date('2026-11-30T11:00:00Z'),
+        });
+        const url = `${fake.url}/accounts/${fake.accountId}/pages/projects/skips/deployments`;
+        type Listed = {
+          result: Array<{
+            is_skipped: boolean;
+            skip_reason?: string | null;
+            created_on: string;
+            latest_stage: { name: string; status: string };
+            deployment_trigger: { metadata: { branch: string } };
+            aliases: string[];
+          }>;
+        };
+        const [skipped, built] = ((await get(url, auth)).json as Listed).result;
+        assert.deepEqual(
+          [
+            skipped?.is_skipped,
+            skipped?.skip_reason,
+            skipped?.latest_stage.name,
+            skipped?.latest_stage.status,
+          ],
+          [true, 'path_config', 'queued', 'idle'],
+        );
+        assert.equal(skipped?.deployment_trigger.metadata.branch, 'feature/docs');
+        assert.match(skipped?.aliases[0] ?? '', /^https:\/\/feature-docs\.skips-a5z\.pages\.dev$/);
+        assert.deepEqual([built?.is_skipped, 'skip_reason' in (built ?? {})], [false, false]);
+        fake.setListOrder('oldest_first');
+        const reversed = ((await get(url, auth)).json as Listed).result;
+        assert.deepEqual(
+          reversed.map((deployment) => deployment.is_skipped),
+          [false, true],
+          'oldest first',
+        );
+      } finally {
+        await fake.close();
+      }
+    });
+
+    it('§7.2: Ratelimit and Ratelimit-Policy structured fields, and no x-ratelimit-*', async () => {
       const url = `${base()}/cloudflare-pages-action/deployments`;
+      cloudflare.setRateLimitRemaining(2);
+      try {
+        const served = await get(url, auth);
+        assert.match(served.headers.get('ratelimit') ?? '', /^"default";r=1;t=\d+$/);
+        assert.equal(served.headers.get('ratelimit-policy'), '"default";q=1200;w=300');
+        assert.equal(served.headers.get('x-ratelimit-remaining'), null);
+        await get(url, auth);
+        const limited = await get(url, auth);
+        assert.equal(limited.status, 429);
+        assert.match(limited.headers.get('ratelimit') ?? '', /^"default";r=0;t=\d+$/);
+      } finally {
+        cloudflare.setRateLimitRemaining(1200);
+      }
+    });
+
+    it('§2.5: the 1,200 per 5 minutes budget runs out into 429 / 971 with the legacy rate-limit headers', async () => {
+      const url = `${base()}/cloudflare-pages-action/deployments`;
+      cloudflare.setRateLimitHeaders('legacy');
       cloudflare.setRateLimitRemaining(2);
       try {
         const served = await get(url, auth);
@@ -374,6 +460,7 @@ describe('fakes speak the wire format of provider-apis.md', () => {
         assert.equal(cloudflare.rateLimitRemaining(), 0);
       } finally {
         cloudflare.setRateLimitRemaining(1200);
+        cloudflare.setRateLimitHeaders('structured');
       }
     });
   });
@@ -452,6 +539,38 @@ describe('fakes speak the wire format of provider-apis.md', () => {
       assert.equal(older.headers.get('cf-access-aud'), gate.aud);
       assert.equal(older.headers.get('cf-access-domain'), 'app.example.com');
       gate.setDenyForm('302');
+    });
+
+    it('§7.3: the bare 403 of a Service-Auth-only app and the bare 401 of service_auth_401_redirect', async () => {
+      for (const [form, status] of [
+        ['403-bare', 403],
+        ['401-bare', 401],
+      ] as const) {
+        gate.setDenyForm(form);
+        const bare = await get(`${gate.url}/health`);
+        assert.equal(bare.status, status, form);
+        assert.equal(bare.headers.get('server'), 'cloudflare');
+        assert.match(bare.headers.get('cf-ray') ?? '', /^[0-9a-f]{16}-[A-Z]{3}$/);
+        assert.match(bare.headers.get('content-type') ?? '', /^text\/html/);
+        const accessHeaders = [...bare.headers.keys()].filter((name) => name.startsWith('cf-access-'));
+        assert.deepEqual(accessHeaders, [], `${form} carries no Cf-Access-* header`);
+        assert.equal(bare.headers.get('www-authenticate'), null);
+      }
+      gate.setDenyForm('deny-url');
+      const deny = await get(`${gate.url}/health`);
+      assert.equal(deny.status, 302);
+      assert.match(deny.headers.get('location') ?? '', /^https:\/\/app\.example\.com\/access-denied\?kid=/);
+      gate.setDenyForm('302');
+    });
+
+    it('§7.3: WAF/bot blocks before Access: cf-mitigated: challenge and "error code: 1010"', async () => {
+      gate.setEdgeBlock('challenge');
+      const challenge = await get(`${gate.url}/health`);
+      assert.deepEqual([challenge.status, challenge.headers.get('cf-mitigated')], [403, 'challenge']);
+      gate.setEdgeBlock('error-1010');
+      const banned = await get(`${gate.url}/health`);
+      assert.deepEqual([banned.status, banned.text], [403, 'error code: 1010']);
+      gate.setEdgeBlock(undefined);
     });
 
     it('an enrolled service token reaches the origin, which sees the JWT and not the secret', async () => {

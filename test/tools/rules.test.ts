@@ -100,11 +100,15 @@ describe('alert contract', () => {
     expect('SurfaceCheckStale', 'ticket', /surface_last_check_timestamp_seconds.*> 120/s);
     expect('SurfaceCredentialsMissing', 'ticket', /surface_credential_missing.*for:5m/s);
     assert.equal(byName.get('SurfaceCredentialsMissing')?.labels.code, 'skipped_credentials');
-    expect('SurfaceAccessGateRejecting', 'ticket', /access_gate_redirect/);
+    expect('SurfaceAccessGateRejecting', 'ticket', /code=~"access_gate_redirect\|access_denied"/);
     expect('PagesDeployStuckBuilding', 'ticket', /> 600\)/);
     expect('PagesDeployFailed', 'ticket', /deploy_failure/);
     expect('PagesProjectNotFound', 'ticket', /http_404.*for:15m/s);
-    expect('ProviderRateBudgetLow', 'ticket', /\/ 4500 < 0\.1.*\/ 1200 < 0\.1/s);
+    expect(
+      'ProviderRateBudgetLow',
+      'ticket',
+      /\/ on \(provider\) max by \(provider\) \(surface_provider_rate_limit_quota\{[^}]*provider="heroku"\}\) < 0\.1.*provider="cloudflare"\}\) < 0\.1/s,
+    );
     expect('SurfaceProbesCrashing', 'ticket', /probe_crashed.*> 0 for:10m/s);
     expect('SurfaceExporterConfigReloadFailed', 'ticket', /surface_exporter_config_last_reload_successful/);
   });

@@ -75,13 +75,17 @@ export const ALERT_THRESHOLDS: AlertThresholds = {
   certificateExpiringForSeconds: 600,
 };
 
-/** The API budgets the providers grant, and the surface provider that spends each one. */
+/**
+ * The API budgets the providers grant, and the surface provider that spends each one. Their size is
+ * not written here: the exporter exports it (surface_provider_rate_limit_quota), from Cloudflare's
+ * Ratelimit-Policy and from Heroku's documented pool, so a raised limit needs no new rules.
+ */
 export const PROVIDER_RATE_BUDGETS = {
   // Heroku: a pool of 4,500 tokens per account, refilled at about 75 a minute.
-  heroku: { calls: 4500, per: 'an hour', surfaceProvider: 'heroku_app' },
+  heroku: { per: 'an hour', surfaceProvider: 'heroku_app' },
   // Cloudflare: 1,200 requests per 5 minutes per user; past it every call is refused for 5 minutes.
-  cloudflare: { calls: 1200, per: '5 minutes', surfaceProvider: 'cloudflare_pages' },
-} as const satisfies Record<RateBudget, { calls: number; per: string; surfaceProvider: string }>;
+  cloudflare: { per: '5 minutes', surfaceProvider: 'cloudflare_pages' },
+} as const satisfies Record<RateBudget, { per: string; surfaceProvider: string }>;
 
 /** Where runbook_url points when the generator is not told otherwise: the runbook in this repository. */
 export const DEFAULT_RUNBOOK_BASE_URL =
@@ -135,6 +139,7 @@ export interface PrometheusRuleFile {
 const CODES_WITH_OWN_ALERT = [
   'skipped_credentials',
   'access_gate_redirect',
+  'access_denied',
   'deploy_building',
   'deploy_failure',
   'probe_crashed',
@@ -244,9 +249,9 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
     {
       name: 'SurfaceAccessGateRejecting',
       severity: 'ticket',
-      firesWhen: `Cloudflare Access stops a surface's probe (\`access_gate_redirect\`) for ${humanDuration(t.accessGateRejectingForSeconds)}`,
+      firesWhen: `Cloudflare Access stops a surface's probe (\`access_gate_redirect\` or \`access_denied\`) for ${humanDuration(t.accessGateRejectingForSeconds)}`,
       forSeconds: t.accessGateRejectingForSeconds,
-      expr: q.anyReplicaCode('code="access_gate_redirect"'),
+      expr: q.anyReplicaCode('code=~"access_gate_redirect|access_denied"'),
       summary: "Cloudflare Access is rejecting the probe's service token.",
       description: `${surface} has been stopped by Cloudflare Access ({{ $labels.code }}) for ${humanDuration(t.accessGateRejectingForSeconds)}: the service token is missing from a Service Auth policy of the application, was revoked, or the surface points at a gated URL.`,
     },
@@ -288,7 +293,7 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       forSeconds: t.rateBudgetLowForSeconds,
       expr: q.rateBudgetLow(t).join('\nor\n'),
       summary: 'A provider API rate budget is almost spent.',
-      description: `Only {{ $value | humanizePercentage }} of the {{ $labels.provider }} API budget (${budgetTemplate()}) is left (limit ${t.rateBudgetLowFraction * 100} %); at zero every {{ $labels.provider }} surface turns rate_limited.`,
+      description: `Only {{ $value | humanizePercentage }} of the {{ $labels.provider }} API budget (${q.budgetTemplate()}) is left (limit ${t.rateBudgetLowFraction * 100} %); at zero every {{ $labels.provider }} surface turns rate_limited.`,
     },
     {
       name: 'SurfaceProbesCrashing',
@@ -490,11 +495,18 @@ class Queries {
     return `max by (env, surface, provider, code) (surface_error_info{${this.job}, ${matchers}})`;
   }
 
-  /** The share of each provider's budget left, where it is below the threshold; `min` is the replica that spent most. */
+  /**
+   * The share of a provider's budget left: `min` is the replica that spent most, divided by the
+   * quota the providers report (no quota reported, no share: the rule stays quiet rather than guess).
+   */
+  budgetShare(provider: string, by = 'by (provider) '): string {
+    return `min ${by}(surface_provider_rate_limit_remaining{${this.job}, provider="${provider}"}) / on (provider) max by (provider) (surface_provider_rate_limit_quota{${this.job}, provider="${provider}"})`;
+  }
+
+  /** Each provider's budget share, where it is below the threshold. */
   rateBudgetLow(t: AlertThresholds): string[] {
-    return Object.entries(PROVIDER_RATE_BUDGETS).map(
-      ([provider, budget]) =>
-        `min by (provider) (surface_provider_rate_limit_remaining{${this.job}, provider="${provider}"}) / ${budget.calls} < ${t.rateBudgetLowFraction}`,
+    return Object.keys(PROVIDER_RATE_BUDGETS).map(
+      (provider) => `${this.budgetShare(provider)} < ${t.rateBudgetLowFraction}`,
     );
   }
 
@@ -503,10 +515,20 @@ class Queries {
     const lines = ['  # 429s while the budget is low have ProviderRateBudgetLow.'];
     for (const [provider, budget] of Object.entries(PROVIDER_RATE_BUDGETS)) {
       lines.push(
-        `  unless on (env, surface) (surface_error_info{${this.job}, provider="${budget.surfaceProvider}", code="rate_limited"} and on () (min(surface_provider_rate_limit_remaining{${this.job}, provider="${provider}"}) / ${budget.calls} < ${t.rateBudgetLowFraction}))`,
+        `  unless on (env, surface) (surface_error_info{${this.job}, provider="${budget.surfaceProvider}", code="rate_limited"} and on () (${this.budgetShare(provider)} < ${t.rateBudgetLowFraction}))`,
       );
     }
     return lines;
+  }
+
+  /** Go template for annotations: "1,200 calls per 5 minutes", the quota looked up at evaluation time. */
+  budgetTemplate(): string {
+    const quota = `{{ with printf \`max(surface_provider_rate_limit_quota{${this.job}, provider=%q})\` $labels.provider | query }}{{ . | first | value | printf "%.0f" }}{{ end }}`;
+    const branches = Object.entries(PROVIDER_RATE_BUDGETS).map(
+      ([provider, budget], index) =>
+        `{{ ${index === 0 ? 'if' : 'else if'} eq $labels.provider "${provider}" }} per ${budget.per.replace(/^an /, '')}`,
+    );
+    return `${quota} calls${branches.join('')}{{ end }}`;
   }
 
   /** Go template for annotations: the surface's current code(s), looked up at evaluation time. */
@@ -517,14 +539,6 @@ class Queries {
 }
 
 /** The variable a skipped_credentials surface needs, from its provider's defaults. */
-
-function budgetTemplate(): string {
-  const branches = Object.entries(PROVIDER_RATE_BUDGETS).map(
-    ([provider, budget], index) =>
-      `{{ ${index === 0 ? 'if' : 'else if'} eq $labels.provider "${provider}" }}${budget.calls.toLocaleString('en-US')} calls per ${budget.per.replace(/^an /, '')}`,
-  );
-  return `${branches.join('')}{{ end }}`;
-}
 
 function indent(text: string, by = '  '): string {
   return text

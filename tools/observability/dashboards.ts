@@ -273,8 +273,8 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
   const p = `${job}, instance=~"$instance"`;
   const heartbeatStale = options.thresholds.heartbeatStaleSeconds;
   const budgets = Object.entries(PROVIDER_RATE_BUDGETS).map(
-    ([provider, budget]) =>
-      `min by (provider) (surface_provider_rate_limit_remaining{${p}, provider="${provider}"}) / ${budget.calls}`,
+    ([provider]) =>
+      `min by (provider) (surface_provider_rate_limit_remaining{${p}, provider="${provider}"}) / on (provider) max by (provider) (surface_provider_rate_limit_quota{${p}, provider="${provider}"})`,
   );
 
   return baseDashboard(options, DASHBOARD_UIDS.poller, 'Surface exporter / Poller')
@@ -408,8 +408,10 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
       new timeseries.PanelBuilder()
         .title('Rate budget remaining')
         .description(
-          `Share of each provider’s API budget left (${Object.entries(PROVIDER_RATE_BUDGETS)
-            .map(([provider, budget]) => `${provider}: ${budget.calls} per ${budget.per.replace(/^an /, '')}`)
+          `Share of each provider’s API budget left, against the quota the exporter reports (surface_provider_rate_limit_quota: ${Object.entries(
+            PROVIDER_RATE_BUDGETS,
+          )
+            .map(([provider, budget]) => `${provider} per ${budget.per.replace(/^an /, '')}`)
             .join(
               ', ',
             )}). Below ${options.thresholds.rateBudgetLowFraction * 100} % ProviderRateBudgetLow fires.`,

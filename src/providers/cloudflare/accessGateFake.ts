@@ -15,11 +15,19 @@ import {
  */
 
 /**
- * How Access refuses: the default 302 to the team login page; 401 with a Bearer challenge
- * (service_auth_401_redirect, managed OAuth); 403 with Cf-Access-Error; or the older edge's 403
- * carrying CF-Access-Aud / CF-Access-Domain.
+ * How Access refuses (provider-apis.md §3.3, §7.3): the default 302 to the team login page; 401
+ * with a Bearer challenge (managed OAuth); 403 with Cf-Access-Error; the older edge's 403 carrying
+ * CF-Access-Aud / CF-Access-Domain; a Service-Auth-only application's bare 403 (`403-bare`: only
+ * Cloudflare's server, cf-ray and an HTML page); the bare 401 of service_auth_401_redirect
+ * (`401-bare`); or a 302 to the application's custom_non_identity_deny_url (`deny-url`).
  */
-export type AccessDenyForm = '302' | '401' | '403' | '403-aud';
+export type AccessDenyForm = '302' | '401' | '403' | '403-aud' | '403-bare' | '401-bare' | 'deny-url';
+
+/**
+ * Blocks by WAF, bot or browser-integrity rules, which come before Access (§7.3): a managed
+ * challenge (`cf-mitigated: challenge`) or the 1010 page (a banned browser signature).
+ */
+export type EdgeBlock = 'challenge' | 'error-1010';
 
 export interface ServiceToken {
   clientId: string;
@@ -35,6 +43,8 @@ export interface AccessGateOptions {
   denyWith?: AccessDenyForm;
   /** How long the gate waits for the origin before answering 524 (default 100 s, Cloudflare's proxy read timeout). */
   originTimeoutMs?: number;
+  /** The application's custom_non_identity_deny_url, for the `deny-url` form. */
+  denyUrl?: string;
 }
 
 export interface AccessGateFake extends FakeControls {
@@ -48,6 +58,8 @@ export interface AccessGateFake extends FakeControls {
   /** Deletes the token. */
   revoke(clientId: string): void;
   setDenyForm(form: AccessDenyForm): void;
+  /** Every request is blocked before Access in this way, until cleared with undefined. */
+  setEdgeBlock(block: EdgeBlock | undefined): void;
   setTarget(url: string): void;
   /** Requests that reached the target. */
   passed(): number;
@@ -67,6 +79,8 @@ export async function startAccessGate(options: AccessGateOptions): Promise<Acces
   const counts = { passed: 0, blocked: 0 };
   let denyForm: AccessDenyForm = options.denyWith ?? '302';
   let target = options.target;
+  let edgeBlock: EdgeBlock | undefined;
+  const denyUrl = options.denyUrl ?? `https://${hostname}/access-denied`;
   const originTimeoutMs = options.originTimeoutMs ?? DEFAULT_ORIGIN_TIMEOUT_MS;
 
   const allowed = (req: FakeRequest): boolean => {
@@ -107,16 +121,41 @@ export async function startAccessGate(options: AccessGateOptions): Promise<Acces
           headers: { 'cf-access-aud': aud, 'cf-access-domain': hostname, ...html },
           body: forbiddenPage,
         };
+      case '403-bare':
+        return { status: 403, headers: html, body: forbiddenPage };
+      case '401-bare':
+        return { status: 401, headers: html, body: unauthorizedPage };
+      case 'deny-url':
+        return { status: 302, headers: { location: `${denyUrl}?kid=${aud}` } };
     }
   };
+
+  const block = (kind: EdgeBlock): FakeReply => {
+    counts.blocked++;
+    if (kind === 'challenge')
+      return { status: 403, headers: { 'cf-mitigated': 'challenge', ...html }, body: challengePage };
+    return {
+      status: 403,
+      headers: { 'content-type': 'text/plain; charset=UTF-8' },
+      body: 'error code: 1010',
+    };
+  };
+
+  // Everything the edge sends carries Cloudflare's server header and a ray id, the origin's answers too.
+  const edgeHeaders = () => ({ server: 'cloudflare', 'cf-ray': `${randomBytes(8).toString('hex')}-IAD` });
+  const fromEdge = (reply: FakeReply): FakeReply => ({
+    ...reply,
+    headers: { ...edgeHeaders(), ...reply.headers },
+  });
 
   const gate: FakeHttp = await FakeHttp.start({
     handle: (req, raw, res) => {
       const query = raw.url?.includes('?') ? raw.url.slice(raw.url.indexOf('?')) : '';
-      if (!allowed(req)) return deny(req, query);
+      if (edgeBlock) return fromEdge(block(edgeBlock));
+      if (!allowed(req)) return fromEdge(deny(req, query));
       counts.passed++;
       const jwt = fakeJwt({ aud, common_name: header(req, 'cf-access-client-id') ?? '' });
-      forward(target, raw, res, jwt, originTimeoutMs);
+      forward(target, raw, res, jwt, originTimeoutMs, edgeHeaders());
       return 'handled';
     },
   });
@@ -150,6 +189,9 @@ export async function startAccessGate(options: AccessGateOptions): Promise<Acces
     setDenyForm: (form) => {
       denyForm = form;
     },
+    setEdgeBlock: (kind) => {
+      edgeBlock = kind;
+    },
     setTarget: (url) => {
       target = url;
     },
@@ -163,6 +205,10 @@ const TIMEOUT_PAGE =
   '<!DOCTYPE html><html><head><title>A timeout occurred | Cloudflare</title></head><body><h1>A timeout occurred</h1><span>Error code 524</span></body></html>';
 const BAD_GATEWAY_PAGE =
   '<!DOCTYPE html><html><head><title>Bad gateway | Cloudflare</title></head><body><h1>Bad gateway</h1><span>Error code 502</span></body></html>';
+const unauthorizedPage =
+  '<!DOCTYPE html><html><head><title>Unauthorized</title></head><body><h1>Unauthorized</h1></body></html>';
+const challengePage =
+  '<!DOCTYPE html><html><head><title>Just a moment...</title></head><body><noscript>Enable JavaScript and cookies to continue</noscript></body></html>';
 const forbiddenPage =
   '<!DOCTYPE html><html><head><title>Forbidden</title></head><body><h1>Forbidden</h1><p>You don\u2019t have permission to view this application.</p></body></html>';
 
@@ -188,10 +234,11 @@ function forward(
   res: ServerResponse,
   jwt: string,
   originTimeoutMs: number,
+  edgeHeaders: Record<string, string>,
 ): void {
   const pathAndQuery = raw.url ?? '/';
   if (!pathAndQuery.startsWith('/')) {
-    send(res, { status: 400, headers: html, body: '<h1>400 Bad Request</h1>' });
+    send(res, { status: 400, headers: { ...edgeHeaders, ...html }, body: '<h1>400 Bad Request</h1>' });
     return;
   }
   const origin = new URL(target);
@@ -215,6 +262,7 @@ function forward(
     (answer) => {
       res.writeHead(answer.statusCode ?? 502, {
         ...answer.headers,
+        ...edgeHeaders,
         'set-cookie': `CF_Authorization=${jwt}; path=/; secure; HttpOnly; SameSite=None`,
       });
       answer.pipe(res);
@@ -226,8 +274,8 @@ function forward(
   });
   upstream.on('error', () => {
     if (res.headersSent) res.destroy();
-    else if (timedOut) send(res, { status: 524, headers: html, body: TIMEOUT_PAGE });
-    else send(res, { status: 502, headers: html, body: BAD_GATEWAY_PAGE });
+    else if (timedOut) send(res, { status: 524, headers: { ...edgeHeaders, ...html }, body: TIMEOUT_PAGE });
+    else send(res, { status: 502, headers: { ...edgeHeaders, ...html }, body: BAD_GATEWAY_PAGE });
   });
   res.on('close', () => upstream.destroy());
   upstream.end();

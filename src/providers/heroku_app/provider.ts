@@ -6,7 +6,7 @@ import { degraded, down, type ProbeResult, skipped, up } from '../../core/result
 import { ENV_VAR_NAME, surfaceBase } from '../../core/surface.js';
 import type { HttpResponse } from '../../transport/client.js';
 import { defineProvider, type ProbeContext } from '../contract.js';
-import { ACCESS_TOKEN_ENV } from '../shared/accessGate.js';
+import { ACCESS_DENY_URL, ACCESS_TOKEN_ENV } from '../shared/accessGate.js';
 import {
   Cooldown,
   integerHeader,
@@ -50,6 +50,7 @@ export const herokuAppSurface = surfaceBase
       'Variable holding the Heroku API key sent as a Bearer token; default HEROKU_API_KEY.',
     ),
     access_token_env: ACCESS_TOKEN_ENV,
+    access_deny_url: ACCESS_DENY_URL,
   })
   .strict();
 
@@ -202,7 +203,7 @@ async function judgeApp(
     if (url === undefined) {
       return degraded('api_bad_response', `Heroku API: web_url of ${app.name} is not an http(s) URL`);
     }
-    health = await checkHealth(ctx, { url, accessToken });
+    health = await checkHealth(ctx, { url, accessToken, accessDenyUrl: surface.access_deny_url });
   }
   // checkHealth's details start with "health check" for failures but not for a 2xx.
   const healthSaid = health?.detail.replace(/^health check:? /, '');

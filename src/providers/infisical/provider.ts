@@ -6,7 +6,14 @@ import { surfaceBase } from '../../core/surface.js';
 import type { HttpResponse } from '../../transport/client.js';
 import { redactUrl } from '../../transport/redact.js';
 import { defineProvider } from '../contract.js';
-import { ACCESS_TOKEN_ENV, accessHeaders, accessTokenUse, detectAccessGate } from '../shared/accessGate.js';
+import {
+  ACCESS_DENY_URL,
+  ACCESS_TOKEN_ENV,
+  accessHeaders,
+  accessTokenUse,
+  type EdgeContext,
+  judgeEdge,
+} from '../shared/accessGate.js';
 import { parseJsonBody, providerText, transportFailure, tryParseJsonBody } from '../shared/api.js';
 import {
   ACCESS_GATE_CODE_DOCS,
@@ -25,6 +32,7 @@ export const infisicalSurface = surfaceBase
       .url({ protocol: /^https?$/, error: 'an http(s) URL' })
       .describe('Base URL of the Infisical server, /api/status is appended; required, no default.'),
     access_token_env: ACCESS_TOKEN_ENV,
+    access_deny_url: ACCESS_DENY_URL,
   })
   .strict();
 
@@ -67,7 +75,8 @@ export const infisicalProvider = defineProvider({
     });
     if (outcome.kind === 'failure')
       return transportFailure(outcome, 'connection_error', 'Infisical /api/status');
-    return { ...judgeStatus(outcome, accessToken !== undefined), ...targetEvidence(outcome) };
+    const edge = { tokenSent: accessToken !== undefined, accessDenyUrl: surface.access_deny_url };
+    return { ...judgeStatus(outcome, edge), ...targetEvidence(outcome) };
   },
   target: (surface) => redactUrl(statusUrl(surface.url)),
   online: {
@@ -81,9 +90,9 @@ export const infisicalProvider = defineProvider({
   families: TARGET_RESPONSE_FAMILIES,
 });
 
-function judgeStatus(outcome: HttpResponse, tokenSent: boolean) {
-  const gate = detectAccessGate(outcome, tokenSent);
-  if (gate) return degraded('access_gate_redirect', gate);
+function judgeStatus(outcome: HttpResponse, edgeContext: EdgeContext) {
+  const edge = judgeEdge(outcome, edgeContext);
+  if (edge) return edge;
   if (outcome.status !== 200) {
     const body = tryParseJsonBody(outcome, errorSchema);
     const said = [body?.error, body?.message].filter(Boolean).join(': ');

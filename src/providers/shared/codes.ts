@@ -39,17 +39,33 @@ export const TRANSPORT_CODE_DOCS = [
   },
 ] as const satisfies readonly ErrorCodeDoc[];
 
-/** Cloudflare Access in front of any surface. */
+/** Cloudflare Access, and the Cloudflare edge it runs on, in front of any surface. */
 export const ACCESS_GATE_CODE_DOCS = [
   {
     code: 'access_gate_redirect',
     status: 'degraded',
     meaning:
-      'Cloudflare Access stopped the request: a 3xx to `/cdn-cgi/access/login`, a 401 with `WWW-Authenticate: Bearer`, or a 403 with `Cf-Access-Error`/`CF-Access-Aud`. Redirects are never followed.',
+      'Cloudflare Access stopped the request with a redirect: a 3xx to the team `*.cloudflareaccess.com` domain or any `/cdn-cgi/access/` path. Also any Access refusal of a surface that sends no service token. Redirects are never followed.',
     action:
-      'The service token is missing from a Service Auth (non_identity) policy on the Access application, was revoked, or the probe hit a gated URL (a Heroku probe must use the direct herokuapp.com URL).',
+      'The service token is missing from a Service Auth (non_identity) policy on the Access application (an Allow-only policy redirects it to the login), was revoked, or the probe hit a gated URL (a Heroku probe must use the direct herokuapp.com URL, or `health_url`).',
     replaces:
       '"api-prod, console-prod … all show DEGRADED … CF Access redirect present" and the Access prerequisite',
+  },
+  {
+    code: 'access_denied',
+    status: 'degraded',
+    meaning:
+      'The probe sent its service token and Cloudflare Access refused it without a login redirect: a bare 403 served by Cloudflare (a Service-Auth-only application), a 401 (`service_auth_401_redirect`), a Bearer challenge or `Cf-Access-*` header, or a redirect to `access_deny_url`. The detail names the form.',
+    action:
+      'Not the app: enrol the token in the Service Auth policy of the Access application, or rotate a revoked or expired token. If the origin itself answers 401/403 through Cloudflare, drop `access_token_env` from the surface.',
+  },
+  {
+    code: 'edge_blocked',
+    status: 'degraded',
+    meaning:
+      'A Cloudflare WAF, bot or browser-integrity rule blocked the probe before Access and the app (a 401/403 with `cf-mitigated`, or the "error code: 1010" page).',
+    action:
+      "Not Access and not the app: in the zone's Security → Events, find the rule that matched the exporter's requests (the detail names the form) and add a skip rule for the exporter.",
   },
 ] as const satisfies readonly ErrorCodeDoc[];
 

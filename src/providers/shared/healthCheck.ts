@@ -4,7 +4,7 @@ import type { AccessServiceToken } from '../../core/env.js';
 import { degraded, type ProbeResult, up } from '../../core/result.js';
 import type { HttpResponse } from '../../transport/client.js';
 import type { ProbeContext } from '../contract.js';
-import { accessHeaders, detectAccessGate } from './accessGate.js';
+import { accessHeaders, judgeEdge } from './accessGate.js';
 import { transportFailure } from './api.js';
 import type { AccessGateCode, HealthCode, TransportCode } from './codes.js';
 import { targetEvidence } from './evidence.js';
@@ -14,6 +14,8 @@ export interface HealthCheck {
   /** Undefined: any 2xx is healthy. */
   expectStatus?: number;
   accessToken?: AccessServiceToken;
+  /** The surface's access_deny_url: a redirect there is Access refusing the token. */
+  accessDenyUrl?: string;
   caFile?: string;
   freshConnection?: boolean;
 }
@@ -37,8 +39,11 @@ function judgeHealth(
   check: HealthCheck,
   outcome: HttpResponse,
 ): ProbeResult<HealthCode | AccessGateCode | TransportCode | CoreCode> {
-  const gate = detectAccessGate(outcome, check.accessToken !== undefined);
-  if (gate) return degraded('access_gate_redirect', gate);
+  const edge = judgeEdge(outcome, {
+    tokenSent: check.accessToken !== undefined,
+    accessDenyUrl: check.accessDenyUrl,
+  });
+  if (edge) return edge;
   const healthy =
     check.expectStatus === undefined
       ? outcome.status >= 200 && outcome.status < 300
