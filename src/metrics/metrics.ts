@@ -173,7 +173,7 @@ export class ExporterMetrics {
     this.rateLimitRemaining.set({ provider: budget }, remaining);
   }
 
-  setRateLimitQuota(budget: RateBudget, quota: number): void {
+  setRateLimitQuota(budget: string, quota: number): void {
     this.rateLimitQuota.set({ provider: budget }, quota);
   }
 
