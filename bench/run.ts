@@ -16,6 +16,7 @@ import { ProcessSupervisor } from './lib/procs.js';
 import { kib, mib, progress, Report, table } from './lib/report.js';
 import { round } from './lib/stats.js';
 import { runCpuScenario } from './scenarios/cpu.js';
+import { runHangingScenario } from './scenarios/hanging.js';
 import { runSoak } from './scenarios/soak.js';
 import { runSteady, type SteadyRun } from './scenarios/steady.js';
 import { startTargets } from './targets/targets.js';
@@ -23,7 +24,7 @@ import { startTargets } from './targets/targets.js';
 const HELP = `Usage: npm run bench [-- options]
 
   --quick              every scenario at small N (200 and 1,000 surfaces), about 2 minutes
-  --scenarios LIST     comma-separated subset of 1,2,3,4,5 (default: all)
+  --scenarios LIST     comma-separated subset of 1,2,3,4,5,6 (default: all)
   --soak               only the soak (scenario 5); same as --scenarios 5
   --minutes M          soak length in minutes (default 5; 0.35 with --quick)
   --reps N             pairs per size in scenario 1 (default 3; 1 with --quick)
@@ -68,10 +69,10 @@ async function main(): Promise<number> {
     return 1;
   }
   const scenarios = new Set(
-    values.soak ? ['5'] : (values.scenarios ?? '1,2,3,4,5').split(',').map((entry) => entry.trim()),
+    values.soak ? ['5'] : (values.scenarios ?? '1,2,3,4,5,6').split(',').map((entry) => entry.trim()),
   );
   for (const scenario of scenarios) {
-    if (!/^[1-5]$/.test(scenario))
+    if (!/^[1-6]$/.test(scenario))
       throw new Error(`--scenarios: unknown scenario ${JSON.stringify(scenario)}`);
   }
   const plan = makePlan({
@@ -152,6 +153,7 @@ async function main(): Promise<number> {
       );
     if (scenarios.has('4')) reportMemory(ctx, steady);
     if (scenarios.has('5')) await runSoak(ctx);
+    if (scenarios.has('6')) await runHangingScenario(ctx);
 
     const runInfo = {
       startedAt: startedAt.toISOString(),
@@ -391,6 +393,10 @@ function budgetMinutes(plan: Plan, scenarios: Set<string>): number {
   if (scenarios.has('1')) minutes += plan.quick ? 3 : 25;
   if (scenarios.has('2') || scenarios.has('3') || scenarios.has('4')) minutes += plan.quick ? 3 : 15;
   if (scenarios.has('5')) minutes += plan.soak.minutes * 1.5 + 3;
+  if (scenarios.has('6')) {
+    const { sizes, intervalSeconds, timeoutSeconds, observeRounds } = plan.hanging;
+    minutes += (sizes.length * (intervalSeconds * (observeRounds + 1) + timeoutSeconds + 60)) / 60;
+  }
   return Math.ceil(minutes);
 }
 

@@ -33,6 +33,8 @@ export interface Plan {
   };
   scrape: { count: number; spacingMs: number };
   soak: { minutes: number; intervalSeconds: number; timeoutSeconds: number; sampleEverySeconds: number };
+  /** Scenario 6: hanging surfaces beside healthy ones, at the poller's default interval and timeout. */
+  hanging: { sizes: number[]; intervalSeconds: number; timeoutSeconds: number; observeRounds: number };
 }
 
 export function makePlan(options: { quick: boolean; soakMinutes?: number; reps?: number }): Plan {
@@ -66,6 +68,14 @@ export function makePlan(options: { quick: boolean; soakMinutes?: number; reps?:
       timeoutSeconds: 1,
       sampleEverySeconds: quick ? 5 : 10,
     },
+    hanging: quick
+      ? { sizes: [1_000], intervalSeconds: 6, timeoutSeconds: 2, observeRounds: 2 }
+      : {
+          sizes: [1_000, 5_000],
+          intervalSeconds: POLLER_DEFAULTS.interval_seconds,
+          timeoutSeconds: POLLER_DEFAULTS.timeout_seconds,
+          observeRounds: 3,
+        },
   };
 }
 

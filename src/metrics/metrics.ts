@@ -1,4 +1,11 @@
-import { Counter, collectDefaultMetrics, Gauge, type OpenMetricsContentType, Registry } from 'prom-client';
+import {
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type OpenMetricsContentType,
+  Registry,
+} from 'prom-client';
 import type { MetricFamily } from '../core/metricFamily.js';
 import type { ProbeOutcome } from '../core/result.js';
 import type { SurfaceLabels } from '../core/surface.js';
@@ -18,6 +25,13 @@ export { PROBE_DURATION_BUCKETS } from './surfaceSeries.js';
 export interface ScrapeBody {
   contentType: string;
   body: Buffer;
+}
+
+/** The poller's concurrency slots, as the metrics read them (the poller's SlotUsage). */
+export interface ProbeSlotUsage {
+  inUse: number;
+  slow: number;
+  queued: number;
 }
 
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -44,6 +58,8 @@ export class ExporterMetrics {
   private readonly shardOrdinal: Gauge;
   private readonly totalShards: Gauge;
   private readonly eventLoopLag = new WindowedMax();
+  private readonly slotWait: Histogram;
+  private readSlots: () => ProbeSlotUsage = () => ({ inUse: 0, slow: 0, queued: 0 });
   private readonly surfaceFamilies: readonly SurfaceFamily[];
 
   /** `providerFamilies`: the per-surface families the providers declare (PROVIDER_FAMILIES). */
@@ -119,6 +135,33 @@ export class ExporterMetrics {
         this.set(eventLoopLag.max());
       },
     });
+    this.slotWait = new Histogram({
+      name: 'surface_poller_slot_wait_seconds',
+      help: 'How long a probe waited for a concurrency slot before it started, by the lane it ran in (queue or slow).',
+      labelNames: ['lane'],
+      buckets: [0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    const slots = () => this.readSlots();
+    new Gauge({
+      name: 'surface_poller_probes_queued',
+      help: 'Probes waiting for a concurrency slot; each waits at most timeout_seconds, then runs in the slow lane.',
+      registers,
+      collect() {
+        this.set(slots().queued);
+      },
+    });
+    new Gauge({
+      name: 'surface_poller_probes_in_flight',
+      help: 'Probes running, by lane: queue (within poller.concurrency) or slow (timed out last time, waited a full timeout, or forced).',
+      labelNames: ['lane'],
+      registers,
+      collect() {
+        const usage = slots();
+        this.set({ lane: 'queue' }, usage.inUse);
+        this.set({ lane: 'slow' }, usage.slow);
+      },
+    });
     const buildInfo = new Gauge({
       name: 'surface_exporter_build_info',
       help: 'Always 1; the version label says which build runs.',
@@ -175,6 +218,14 @@ export class ExporterMetrics {
 
   setRateLimitQuota(budget: string, quota: number): void {
     this.rateLimitQuota.set({ provider: budget }, quota);
+  }
+
+  observeSlotWait(lane: string, seconds: number): void {
+    this.slotWait.observe({ lane }, seconds);
+  }
+
+  watchSlots(read: () => ProbeSlotUsage): void {
+    this.readSlots = read;
   }
 
   recordReload(successful: boolean, atSeconds: number): void {

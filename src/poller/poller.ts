@@ -11,7 +11,7 @@ import type { ProbeContext, Provider } from '../providers/contract.js';
 import { providerFor, type SurfaceConfig } from '../providers/index.js';
 import { SharedCache } from '../providers/shared/cache.js';
 import type { ExchangeObserver, HttpClient } from '../transport/client.js';
-import { ProbeCancelledError, Semaphore } from './semaphore.js';
+import { ProbeCancelledError, Semaphore, type Slot } from './semaphore.js';
 import type { PollerSink } from './sink.js';
 
 export interface PollerDeps {
@@ -114,7 +114,8 @@ export class Poller {
     this.clock = deps.clock ?? systemClock;
     this.tracer = deps.tracer ?? noopTracer;
     this.cache = new SharedCache(this.clock.now);
-    this.semaphore = new Semaphore(registry.poller.concurrency);
+    this.semaphore = new Semaphore(registry.poller.concurrency, () => this.clock.monotonic());
+    deps.sink.watchSlots(() => this.semaphore.usage());
     this.startedAtMonotonic = this.clock.monotonic();
     deps.http.setConnectionsPerOrigin(registry.poller.concurrency);
     this.host = {
@@ -233,6 +234,7 @@ export class Poller {
         interval_seconds: this.settings.interval_seconds,
         surfaces: this.workers.size,
         probes_in_flight: this.semaphore.inUse,
+        probes_in_slow_lane: this.semaphore.usage().slow,
         probes_queued: this.semaphore.queued,
       },
       surfaces: [...this.workers.values()].map((worker) => worker.snapshot()),
@@ -302,8 +304,10 @@ export class Poller {
         resolve({ polled: results.length, results });
       };
       const deadline = setTimeout(answer, this.settings.force_poll_deadline_seconds * 1000);
+      // One surface asked for by a person runs now, never behind the schedule's queue.
+      const urgent = workers.length === 1;
       workers.forEach((worker, index) => {
-        worker.probeNow(trace).then(
+        worker.probeNow(trace, urgent).then(
           (probe) => {
             if (answered) return;
             const entry = results[index] as ForcePollEntry;
@@ -389,6 +393,8 @@ class SurfaceWorker {
   private loopAbort = new AbortController();
   private loopDone: Promise<void> = Promise.resolve();
   private inFlight: Promise<ProbeOutcome> | null = null;
+  /** Set while this surface's probe waits for a slot: runs it in the slow lane at once. */
+  private expediteQueued: (() => void) | undefined;
   private retired = false;
   private alive = false;
   private last: ProbeOutcome | null = null;
@@ -436,13 +442,16 @@ class SurfaceWorker {
     await this.stop();
   }
 
-  /** Probes now, or joins the probe already in flight for this surface (whose trace it then shares). */
-  probeNow(parent?: TraceParent): Promise<ProbeOutcome> {
+  /**
+   * Probes now, or joins the probe already in flight for this surface (whose trace it then shares).
+   * `urgent`: skip the queue for a slot, and pull a probe already waiting in it out.
+   */
+  probeNow(parent?: TraceParent, urgent = false): Promise<ProbeOutcome> {
     if (!this.inFlight) {
-      this.inFlight = this.execute(undefined, parent).finally(() => {
+      this.inFlight = this.execute(undefined, parent, urgent).finally(() => {
         this.inFlight = null;
       });
-    }
+    } else if (urgent) this.expediteQueued?.();
     return this.inFlight;
   }
 
@@ -552,10 +561,13 @@ class SurfaceWorker {
     }
   }
 
-  /** Runs the provider's probe under the concurrency cap and a hard deadline, and records what it saw. */
-  async execute(observe?: ExchangeObserver, parent?: TraceParent): Promise<ProbeOutcome> {
-    const { semaphore, settings, clock, tracer, newContext, noteCrash } = this.host;
-    const release = await semaphore.acquire(this.loopAbort.signal);
+  /**
+   * Runs the provider's probe under the concurrency cap and a hard deadline, and records what it saw.
+   * The deadline starts once the probe has its slot; the wait before it is reported, not charged.
+   */
+  async execute(observe?: ExchangeObserver, parent?: TraceParent, urgent = false): Promise<ProbeOutcome> {
+    const { settings, clock, tracer, newContext, noteCrash } = this.host;
+    const slot = await this.acquireSlot(urgent);
     const deadline = new Deadline(settings().timeout_seconds * 1000);
     const started = performance.now();
     let traceId: string | undefined;
@@ -587,7 +599,7 @@ class SurfaceWorker {
       result = traced.result;
       traceId = traced.traceId;
     } finally {
-      release();
+      slot.release();
     }
     const completed: ProbeOutcome = {
       ...result,
@@ -597,6 +609,28 @@ class SurfaceWorker {
     };
     this.record(completed);
     return completed;
+  }
+
+  /**
+   * A surface that timed out last time goes to the slow lane, so hanging targets never hold the
+   * slots healthy ones need; any other probe waits at most one timeout for a slot, then runs there too.
+   */
+  private async acquireSlot(urgent: boolean): Promise<Slot> {
+    const { semaphore, settings, deps } = this.host;
+    try {
+      const slot = await semaphore.acquire({
+        signal: this.loopAbort.signal,
+        maxWaitMs: settings().timeout_seconds * 1000,
+        slow: urgent || this.last?.code === 'probe_timeout',
+        onQueued: (expedite) => {
+          this.expediteQueued = expedite;
+        },
+      });
+      deps.sink.observeSlotWait(slot.lane, slot.waitedMs / 1000);
+      return slot;
+    } finally {
+      this.expediteQueued = undefined;
+    }
   }
 
   private record(probe: ProbeOutcome): void {

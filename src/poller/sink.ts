@@ -1,6 +1,7 @@
 import type { ProbeOutcome } from '../core/result.js';
 import type { SurfaceLabels } from '../core/surface.js';
 import type { RateBudget } from '../providers/contract.js';
+import type { SlotLane, SlotUsage } from './semaphore.js';
 
 /**
  * Where the poller reports what it saw: one outcome type per probe, plus the state of its workers.
@@ -15,4 +16,8 @@ export interface PollerSink {
   setSurfaceCounts(countsByEnv: ReadonlyMap<string, number>): void;
   setRateLimitRemaining(budget: RateBudget, remaining: number): void;
   setRateLimitQuota(budget: RateBudget, quota: number): void;
+  /** How long a probe waited for its slot, and in which lane it ran. */
+  observeSlotWait(lane: SlotLane, seconds: number): void;
+  /** Read at each scrape: probes holding a slot, in the slow lane, and waiting for a slot. */
+  watchSlots(read: () => SlotUsage): void;
 }

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Deadline } from '../../src/core/deadline.js';
-import { ProbeCancelledError, Semaphore } from '../../src/poller/semaphore.js';
 
 /** Waits for a deadline; its timer is unref'd, so the test holds the event loop open meanwhile. */
 const passes = (deadline: Deadline) =>
@@ -38,34 +37,5 @@ describe('Deadline', () => {
     await passes(new Deadline(20));
     assert.equal(called, false);
     assert.equal(settled.expired, false);
-  });
-});
-
-describe('Semaphore', () => {
-  it('a waiter whose signal aborted is cancelled, never granted, and the queue moves on', async () => {
-    const semaphore = new Semaphore(1);
-    const release = await semaphore.acquire();
-    const stopping = new AbortController();
-    const cancelled = semaphore.acquire(stopping.signal);
-    const next = semaphore.acquire(new AbortController().signal);
-    assert.equal(semaphore.queued, 2);
-    stopping.abort();
-    semaphore.cancelAborted();
-    await assert.rejects(cancelled, ProbeCancelledError);
-    assert.equal(semaphore.queued, 1);
-    release();
-    (await next)();
-    assert.equal(semaphore.inUse, 0);
-  });
-
-  it('a slot freed before the sweep runs skips the aborted waiter', async () => {
-    const semaphore = new Semaphore(1);
-    const release = await semaphore.acquire();
-    const stopping = new AbortController();
-    const cancelled = semaphore.acquire(stopping.signal);
-    stopping.abort();
-    release();
-    await assert.rejects(cancelled, ProbeCancelledError);
-    assert.equal(semaphore.inUse, 0);
   });
 });

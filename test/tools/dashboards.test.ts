@@ -181,6 +181,9 @@ describe('dashboards as models', () => {
       'surface_provider_rate_limit_remaining',
       'process_cpu_seconds_total',
       'process_resident_memory_bytes',
+      'surface_poller_probes_queued',
+      'surface_poller_probes_in_flight',
+      'surface_poller_slot_wait_seconds_bucket',
     ]) {
       assert.ok(exprs.includes(metric), metric);
     }

@@ -111,6 +111,7 @@ describe('alert contract', () => {
     );
     expect('SurfaceProbesCrashing', 'ticket', /probe_crashed.*> 0 for:10m/s);
     expect('SurfaceExporterConfigReloadFailed', 'ticket', /surface_exporter_config_last_reload_successful/);
+    expect('SurfacePollerQueueBacklog', 'ticket', /surface_poller_probes_queued.*> 0 for:10m/s);
   });
 
   it('selects only the scrape job it is given', () => {

@@ -49,6 +49,12 @@ export interface AlertThresholds {
   certificatePageDays: number;
   /** One replica on a stale edge, or a probe between a rotation's two certificates, does not alert. */
   certificateExpiringForSeconds: number;
+  /**
+   * A burst (start-up, a reload, many targets starting to hang at once) drains within one probe
+   * timeout; a queue that has not emptied for ten minutes means poller.concurrency is too small
+   * for the registry, and every queued probe starts up to one timeout late.
+   */
+  probeQueueBacklogForSeconds: number;
 }
 
 export const ALERT_THRESHOLDS: AlertThresholds = {
@@ -73,6 +79,7 @@ export const ALERT_THRESHOLDS: AlertThresholds = {
   certificateTicketDays: 21,
   certificatePageDays: 3,
   certificateExpiringForSeconds: 600,
+  probeQueueBacklogForSeconds: 600,
 };
 
 /**
@@ -312,6 +319,15 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       expr: `surface_exporter_config_last_reload_successful{${options.jobSelector}} == 0`,
       summary: 'The exporter rejected its registry file.',
       description: `{{ $labels.instance }} has rejected its registry file for ${humanDuration(t.configReloadFailedForSeconds)} and still probes the previous registry; \`surface-exporter check-config FILE\` lists every error.`,
+    },
+    {
+      name: 'SurfacePollerQueueBacklog',
+      severity: 'ticket',
+      firesWhen: `probes have waited for a concurrency slot at every evaluation for ${humanDuration(t.probeQueueBacklogForSeconds)}`,
+      forSeconds: t.probeQueueBacklogForSeconds,
+      expr: `surface_poller_probes_queued{${options.jobSelector}} > 0`,
+      summary: 'Probes wait for a concurrency slot.',
+      description: `{{ $labels.instance }} has had probes waiting for a slot for ${humanDuration(t.probeQueueBacklogForSeconds)} ({{ $value }} now): poller.concurrency is too small for the registry, so probes start up to one timeout late. Raise poller.concurrency or remove the surfaces that time out.`,
     },
     ...certificateAlerts(options),
   ];

@@ -462,6 +462,43 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
         .height(8)
         .span(8),
     )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Probe slots')
+        .description(
+          'Probes waiting for one of the poller.concurrency slots, and probes running by lane: queue (in a slot) or slow (timed out last time, waited a full timeout, or forced). A queue that never empties fires SurfacePollerQueueBacklog.',
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(query(`sum by (instance) (surface_poller_probes_queued{${p}})`, 'queued {{instance}}'))
+        .withTarget(
+          query(
+            `sum by (instance, lane) (surface_poller_probes_in_flight{${p}})`,
+            'in flight, {{lane}} {{instance}}',
+            'B',
+          ),
+        )
+        .unit('short')
+        .min(0)
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Slot wait')
+        .description(
+          'p99 of the time a probe waited for its slot, by the lane it ran in; at most one timeout_seconds by design.',
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            `histogram_quantile(0.99, sum by (instance, lane, le) (rate(surface_poller_slot_wait_seconds_bucket{${p}}[$__rate_interval])))`,
+            'p99 {{lane}} {{instance}}',
+          ),
+        )
+        .unit('s')
+        .height(8)
+        .span(12),
+    )
     .build();
 }
 
