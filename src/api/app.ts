@@ -3,7 +3,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { ExporterMetrics } from '../metrics/metrics.js';
 import { type Poller, type SurfaceFilter, UnknownSurfaceError } from '../poller/poller.js';
-import { bearerMatches, FailedAuthLimiter, type ScrapeAuth, scrapeAllowed } from './auth.js';
+import { bearerMatches, FailedAuthLimiter, parseTrustProxy, type ScrapeAuth, scrapeAllowed } from './auth.js';
 import { landingPage } from './landing.js';
 
 export interface ReloadOutcome {
@@ -25,10 +25,11 @@ export interface AppDeps {
   version: string;
   /** Optional protection of /metrics; open when neither is set. */
   scrapeAuth?: ScrapeAuth;
-  authLimiter?: FailedAuthLimiter;
+  /** One budget per credential, so failed operator guesses never cost Prometheus its scrapes. */
+  authLimiters?: { scrape: FailedAuthLimiter; operator: FailedAuthLimiter };
   /**
-   * TRUST_PROXY, as Express's `trust proxy` (e.g. `1` behind the Heroku router): the failed-auth
-   * limit then counts the client address from X-Forwarded-For instead of the proxy's own.
+   * TRUST_PROXY, a hop count (1 behind the Heroku router): the failed-auth limit then also counts
+   * the client address from X-Forwarded-For, besides the socket's.
    */
   trustProxy?: string;
   /** With shards: the ordinal of the shard owning a surface this one does not (force-poll answers 421). */
@@ -52,8 +53,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  if (deps.trustProxy)
-    app.set('trust proxy', /^\d+$/.test(deps.trustProxy) ? Number(deps.trustProxy) : deps.trustProxy);
+  const trustedHops = parseTrustProxy(deps.trustProxy);
+  if (trustedHops > 0) app.set('trust proxy', trustedHops);
   app.use(helmet());
   app.use(express.raw({ type: () => true, limit: MAX_REQUEST_BODY }));
 
@@ -72,30 +73,36 @@ export function createApp(deps: AppDeps): express.Express {
       .json({ status: health.stale ? 'stale' : 'ok', poller_last_poll_at: health.lastPollAt });
   });
 
-  const authLimiter = deps.authLimiter ?? new FailedAuthLimiter();
-  /** Refuses a client over its failure budget, then checks its credentials and counts a failure. */
+  const limiters = deps.authLimiters ?? {
+    scrape: new FailedAuthLimiter(),
+    operator: new FailedAuthLimiter(),
+  };
+  /** A right credential always passes; a wrong one counts, and is refused once its client is over budget. */
   const authenticate = (
     req: Request,
     res: Response,
+    limiter: FailedAuthLimiter,
     accepted: (authorization: string | undefined) => boolean,
   ) => {
-    const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    const retryAfter = authLimiter.retryAfterSeconds(client);
+    const authorization = req.get('authorization');
+    if (accepted(authorization)) return;
+    // Nothing was guessed: a scraper or browser asking without credentials first is not an attack.
+    if (!authorization) throw new HttpError(401, 'unauthorized');
+    const keys = clientKeys(req);
+    const retryAfter = limiter.retryAfterSeconds(keys);
     if (retryAfter > 0) {
       res.set('Retry-After', String(retryAfter));
       throw new HttpError(429, 'too many failed authentications');
     }
-    if (!accepted(req.get('authorization'))) {
-      authLimiter.recordFailure(client);
-      throw new HttpError(401, 'unauthorized');
-    }
+    limiter.recordFailure(keys);
+    throw new HttpError(401, 'unauthorized');
   };
 
   app.get('/metrics', async (req, res) => {
     const scrapeAuth = deps.scrapeAuth ?? {};
     if (scrapeAuth.bearer || scrapeAuth.basic) {
       res.set('WWW-Authenticate', 'Basic realm="surface-exporter", charset="UTF-8"');
-      authenticate(req, res, (authorization) => scrapeAllowed(authorization, scrapeAuth));
+      authenticate(req, res, limiters.scrape, (authorization) => scrapeAllowed(authorization, scrapeAuth));
       res.removeHeader('WWW-Authenticate');
     }
     const scrape = await metrics.render(req.get('accept'));
@@ -105,7 +112,7 @@ export function createApp(deps: AppDeps): express.Express {
   const requireOperator = (req: Request, res: Response, next: NextFunction) => {
     const token = deps.operatorToken;
     if (token === undefined) throw new HttpError(403, 'force poll disabled');
-    authenticate(req, res, (authorization) => bearerMatches(authorization, token));
+    authenticate(req, res, limiters.operator, (authorization) => bearerMatches(authorization, token));
     next();
   };
 
@@ -150,6 +157,16 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   return app;
+}
+
+/**
+ * The socket's address, and the forwarded one when TRUST_PROXY trusts it: a client rotating a
+ * forged X-Forwarded-For still spends its socket's budget.
+ */
+function clientKeys(req: Request): string[] {
+  const socket = `socket ${req.socket.remoteAddress ?? 'unknown'}`;
+  const forwarded = req.ip && req.ip !== req.socket.remoteAddress ? `forwarded ${req.ip}` : undefined;
+  return forwarded ? [socket, forwarded] : [socket];
 }
 
 function surfaceFilter(req: Request): SurfaceFilter {

@@ -36,11 +36,29 @@ export function scrapeAllowed(authorization: string | undefined, auth: ScrapeAut
   );
 }
 
+/** The most proxies a deployment plausibly chains (CDN, cloud load balancer, ingress, sidecar...). */
+const MAX_TRUSTED_HOPS = 5;
+
 /**
- * Counts failed authentications per client address. A client over the budget is refused until its
- * window ends, even with the right token: otherwise the limit would still answer "right" or
- * "wrong" to every guess. Successful calls never count, so a burst of legitimate force-polls is
- * always answered. Behind a proxy, set TRUST_PROXY so the address is the client's, not the proxy's.
+ * TRUST_PROXY as a hop count: how many proxies in front of the exporter append to X-Forwarded-For
+ * (1 behind the Heroku router or one Kubernetes ingress). Express's other forms (`true`, address
+ * lists) are refused: `true` trusts whatever a client writes in the header.
+ */
+export function parseTrustProxy(value: string | undefined): number {
+  const text = value?.trim() ?? '';
+  if (text === '') return 0;
+  if (/^\d+$/.test(text) && Number(text) <= MAX_TRUSTED_HOPS) return Number(text);
+  throw new Error(
+    `TRUST_PROXY=${JSON.stringify(text)}: expected the number of proxies in front of the exporter, 0 to ${MAX_TRUSTED_HOPS} (1 behind the Heroku router or a Kubernetes ingress)`,
+  );
+}
+
+/**
+ * Counts failed authentications per client key. A key over its budget gets 429 for every wrong
+ * credential until its window ends; a right credential is never refused, since a client behind
+ * the same router or ingress, or one forging X-Forwarded-For, could otherwise lock Prometheus and
+ * the operator out. So the limit sheds guessing load and log noise; it is the token's length that
+ * keeps it from being guessed. Windows run on the monotonic clock.
  */
 export class FailedAuthLimiter {
   private readonly failures = new Map<string, { count: number; windowEndsAt: number }>();
@@ -48,25 +66,35 @@ export class FailedAuthLimiter {
   constructor(
     private readonly maxFailures = 10,
     private readonly windowMs = 60_000,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
     private readonly maxClients = 10_000,
   ) {}
 
-  /** Seconds the client must wait, or 0 when it may try. */
-  retryAfterSeconds(client: string): number {
-    const entry = this.failures.get(client);
+  /** Seconds the client must wait, or 0 when it may try: the longest wait of any of its keys. */
+  retryAfterSeconds(keys: readonly string[]): number {
+    let seconds = 0;
+    for (const key of keys) seconds = Math.max(seconds, this.retryAfterOne(key));
+    return seconds;
+  }
+
+  recordFailure(keys: readonly string[]): void {
+    for (const key of keys) this.recordOne(key);
+  }
+
+  private retryAfterOne(key: string): number {
+    const entry = this.failures.get(key);
     if (!entry) return 0;
     const remainingMs = entry.windowEndsAt - this.now();
     if (remainingMs <= 0) {
-      this.failures.delete(client);
+      this.failures.delete(key);
       return 0;
     }
     return entry.count >= this.maxFailures ? Math.ceil(remainingMs / 1000) : 0;
   }
 
-  recordFailure(client: string): void {
+  private recordOne(key: string): void {
     const now = this.now();
-    const entry = this.failures.get(client);
+    const entry = this.failures.get(key);
     if (entry && entry.windowEndsAt > now) {
       entry.count++;
       return;
@@ -76,6 +104,6 @@ export class FailedAuthLimiter {
       const oldest = this.failures.keys().next().value;
       if (oldest !== undefined) this.failures.delete(oldest);
     }
-    this.failures.set(client, { count: 1, windowEndsAt: now + this.windowMs });
+    this.failures.set(key, { count: 1, windowEndsAt: now + this.windowMs });
   }
 }
