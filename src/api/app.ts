@@ -22,6 +22,8 @@ export interface AppDeps {
   /** FORCE_POLL_TOKEN; undefined disables the authenticated endpoints. */
   operatorToken: string | undefined;
   reload?: () => Promise<ReloadOutcome>;
+  /** What the credential watch knows of a surface's credentials (expiry, validity, enrollment), for poller-status. */
+  credentialsOf?: (env: string, surface: string) => readonly object[] | undefined;
   version: string;
   /** Optional protection of /metrics; open when neither is set. */
   scrapeAuth?: ScrapeAuth;
@@ -135,7 +137,17 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/dashboard/_force_poll', requireOperator, forcePoll);
 
   app.get('/api/_internal/poller-status', requireOperator, (_req, res) => {
-    res.json(poller.status());
+    const status = poller.status();
+    const credentialsOf = deps.credentialsOf;
+    if (!credentialsOf) {
+      res.json(status);
+      return;
+    }
+    const surfaces = status.surfaces.map((surface) => {
+      const credentials = credentialsOf(surface.env, surface.surface);
+      return credentials ? { ...surface, credentials } : surface;
+    });
+    res.json({ ...status, surfaces });
   });
 
   app.post('/-/reload', requireOperator, async (_req, res) => {

@@ -3,14 +3,16 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { type AppDeps, createApp, type ReloadOutcome } from '../api/app.js';
 import { formatProblem, type LoadedRegistry, loadRegistryFile, RegistryError } from '../config/load.js';
-import type { Clock } from '../core/clock.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { Deadline } from '../core/deadline.js';
 import type { Env } from '../core/env.js';
 import type { ProbeTracer } from '../core/trace.js';
 import { VERSION } from '../core/version.js';
 import { ExporterMetrics } from '../metrics/metrics.js';
 import { Poller, type PollerDeps } from '../poller/poller.js';
 import { startEventLoopWatchdog } from '../poller/watchdog.js';
-import { PROVIDER_FAMILIES } from '../providers/index.js';
+import { CredentialWatch } from '../providers/cloudflare/access/watch.js';
+import { PROVIDER_FAMILIES, providerFor } from '../providers/index.js';
 import { HttpClient } from '../transport/client.js';
 import { budgetShare, misdirectedTo, type ShardSettings, SINGLE_SHARD, sliceRegistry } from './sharding.js';
 
@@ -41,6 +43,7 @@ export interface RunningExporter {
   port: number;
   poller: Poller;
   metrics: ExporterMetrics;
+  credentialWatch: CredentialWatch;
   http: HttpClient;
   server: Server;
   reload(): Promise<ReloadOutcome>;
@@ -79,6 +82,16 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     budgetShare: budgetShare(shard),
   });
   metrics.recordReload(true, Date.now() / 1000);
+  const clock = options.clock ?? systemClock;
+  const credentialWatch = new CredentialWatch(slice.own, {
+    env,
+    log: log.child({ component: 'CredentialWatch' }),
+    sink: metrics.credentials,
+    onlineOf: (config) => providerFor(config).online,
+    send: (req) =>
+      http.send({ ...req, deadline: new Deadline(options.registry.poller.timeout_seconds * 1000) }),
+    now: () => clock.now(),
+  });
 
   const reload = async (): Promise<ReloadOutcome> => {
     if (!options.registryFile) return { ok: false, errors: ['no registry file to reload'] };
@@ -86,6 +99,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       const next = sliceRegistry(await loadRegistryFile(options.registryFile, options.onlyEnv), shard);
       const counts = poller.applyRegistry(next.own);
       slice = next;
+      credentialWatch.applyRegistry(next.own);
       metrics.recordReload(true, Date.now() / 1000);
       log.info({ event: 'config_reloaded', file: options.registryFile, ...counts }, 'registry reloaded');
       return { ok: true, errors: [], ...counts };
@@ -108,6 +122,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     pollerEnabled: options.pollerEnabled,
     operatorToken: env.FORCE_POLL_TOKEN?.trim() || undefined,
     reload: options.registryFile ? reload : undefined,
+    credentialsOf: (env, surface) => credentialWatch.surfaceCredentials(env, surface),
     version: VERSION,
     scrapeAuth: {
       bearer: env.METRICS_TOKEN?.trim() || undefined,
@@ -142,6 +157,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
 
   const stopWatchdog = startEventLoopWatchdog(metrics, log.child({ component: 'StatusPoller' }));
   if (options.pollerEnabled) poller.start();
+  if (options.pollerEnabled) credentialWatch.start();
   log.info(
     {
       event: 'started',
@@ -158,6 +174,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   const stop = () => {
     stopping ??= (async () => {
       stopWatchdog();
+      credentialWatch.stop();
       // Refuse new requests first, so that no force-poll starts probes while the poller stops.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive sockets turn idle as their last answers go out; close each as soon as it does.
@@ -171,5 +188,5 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     return stopping;
   };
 
-  return { url, port, poller, metrics, http, server, reload, stop };
+  return { url, port, poller, metrics, credentialWatch, http, server, reload, stop };
 }

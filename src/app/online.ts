@@ -1,6 +1,7 @@
 import type { LoadedRegistry } from '../config/load.js';
 import { Deadline } from '../core/deadline.js';
 import type { Env } from '../core/env.js';
+import { checkCredentialLifecycle } from '../providers/cloudflare/access/online.js';
 import { providerFor } from '../providers/index.js';
 import type { CredentialUse, OnlineContext, OnlineFinding } from '../providers/online.js';
 import { checkAccessTargets } from '../providers/shared/accessGate.js';
@@ -71,6 +72,7 @@ export async function checkOnline(
   const found = await Promise.all([
     ...[...groups].map(([groupKey, surfaces]) => checkOf.get(groupKey)?.check?.(surfaces, ctx) ?? []),
     ...[...accessTargets].map(([variable, targets]) => checkAccessTargets(variable, targets, ctx)),
+    checkCredentialLifecycle(registry, ctx, (config) => providerFor(config).online),
   ]);
   for (const [variable, finding] of credentialFindings) {
     if (finding.result !== 'ok') continue;

@@ -83,10 +83,10 @@ export async function checkConfigCommand(argv: string[], io: CliIo): Promise<num
     return 1;
   }
 
-  const masker = new SecretMasker(
-    io.env,
-    registry.surfaces.flatMap(({ config }) => providerFor(config).credentials(config)),
-  );
+  const masker = new SecretMasker(io.env, [
+    ...registry.surfaces.flatMap(({ config }) => providerFor(config).credentials(config)),
+    ...(registry.lifecycle ? [registry.lifecycle.management_token_env] : []),
+  ]);
   const summary = summarize(registry);
   let checks: OnlineCheck[] | undefined;
   if (values.online) {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { PROVIDER_NAMES, type SurfaceConfig } from '../providers/index.js';
-import { type PollerConfig, type Registry, registrySchema } from './schema.js';
+import { type LifecycleConfig, type PollerConfig, type Registry, registrySchema } from './schema.js';
 
 /** One problem in a registry file, located precisely enough to fix without reading code. */
 export interface RegistryProblem {
@@ -42,6 +42,8 @@ export interface RegisteredSurface {
 export interface LoadedRegistry {
   file: string;
   poller: PollerConfig;
+  /** Optional so registries built in memory (tests, benches) need not spell it out; defaults apply. */
+  lifecycle?: LifecycleConfig;
   surfaces: RegisteredSurface[];
 }
 
@@ -101,7 +103,7 @@ function flatten(registry: Registry, file: string, onlyEnv: string | undefined):
     if (onlyEnv !== undefined && env !== onlyEnv) continue;
     for (const config of list) surfaces.push({ key: `${env}/${config.name}`, env, config });
   }
-  return { file, poller: registry.poller, surfaces };
+  return { file, poller: registry.poller, lifecycle: registry.lifecycle, surfaces };
 }
 
 function problemsFromZod(file: string, error: z.ZodError, raw: unknown): RegistryProblem[] {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ENV_VAR_NAME } from '../core/surface.js';
 import { surfaceSchema } from '../providers/index.js';
 
 /** Defaults come from the runbook this project replaces: 30 s polls, 120 s staleness, 300 s backoff. */
@@ -61,9 +62,35 @@ export const pollerSchema = z
     path: ['timeout_seconds'],
   });
 
+/** Access service tokens default to a year (`duration: 8760h`): reading them hourly is plenty and costs 2+ calls. */
+export const LIFECYCLE_DEFAULTS = {
+  interval_seconds: 3600,
+  management_token_env: 'CLOUDFLARE_ACCESS_MGMT_TOKEN',
+  account_id_env: 'CLOUDFLARE_ACCOUNT_ID',
+} as const;
+
+export const lifecycleSchema = z
+  .object({
+    interval_seconds: z
+      .number()
+      .min(1)
+      .default(LIFECYCLE_DEFAULTS.interval_seconds)
+      .describe(
+        "Seconds between two reads of the credentials the probes use (the issue's lifecycle_interval_seconds): Access service tokens, applications and policies, API token verify.",
+      ),
+    management_token_env: ENV_VAR_NAME.default(LIFECYCLE_DEFAULTS.management_token_env).describe(
+      'Variable holding a Cloudflare API token with Access: Service Tokens Read and Access: Apps and Policies Read; unset turns the credential watch off.',
+    ),
+    account_id_env: ENV_VAR_NAME.default(LIFECYCLE_DEFAULTS.account_id_env).describe(
+      'Variable holding the Cloudflare account id whose Access service tokens and applications are read.',
+    ),
+  })
+  .strict();
+
 export const registrySchema = z
   .object({
     poller: pollerSchema.default(() => pollerSchema.parse({})),
+    lifecycle: lifecycleSchema.default(() => lifecycleSchema.parse({})),
     environments: z.record(
       z.string().regex(/^[a-z0-9_-]{1,63}$/, 'an environment name of [a-z0-9_-], at most 63 characters'),
       z.array(surfaceSchema).superRefine((surfaces, ctx) => {
@@ -85,4 +112,5 @@ export const registrySchema = z
   .strict();
 
 export type PollerConfig = z.infer<typeof pollerSchema>;
+export type LifecycleConfig = z.infer<typeof lifecycleSchema>;
 export type Registry = z.infer<typeof registrySchema>;

@@ -9,6 +9,7 @@ import {
 import type { MetricFamily } from '../core/metricFamily.js';
 import type { ProbeOutcome } from '../core/result.js';
 import type { SurfaceLabels } from '../core/surface.js';
+import { CredentialMetrics } from './credentials.js';
 import {
   COMMON_SURFACE_FAMILIES,
   type ExpositionFormat,
@@ -61,6 +62,8 @@ export class ExporterMetrics {
   private readonly slotWait: Histogram;
   private readSlots: () => ProbeSlotUsage = () => ({ inUse: 0, slow: 0, queued: 0 });
   private readonly surfaceFamilies: readonly SurfaceFamily[];
+  /** The credential watch's sink (expiry, validity, enrollment). */
+  readonly credentials: CredentialMetrics;
 
   /** `providerFamilies`: the per-surface families the providers declare (PROVIDER_FAMILIES). */
   constructor(options: {
@@ -104,6 +107,7 @@ export class ExporterMetrics {
       labelNames: ['provider'],
       registers,
     });
+    this.credentials = new CredentialMetrics(this.registry, this);
     this.reloadSuccessful = new Gauge({
       name: 'surface_exporter_config_last_reload_successful',
       help: '1 when the last registry load succeeded.',

@@ -35,6 +35,8 @@ export interface CredentialUse {
   noun: string;
   /** Why a value cannot be right, or undefined when it looks well formed. Never quotes the value. */
   problem(value: string): string | undefined;
+  /** What the credential watch (providers/cloudflare/access) reads about it: expiry, validity, enrollment. */
+  lifecycle?: 'access_service_token' | 'cloudflare_api_token';
 }
 
 /** What an online check may use: the variables, HTTP under a per-call deadline, and the credential verdicts. */

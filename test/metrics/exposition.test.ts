@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { CREDENTIAL_FAMILY_NAMES } from '../../src/metrics/credentials.js';
 import { ExporterMetrics } from '../../src/metrics/metrics.js';
 import { PROVIDER_FAMILIES } from '../../src/providers/index.js';
 import { parseSamples, sampleKey } from '../helpers/support.js';
@@ -106,13 +107,16 @@ describe('per-surface exposition', () => {
           name.startsWith('surface_') &&
           !name.startsWith('surface_poller') &&
           !name.startsWith('surface_exporter') &&
-          !name.startsWith('surface_provider'),
+          !name.startsWith('surface_provider') &&
+          !CREDENTIAL_FAMILY_NAMES.has(name),
       );
       assert.deepEqual(
         runs,
         metrics
           .families()
-          .filter((family) => family.labelNames.includes('surface'))
+          .filter(
+            (family) => family.labelNames.includes('surface') && !CREDENTIAL_FAMILY_NAMES.has(family.name),
+          )
           .map((family) =>
             accept && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name,
           ),

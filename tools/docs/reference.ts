@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { pollerSchema } from '../../src/config/schema.js';
+import { lifecycleSchema, pollerSchema } from '../../src/config/schema.js';
 import { ExporterMetrics } from '../../src/metrics/metrics.js';
 import { ERROR_CODE_DOCS, PROVIDER_FAMILIES, surfaceSchema } from '../../src/providers/index.js';
 import { renderAlertsTable } from '../observability/alerts.js';
@@ -46,6 +46,7 @@ function fieldRows(shape: Record<string, z.ZodType>, prefix: string): string[] {
 export function renderConfigReference(): string {
   const rows = ['| key | type | default | meaning |', '| --- | --- | --- | --- |'];
   rows.push(...fieldRows(pollerSchema.shape as Record<string, z.ZodType>, 'poller.'));
+  rows.push(...fieldRows(lifecycleSchema.shape as Record<string, z.ZodType>, 'lifecycle.'));
   rows.push(
     '| `environments.<env>` | list | required | Surfaces of one environment (`env` label); `SURFACE_ENV` limits a run to one. |',
   );

@@ -55,6 +55,16 @@ export interface AlertThresholds {
    * for the registry, and every queued probe starts up to one timeout late.
    */
   probeQueueBacklogForSeconds: number;
+  /** Cloudflare's own expiring_service_token_alert warns a month ahead: time to plan a rotation (ticket). */
+  credentialExpiringSoonDays: number;
+  /** A week: the runbook's escalation ("revoked or expires") must reach the operator on a working day (page). */
+  credentialExpiringDays: number;
+  /** An expiry alert must not come from one odd read (a replica's clock, a reload): a quarter of an hour confirms it. */
+  credentialExpiringForSeconds: number;
+  /** The watch reads once an hour, so one bad read is already an hour old; a few minutes absorb a reload. */
+  credentialInvalidForSeconds: number;
+  /** Policy edits in the dashboard take a minute; ten minutes of "not enrolled" is a missing enrollment. */
+  accessTokenNotEnrolledForSeconds: number;
 }
 
 export const ALERT_THRESHOLDS: AlertThresholds = {
@@ -80,6 +90,11 @@ export const ALERT_THRESHOLDS: AlertThresholds = {
   certificatePageDays: 3,
   certificateExpiringForSeconds: 600,
   probeQueueBacklogForSeconds: 600,
+  credentialExpiringSoonDays: 30,
+  credentialExpiringDays: 7,
+  credentialExpiringForSeconds: 900,
+  credentialInvalidForSeconds: 300,
+  accessTokenNotEnrolledForSeconds: 600,
 };
 
 /**
@@ -215,6 +230,7 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
         '  # Pages projects missing from the account have PagesProjectNotFound.',
         `  unless on (env, surface) surface_error_info{${options.jobSelector}, provider="cloudflare_pages", code="http_404"}`,
         ...q.unlessRateBudgetLow(t),
+        ...q.unlessCredentialCause().map((line) => `  ${line}`),
         ')',
         'and on (env, surface, provider)',
         `(min by (env, surface, provider) (surface_status{${options.jobSelector}, status="degraded"}) == 1)`,
@@ -258,7 +274,12 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       severity: 'ticket',
       firesWhen: `Cloudflare Access stops a surface's probe (\`access_gate_redirect\` or \`access_denied\`) for ${humanDuration(t.accessGateRejectingForSeconds)}`,
       forSeconds: t.accessGateRejectingForSeconds,
-      expr: q.anyReplicaCode('code=~"access_gate_redirect|access_denied"'),
+      expr: [
+        q.anyReplicaCode('code=~"access_gate_redirect|access_denied"'),
+        ...q.unlessCredentialCause(),
+        '# A token the watch sees outside every Service Auth policy has AccessServiceTokenNotEnrolled.',
+        `unless on (env, surface) (max by (env, surface) (surface_access_token_enrolled{${options.jobSelector}}) == 0)`,
+      ].join('\n'),
       summary: "Cloudflare Access is rejecting the probe's service token.",
       description: `${surface} has been stopped by Cloudflare Access ({{ $labels.code }}) for ${humanDuration(t.accessGateRejectingForSeconds)}: the service token is missing from a Service Auth policy of the application, was revoked, or the surface points at a gated URL.`,
     },
@@ -330,6 +351,7 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       description: `{{ $labels.instance }} has had probes waiting for a slot for ${humanDuration(t.probeQueueBacklogForSeconds)} ({{ $value }} now): poller.concurrency is too small for the registry, so probes start up to one timeout late. Raise poller.concurrency or remove the surfaces that time out.`,
     },
     ...certificateAlerts(options),
+    ...credentialAlerts(options, q),
   ];
 }
 
@@ -407,6 +429,72 @@ function shardAlerts(options: AlertOptions): AlertDefinition[] {
       ].join('\n'),
       summary: 'surface-exporter replicas disagree on the sharding.',
       description: `{{ with $labels.instance }}{{ . }} is labelled shard {{ $labels.shard }} but watches shard {{ $labels.shard_ordinal }}{{ else }}The replicas of job {{ $labels.job }} report {{ $value }} different totals of shards{{ end }} (for ${humanDuration(t.shardingMismatchForSeconds)}): some surfaces are probed twice and others not at all. Give every replica the same --total-shards and its own ordinal.`,
+    },
+  ];
+}
+
+/** Issue 16's alerts: one per cause, per credential variable, not per surface. */
+function credentialAlerts(options: AlertOptions, q: Queries): AlertDefinition[] {
+  const t = options.thresholds;
+  const job = options.jobSelector;
+  const day = 86_400;
+  const expiresIn = `(min by (variable) (surface_credential_expiry_timestamp_seconds{${job}}) - time())`;
+  const invalid = `(min by (variable) (surface_credential_valid{${job}}) == 0)`;
+  const usedBy = q.surfacesUsingTemplate();
+  const fixes =
+    'refresh it (POST /accounts/{account_id}/access/service_tokens/{token_id}/refresh keeps the secret), or rotate it and store the new client_id:client_secret';
+  return [
+    {
+      name: 'CredentialExpiringSoon',
+      severity: 'ticket',
+      firesWhen: `a credential a surface uses expires in less than ${t.credentialExpiringSoonDays} days, for ${humanDuration(t.credentialExpiringForSeconds)}`,
+      forSeconds: t.credentialExpiringForSeconds,
+      expr: [
+        `${expiresIn} < ${t.credentialExpiringSoonDays * day}`,
+        `# Inside ${t.credentialExpiringDays} days CredentialExpiring pages instead.`,
+        `>= ${t.credentialExpiringDays * day}`,
+      ].join('\n'),
+      summary: 'A credential the probes use expires within a month.',
+      description: `The credential in {{ $labels.variable }} expires in {{ $value | humanizeDuration }} (limit ${t.credentialExpiringSoonDays} days); ${fixes}. Used by: ${usedBy}.`,
+    },
+    {
+      name: 'CredentialExpiring',
+      severity: 'page',
+      firesWhen: `a credential a surface uses expires in less than ${t.credentialExpiringDays} days, for ${humanDuration(t.credentialExpiringForSeconds)} (the runbook's escalation)`,
+      forSeconds: t.credentialExpiringForSeconds,
+      expr: [
+        `${expiresIn} < ${t.credentialExpiringDays * day}`,
+        '# Already expired: CredentialInvalid.',
+        `unless on (variable) ${invalid}`,
+      ].join('\n'),
+      summary: 'A credential the probes use expires within a week.',
+      description: `The credential in {{ $labels.variable }} expires in {{ $value | humanizeDuration }} (limit ${t.credentialExpiringDays} days); every surface using it then fails. ${fixes.charAt(0).toUpperCase()}${fixes.slice(1)}. Used by: ${usedBy}.`,
+    },
+    {
+      name: 'CredentialInvalid',
+      severity: 'page',
+      firesWhen: `a credential a surface uses is revoked, deleted, disabled or expired, for ${humanDuration(t.credentialInvalidForSeconds)} (the surfaces' own auth alerts stay quiet)`,
+      forSeconds: t.credentialInvalidForSeconds,
+      expr: [
+        invalid,
+        '# Only while a surface uses it: the management token alone blinds the watch, not a probe.',
+        `and on (variable) (count by (variable) (surface_credential_info{${job}}))`,
+      ].join('\n'),
+      summary: 'A credential the probes use is no longer valid.',
+      description: `The credential in {{ $labels.variable }} is revoked, deleted, disabled or expired (for ${humanDuration(t.credentialInvalidForSeconds)}): every surface using it fails (${usedBy}); their own auth alerts stay quiet. Issue a new token (Access: create or rotate the service token and re-enroll it) and store it in {{ $labels.variable }}.`,
+    },
+    {
+      name: 'AccessServiceTokenNotEnrolled',
+      severity: 'ticket',
+      firesWhen: `a service token is in no Service Auth (non_identity) policy of the application covering a surface that uses it, for ${humanDuration(t.accessTokenNotEnrolledForSeconds)}`,
+      forSeconds: t.accessTokenNotEnrolledForSeconds,
+      expr: [
+        `count by (variable) (max by (variable, env, surface) (surface_access_token_enrolled{${job}}) == 0)`,
+        '# A token missing from the account is CredentialInvalid.',
+        `unless on (variable) ${invalid}`,
+      ].join('\n'),
+      summary: 'An Access service token is not enrolled in a Service Auth policy.',
+      description: `The service token in {{ $labels.variable }} is in no Service Auth (non_identity) policy of the Access application covering {{ $value }} surface(s) (${q.surfacesNotEnrolledTemplate()}): Access will answer them with a 302 to its login. Add the token to a Service Auth policy of the application in the Cloudflare dashboard.`,
     },
   ];
 }
@@ -545,6 +633,29 @@ class Queries {
         `{{ ${index === 0 ? 'if' : 'else if'} eq $labels.provider "${provider}" }} per ${budget.per.replace(/^an /, '')}`,
     );
     return `${quota} calls${branches.join('')}{{ end }}`;
+  }
+
+  /**
+   * Surfaces whose credential the watch sees invalid: CredentialInvalid pages for the cause, once,
+   * so their own auth alerts (access_gate_redirect, api_auth_failed) stay quiet.
+   */
+  unlessCredentialCause(): string[] {
+    return [
+      '# A credential the watch sees revoked, disabled or expired has CredentialInvalid.',
+      `unless on (env, surface) (surface_credential_info{${this.job}} and on (job, instance, variable) (surface_credential_valid{${this.job}} == 0))`,
+    ];
+  }
+
+  /** Go template: the surfaces (env/surface) that use $labels.variable. */
+  surfacesUsingTemplate(): string {
+    const query = `max by (env, surface) (surface_credential_info{${this.job}, variable=%q})`;
+    return `{{ with printf \`${query}\` $labels.variable | query | sortByLabel "surface" | sortByLabel "env" }}{{ range $i, $s := . }}{{ if $i }}, {{ end }}{{ $s.Labels.env }}/{{ $s.Labels.surface }}{{ end }}{{ else }}no surface{{ end }}`;
+  }
+
+  /** Go template: the surfaces whose application does not enroll the token in $labels.variable. */
+  surfacesNotEnrolledTemplate(): string {
+    const query = `max by (env, surface) (surface_access_token_enrolled{${this.job}, variable=%q}) == 0`;
+    return `{{ with printf \`${query}\` $labels.variable | query | sortByLabel "surface" | sortByLabel "env" }}{{ range $i, $s := . }}{{ if $i }}, {{ end }}{{ $s.Labels.env }}/{{ $s.Labels.surface }}{{ end }}{{ end }}`;
   }
 
   /** Go template for annotations: the surface's current code(s), looked up at evaluation time. */

@@ -6,6 +6,7 @@ import {
   type FakeReply,
   type FakeRequest,
 } from '../shared/fakeServer.js';
+import { type AccessApiFake, createAccessApi } from './accessApiFake.js';
 
 /**
  * A fake Cloudflare API v4 for Pages: the envelope, projects, deployments with every stage and
@@ -83,6 +84,8 @@ export interface CloudflareFakeOptions {
 
 export interface CloudflareFake extends FakeControls {
   readonly accountId: string;
+  /** The Access management API and token verify (accessApiFake.ts). */
+  readonly access: AccessApiFake;
   addProject(name: string): { id: string };
   removeProject(name: string): void;
   /** Adds a deployment as the newest one and returns its id. */
@@ -148,6 +151,7 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
   let forcedRetryAfter: number | null | undefined;
   let failure: { status: number; errors: { code: number; message: string }[] } | undefined;
   const rateWindow = { endsAt: Date.now() + RATE_WINDOW_MS, used: 0 };
+  const accessApi = createAccessApi(accountId);
 
   const mustFind = (name: string) => {
     const project = projects.get(name);
@@ -209,7 +213,7 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
     const limits = rateHeaders(window);
     if (failure)
       return withHeaders({ status: failure.status, headers: limits, body: failureEnvelope(failure.errors) });
-    return withHeaders({ ...route(req), headers: limits });
+    return withHeaders({ ...(accessApi.route(req, auth[1] ?? '') ?? route(req)), headers: limits });
   };
 
   const route = (req: FakeRequest): FakeReply => {
@@ -273,6 +277,7 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
   const controls: CloudflareFake = {
     ...controlsOf(api),
     accountId,
+    access: accessApi.controls,
     addProject(name) {
       const project: FakeProject = {
         id: randomUUID(),

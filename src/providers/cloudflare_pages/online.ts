@@ -34,7 +34,12 @@ const projectList = z.array(z.looseObject({ name: z.string() }));
 /** Each account's project list against the registry's projects: the runbook's "compare the project list". */
 export const cloudflarePagesOnline: OnlineCheck<PagesSurfaceKeys> = {
   credentials: (surface) => [
-    { variable: surface.token_env, noun: 'Cloudflare API token', problem: apiTokenProblem },
+    {
+      variable: surface.token_env,
+      noun: 'Cloudflare API token',
+      problem: apiTokenProblem,
+      lifecycle: 'cloudflare_api_token',
+    },
     { variable: surface.account_id_env, noun: 'Cloudflare account id', problem: accountIdProblem },
   ],
   group: (surface) => `${surface.token_env}\u0000${surface.account_id_env}`,

@@ -6,7 +6,7 @@ import { degraded, down, type ProbeResult, skipped, up } from '../../core/result
 import { ENV_VAR_NAME, surfaceBase } from '../../core/surface.js';
 import type { HttpResponse } from '../../transport/client.js';
 import { defineProvider, type ProbeContext } from '../contract.js';
-import { ACCESS_DENY_URL, ACCESS_TOKEN_ENV } from '../shared/accessGate.js';
+import { ACCESS_APP, ACCESS_DENY_URL, ACCESS_TOKEN_ENV } from '../shared/accessGate.js';
 import {
   Cooldown,
   integerHeader,
@@ -51,6 +51,7 @@ export const herokuAppSurface = surfaceBase
     ),
     access_token_env: ACCESS_TOKEN_ENV,
     access_deny_url: ACCESS_DENY_URL,
+    access_app: ACCESS_APP,
   })
   .strict();
 

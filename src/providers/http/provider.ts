@@ -4,7 +4,7 @@ import { skipped } from '../../core/result.js';
 import { surfaceBase } from '../../core/surface.js';
 import { redactUrl } from '../../transport/redact.js';
 import { defineProvider } from '../contract.js';
-import { ACCESS_DENY_URL, ACCESS_TOKEN_ENV, accessTokenUse } from '../shared/accessGate.js';
+import { ACCESS_APP, ACCESS_DENY_URL, ACCESS_TOKEN_ENV, accessTokenUse } from '../shared/accessGate.js';
 import { ACCESS_GATE_CODE_DOCS, HEALTH_CODE_DOCS, TRANSPORT_CODE_DOCS } from '../shared/codes.js';
 import { TARGET_RESPONSE_FAMILIES } from '../shared/evidence.js';
 import { checkHealth } from '../shared/healthCheck.js';
@@ -16,6 +16,7 @@ export const httpSurface = surfaceBase
     expect_status: z.number().int().min(100).max(599).optional().describe('Healthy status; default any 2xx.'),
     access_token_env: ACCESS_TOKEN_ENV,
     access_deny_url: ACCESS_DENY_URL,
+    access_app: ACCESS_APP,
     ca_file: z.string().min(1).optional().describe('PEM file of extra CAs to trust (a private CA).'),
     fresh_connection: z
       .boolean()

@@ -7,6 +7,7 @@ import type { HttpResponse } from '../../transport/client.js';
 import { redactUrl } from '../../transport/redact.js';
 import { defineProvider } from '../contract.js';
 import {
+  ACCESS_APP,
   ACCESS_DENY_URL,
   ACCESS_TOKEN_ENV,
   accessHeaders,
@@ -33,6 +34,7 @@ export const infisicalSurface = surfaceBase
       .describe('Base URL of the Infisical server, /api/status is appended; required, no default.'),
     access_token_env: ACCESS_TOKEN_ENV,
     access_deny_url: ACCESS_DENY_URL,
+    access_app: ACCESS_APP,
   })
   .strict();
 

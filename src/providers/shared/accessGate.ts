@@ -18,6 +18,15 @@ export const ACCESS_TOKEN_ENV = ENV_VAR_NAME.optional().describe(
   'Variable holding a Cloudflare Access service token as `client_id:client_secret`; sent as CF-Access-Client-Id/Secret.',
 );
 
+export const ACCESS_APP = z
+  .string()
+  .min(1)
+  .max(200)
+  .optional()
+  .describe(
+    'The Cloudflare Access application (name or id) that gates this surface, when its URL does not match the application domain (a Heroku web_url, say); read by the credential watch.',
+  );
+
 export function accessHeaders(token: AccessServiceToken | undefined): Record<string, string> {
   if (!token) return {};
   return { 'CF-Access-Client-Id': token.clientId, 'CF-Access-Client-Secret': token.clientSecret };
@@ -175,6 +184,7 @@ export function accessTokenUse(variable: string): CredentialUse {
   return {
     variable,
     noun: 'Cloudflare Access service token',
+    lifecycle: 'access_service_token',
     problem: (value) =>
       readAccessToken({ token: value }, 'token').ok ? undefined : 'expected client_id:client_secret',
   };
