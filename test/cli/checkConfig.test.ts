@@ -144,6 +144,42 @@ describe('check-config', () => {
       },
     });
 
+    it('flags an internal-routing (Private Space) app probed without health_url, and a suspended account', async () => {
+      scenario.heroku.addApp({ name: 'app-private', privateSpace: { internalRouting: true } });
+      scenario.heroku.addApp({ name: 'app-private-ok', privateSpace: { internalRouting: true } });
+      const file = await dir.file('private.yaml', {
+        environments: {
+          prod: [
+            { name: 'private', provider: 'heroku_app', app: 'app-private' },
+            {
+              name: 'private-ok',
+              provider: 'heroku_app',
+              app: 'app-private-ok',
+              health_url: 'https://internal.example.com/health',
+            },
+          ],
+        },
+      });
+      const run = await cli(['check-config', '--online', '--json', file], scenario.env);
+      const checks = (JSON.parse(run.stdout) as CheckJson).online ?? [];
+      const find = (subject: string) =>
+        checks.find((candidate) => candidate.check === 'heroku_app' && candidate.subject === subject);
+      assert.equal(find('app-private')?.severity, 'warn', JSON.stringify(find('app-private')));
+      assert.match(find('app-private')?.detail ?? '', /internal routing .* set health_url/);
+      assert.equal(find('app-private-ok')?.severity, 'ok');
+
+      scenario.heroku.failWith(403, 'suspended', 'This account has been suspended.');
+      try {
+        const suspended = await cli(['check-config', '--online', '--json', file], scenario.env);
+        const found = ((JSON.parse(suspended.stdout) as CheckJson).online ?? []).find(
+          (candidate) => candidate.subject === 'app-private',
+        );
+        assert.match(found?.detail ?? '', /suspended or delinquent .*not a key to rotate/);
+      } finally {
+        scenario.heroku.failWith(undefined);
+      }
+    });
+
     it('finds the app and the project missing from their accounts and accepts the credentials', async () => {
       const file = await dir.file('online.yaml', onlineRegistry(scenario));
       const run = await cli(['check-config', '--online', '--json', file], scenario.env);

@@ -225,6 +225,33 @@ describe('fakes speak the wire format of provider-apis.md', () => {
       );
     });
 
+    it('§7.4: 200 dynos a page by default, 206 with Content-Range and Next-Range, every type sorted by name', async () => {
+      heroku.addApp({ name: 'paged', webQuantity: 1 });
+      heroku.addDynos('paged', 'run', 250);
+      heroku.setDynoState('paged', 'web.1', 'starting');
+      const first = await get(`${heroku.url}/apps/paged/dynos`, auth);
+      const page1 = first.json as Array<{ name: string; type: string; state: string }>;
+      assert.equal(first.status, 206);
+      assert.equal(page1.length, 200);
+      const names = page1.map((dyno) => dyno.name);
+      assert.deepEqual(names, [...names].sort(), 'sorted by name');
+      assert.equal(first.headers.get('content-range'), `name ${names[0]}..${names.at(-1)}; max=200`);
+      const next = first.headers.get('next-range') ?? '';
+      assert.equal(next, `name ]${names.at(-1)}..; max=200`);
+      const second = await get(`${heroku.url}/apps/paged/dynos`, { ...auth, Range: next });
+      const page2 = second.json as Array<{ name: string; state: string }>;
+      assert.equal(second.status, 200, 'the last page is complete');
+      assert.equal(second.headers.get('next-range'), null);
+      assert.equal(page1.length + page2.length, 251);
+      assert.deepEqual(
+        page2.find((dyno) => dyno.name === 'web.1')?.state,
+        'starting',
+        'a dyno in the middle of a restart',
+      );
+      const whole = await get(`${heroku.url}/apps/paged/dynos`, { ...auth, Range: 'name ..; max=1000' });
+      assert.deepEqual([whole.status, (whole.json as unknown[]).length], [200, 251]);
+    });
+
     it('error bodies', async () => {
       const badKey = await get(`${heroku.url}/apps/example`, { ...auth, Authorization: 'Bearer nope' });
       assert.deepEqual([badKey.status, badKey.json], [401, HEROKU_401]);

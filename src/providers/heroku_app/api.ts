@@ -20,6 +20,11 @@ const errorSchema = z.looseObject({
   error: z.string().optional(),
 });
 
+/** The error id of a Heroku error body (`suspended`, `delinquent`, `not_found`...), or undefined. */
+export function herokuErrorId(response: HttpResponse): string | undefined {
+  return tryParseJsonBody(response, errorSchema)?.id;
+}
+
 /** What an error body says (` not_found: Couldn't find that app.`), scrubbed of the key; '' when it says nothing. */
 export function herokuSaid(response: HttpResponse, apiKey: string): string {
   const body = tryParseJsonBody(response, errorSchema);

@@ -18,9 +18,18 @@ export const HEROKU_APP_CODE_DOCS = [
   {
     code: 'dyno_crashed',
     status: 'degraded',
-    meaning: 'Some web dynos are not up (DEGRADED), or none are (DOWN). Counts are in the detail.',
+    meaning:
+      'Some listed web dynos are `crashed` or `down` (DEGRADED), or none serves and none is starting (DOWN). Counts and states are in the detail; a dyno missing from the list or in a state Heroku does not document is named, never counted as crashed.',
     action: '`heroku logs --tail --app APP` for the crash, then `heroku restart`.',
     replaces: '"health_http_502 or health_no_response" (crashed on startup)',
+  },
+  {
+    code: 'dyno_starting',
+    status: 'degraded',
+    meaning:
+      'No web dyno serves and some are `starting` (or `created`): a restart or a deploy is in progress. The app is not asked meanwhile.',
+    action:
+      'Usually passes within a minute or two; if it lasts, `heroku logs --tail --app APP` for a boot that never binds $PORT (R10 boot timeout) and `heroku releases --app APP`.',
   },
   {
     code: 'maintenance_mode',

@@ -8,14 +8,18 @@ import {
 } from '../shared/fakeServer.js';
 
 /**
- * A fake Heroku Platform API (apps, formation, dynos, errors, RateLimit-Remaining, 429) and a fake
- * Heroku router serving each app's web_url, both on loopback. Wire format: provider-apis.md §1.
+ * A fake Heroku Platform API (apps, formation, dynos in Range pages, errors, RateLimit-Remaining,
+ * 429) and a fake Heroku router serving each app's web_url, both on loopback. Wire format:
+ * provider-apis.md §1 and §7.4.
  */
 
 export const HEROKU_ACCEPT = 'application/vnd.heroku+json; version=3';
 const RATE_POOL_MAX = 4500;
 const RATE_REFILL_PER_MS = 75 / 60_000;
 const TIMESTAMP = '2012-01-01T12:00:00Z';
+// §7.4: 200 items per page unless the Range asks for more, 1,000 at most.
+const DEFAULT_PAGE_SIZE = 200;
+const MAX_PAGE_SIZE = 1000;
 
 export type DynoState = 'crashed' | 'down' | 'idle' | 'starting' | 'up' | (string & {});
 
@@ -28,6 +32,8 @@ export interface FakeHerokuAppSpec {
   webQuantity?: number | null;
   /** Status of `GET <web_url>/health` while a web dyno serves (default 200). */
   healthStatus?: number;
+  /** A Private Space app: `space` is set, and `internal_routing` as given. */
+  privateSpace?: { internalRouting: boolean };
 }
 
 interface FakeDyno {
@@ -47,6 +53,9 @@ interface FakeApp {
   dynos: FakeDyno[];
   healthStatus: number;
   healthDropped: boolean;
+  /** The router answers every request with a 301 here (a custom domain), when set. */
+  redirectTo: string | undefined;
+  privateSpace: { internalRouting: boolean } | undefined;
   forbiddenKeys: Set<string>;
 }
 
@@ -68,6 +77,19 @@ export interface HerokuFake extends FakeControls {
   /** Marks the first `count` web dynos (default all) as crashed. */
   crashDynos(app: string, count?: number): void;
   setDynoState(app: string, dyno: string, state: DynoState): void;
+  /** Sets the formation's web quantity without touching the dynos (a scale whose dynos are not listed yet). */
+  setFormationQuantity(app: string, quantity: number): void;
+  /** Adds `count` dynos of another process type (`run` one-offs, `worker`...), named `<type>.<n>`. */
+  addDynos(app: string, type: string, count: number, state?: DynoState): void;
+  /** The router redirects every request for the app to this URL (301), until undefined. */
+  redirectWebUrl(app: string, location: string | undefined): void;
+  /**
+   * Caps the page the dyno list answers (default 1,000, Heroku's maximum), so a test can see the
+   * 206 / Next-Range paging without thousands of dynos.
+   */
+  setMaxPageSize(size: number): void;
+  /** The Range headers the dyno lists were asked with, oldest first; reading clears them. */
+  dynoRangesRequested(): string[];
   /** The status the app's /health answers while it serves. */
   setHealthStatus(app: string, status: number): void;
   /** The app's /health resets the connection without answering. */
@@ -99,6 +121,8 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
   };
   let failure: { status: number; id: string; message: string } | undefined;
   let legacyErrorKey = false;
+  let maxPageSize = MAX_PAGE_SIZE;
+  let dynoRanges: string[] = [];
 
   const findApp = (idOrName: string) =>
     apps.get(idOrName) ?? [...apps.values()].find((app) => app.id === idOrName);
@@ -192,7 +216,14 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
       return errorReply(403, 'forbidden', `You do not have access to the app ${app.name}.`);
     }
     if (match[2] === 'formation') return list(app.web ? [formationJson(app)] : []);
-    if (match[2] === 'dynos') return list(app.dynos.map((dyno) => dynoJson(app, dyno)));
+    if (match[2] === 'dynos') {
+      dynoRanges.push(req.headers.range ?? '');
+      return rangedByName(
+        app.dynos.map((dyno) => dynoJson(app, dyno)),
+        req.headers.range,
+        maxPageSize,
+      );
+    }
     return { status: 200, body: appJson(app) };
   };
 
@@ -209,7 +240,11 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
       if (app.maintenance) {
         return routerError(503, 'Offline for Maintenance', 'This app is undergoing maintenance right now.');
       }
-      const serving = app.dynos.filter((dyno) => dyno.type === 'web' && dyno.state === 'up');
+      if (app.redirectTo) return { status: 301, headers: { location: app.redirectTo }, body: '' };
+      // An idle (eco) dyno wakes on the request and serves it, after a delay a real router adds.
+      const serving = app.dynos.filter(
+        (dyno) => dyno.type === 'web' && (dyno.state === 'up' || dyno.state === 'idle'),
+      );
       if (!app.web || app.web.quantity === 0) {
         return routerError(503, 'Application Error', 'H14 - No web processes running');
       }
@@ -255,6 +290,8 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
         dynos: [],
         healthStatus: spec.healthStatus ?? 200,
         healthDropped: false,
+        redirectTo: undefined,
+        privateSpace: spec.privateSpace,
         forbiddenKeys: new Set(),
       };
       if (spec.webQuantity !== null) scale(app, spec.webQuantity ?? 1);
@@ -281,6 +318,34 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
       const dyno = mustFind(name).dynos.find((candidate) => candidate.name === dynoName);
       if (!dyno) throw new Error(`fake Heroku: no dyno ${dynoName} on ${name}`);
       touch(dyno, state);
+    },
+    addDynos(name, type, count, state = 'up') {
+      const app = mustFind(name);
+      const existing = app.dynos.filter((dyno) => dyno.type === type).length;
+      for (let index = 1; index <= count; index++) {
+        app.dynos.push({
+          id: randomUUID(),
+          name: `${type}.${existing + index}`,
+          type,
+          state,
+          updatedAt: TIMESTAMP,
+        });
+      }
+    },
+    setFormationQuantity: (name, quantity) => {
+      const app = mustFind(name);
+      app.web = { id: app.web?.id ?? randomUUID(), quantity };
+    },
+    redirectWebUrl: (name, location) => {
+      mustFind(name).redirectTo = location;
+    },
+    setMaxPageSize: (size) => {
+      maxPageSize = Math.max(1, Math.min(MAX_PAGE_SIZE, size));
+    },
+    dynoRangesRequested: () => {
+      const ranges = dynoRanges;
+      dynoRanges = [];
+      return ranges;
     },
     setHealthStatus: (name, status) => {
       mustFind(name).healthStatus = status;
@@ -324,6 +389,36 @@ function list(items: unknown[]): FakeReply {
   return { status: 200, headers: { 'accept-ranges': 'id, name', 'content-range': range }, body: items };
 }
 
+/**
+ * §1.1/§7.4: a list sorted by name, sent `max` items at a time: `Range: name ..; max=N` asks for the
+ * first page, `Range: name ]<last name>..; max=N` (the Next-Range of the page before) for the next. A truncated page is a 206 with
+ * Content-Range and Next-Range.
+ */
+function rangedByName(items: Array<{ name: string }>, range: string | undefined, cap: number): FakeReply {
+  const sorted = [...items].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const parsed = /^name\s+(\]?)([^.;\s]*(?:\.[^.;\s]+)*)\.\.\s*(?:;\s*max=(\d+))?\s*$/.exec(
+    range?.trim() ?? '',
+  );
+  const after = parsed?.[1] === ']' ? parsed[2] : undefined;
+  const from = parsed?.[1] === ']' ? undefined : parsed?.[2] || undefined;
+  const max = Math.min(cap, Number(parsed?.[3] ?? DEFAULT_PAGE_SIZE) || DEFAULT_PAGE_SIZE);
+  const rest = sorted.filter((item) =>
+    after !== undefined ? item.name > after : from !== undefined ? item.name >= from : true,
+  );
+  const page = rest.slice(0, max);
+  const first = page[0]?.name ?? '';
+  const last = page[page.length - 1]?.name ?? '';
+  const headers: Record<string, string> = {
+    'accept-ranges': 'id, name',
+    'content-range': `name ${first}..${last}; max=${max}`,
+  };
+  if (rest.length > page.length) {
+    headers['next-range'] = `name ]${last}..; max=${max}`;
+    return { status: 206, headers, body: page };
+  }
+  return { status: 200, headers, body: page };
+}
+
 const idOf = (item: unknown) => (item as { id: string }).id;
 const firstId = (items: unknown[]) => idOf(items[0]);
 const lastId = (items: unknown[]) => idOf(items[items.length - 1]);
@@ -339,7 +434,7 @@ function appJson(app: FakeApp) {
     generation: { id: '01234567-89ab-cdef-0123-456789abcdef', name: 'cedar' },
     git_url: `https://git.heroku.com/${app.name}.git`,
     id: app.id,
-    internal_routing: null,
+    internal_routing: app.privateSpace ? app.privateSpace.internalRouting : null,
     maintenance: app.maintenance,
     name: app.name,
     owner: { email: 'username@example.com', id: '01234567-89ab-cdef-0123-456789abcdef' },
@@ -349,7 +444,9 @@ function appJson(app: FakeApp) {
     released_at: TIMESTAMP,
     repo_size: null,
     slug_size: 0,
-    space: null,
+    space: app.privateSpace
+      ? { id: '11234567-89ab-cdef-0123-456789abcdef', name: 'raxx-private', shield: false }
+      : null,
     stack,
     updated_at: TIMESTAMP,
     web_url: app.webUrl,

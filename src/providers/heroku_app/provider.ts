@@ -4,7 +4,8 @@ import { httpStatusCode } from '../../core/codes.js';
 import { type AccessServiceToken, readAccessToken, readSecret } from '../../core/env.js';
 import { degraded, down, type ProbeResult, skipped, up } from '../../core/result.js';
 import { ENV_VAR_NAME, surfaceBase } from '../../core/surface.js';
-import type { HttpResponse } from '../../transport/client.js';
+import { type HttpResponse, headerValue } from '../../transport/client.js';
+import { redactUrl } from '../../transport/redact.js';
 import { defineProvider, type ProbeContext } from '../contract.js';
 import { ACCESS_APP, ACCESS_DENY_URL, ACCESS_TOKEN_ENV } from '../shared/accessGate.js';
 import {
@@ -23,7 +24,7 @@ import {
 } from '../shared/codes.js';
 import { TARGET_RESPONSE_FAMILIES } from '../shared/evidence.js';
 import { checkHealth } from '../shared/healthCheck.js';
-import { herokuApiUrl, herokuHeaders, herokuSaid } from './api.js';
+import { herokuApiUrl, herokuErrorId, herokuHeaders, herokuSaid } from './api.js';
 import { HEROKU_APP_CODE_DOCS } from './codes.js';
 import { herokuAppOnline } from './online.js';
 
@@ -46,6 +47,12 @@ export const herokuAppSurface = surfaceBase
       .regex(/^\/\S*$/, 'a path starting with /')
       .default('/health')
       .describe("Path requested on the app's own web_url (never a custom domain); default /health."),
+    health_url: z
+      .url({ protocol: /^https?$/, error: 'an http(s) URL' })
+      .optional()
+      .describe(
+        'A full health URL that replaces web_url + health_path: for an app whose herokuapp.com URL redirects to its custom domain or refuses that host, or a Private Space app with internal routing.',
+      ),
     api_key_env: ENV_VAR_NAME.default('HEROKU_API_KEY').describe(
       'Variable holding the Heroku API key sent as a Bearer token; default HEROKU_API_KEY.',
     ),
@@ -82,17 +89,34 @@ const APP_FORGOTTEN_AFTER_MS = 3_600_000;
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 // An error answer (bad key, unknown app) may be fixed at any moment; it is re-checked at least every minute.
 const ERROR_TTL_CAP_MS = 60_000;
-// A list of 200 dynos (the default page) is about 100 KB.
+// A page of 1,000 dynos (the most Heroku sends) is about 500 KB.
 const LIST_BODY_CAP_BYTES = 1024 * 1024;
+// The dyno list holds every process type (one-off `run` dynos too), 200 per page unless asked for
+// more: the largest page is asked for, and at most 5 pages are followed, 5,000 dynos.
+const DYNO_RANGE = 'name ..; max=1000';
+const MAX_DYNO_PAGES = 5;
 const APP_BODY_CAP_BYTES = 64 * 1024;
 
-/** States in which a web dyno serves or will serve requests; `idle` is a sleeping eco dyno that wakes on a request. */
-const SERVING_DYNO_STATES = new Set(['up', 'idle', 'starting']);
+/**
+ * The documented dyno states (crashed, down, idle, starting, up) and `created`, seen in router logs
+ * before `starting`. `idle` is a sleeping eco dyno, which wakes on the next request. Any other state
+ * is named in the detail and counted neither as serving nor as crashed.
+ */
+type DynoCondition = 'serving' | 'sleeping' | 'starting' | 'crashed' | 'unknown';
+const DYNO_CONDITIONS: Readonly<Record<string, DynoCondition>> = {
+  up: 'serving',
+  idle: 'sleeping',
+  starting: 'starting',
+  created: 'starting',
+  crashed: 'crashed',
+  down: 'crashed',
+};
 
 const appSchema = z.looseObject({
   name: z.string(),
   maintenance: z.boolean(),
   web_url: z.string().nullable(),
+  internal_routing: z.boolean().nullable().optional(),
 });
 const formationSchema = z.array(z.looseObject({ type: z.string(), quantity: z.number().int().min(0) }));
 const dynosSchema = z.array(z.looseObject({ type: z.string(), name: z.string(), state: z.string() }));
@@ -106,9 +130,13 @@ interface AppSnapshot {
   name: string;
   webUrl: string | null;
   maintenance: boolean;
+  /** Private Space app not routable from the internet. */
+  internalRouting: boolean;
   /** undefined when the app has no `web` process type. */
   webQuantity: number | undefined;
   webDynos: WebDyno[];
+  /** False when the dyno list had more pages than were read. */
+  dynoListComplete: boolean;
 }
 
 type Loaded<T> = { ok: true; value: T } | { ok: false; result: ProbeResult<Code>; cacheable: boolean };
@@ -140,7 +168,10 @@ export const herokuAppProvider = defineProvider({
     if (!loaded.ok) return loaded.result;
     return judgeApp(ctx, surface, loaded.value, accessToken);
   },
-  target: (surface) => `heroku app ${surface.app}: web_url${surface.health_path}`,
+  target: (surface) =>
+    surface.health_url === undefined
+      ? `heroku app ${surface.app}: web_url${surface.health_path}`
+      : `heroku app ${surface.app}: ${redactUrl(surface.health_url)}`,
   online: herokuAppOnline,
   credentials: (surface) => [
     surface.api_key_env,
@@ -170,7 +201,7 @@ async function fetchSnapshot(api: HerokuApi, app: string): Promise<Loaded<AppSna
   if (!info.ok) return info;
   const [formation, dynos] = await Promise.all([
     api.get(`${path}/formation`, formationSchema, LIST_BODY_CAP_BYTES),
-    api.get(`${path}/dynos`, dynosSchema, LIST_BODY_CAP_BYTES),
+    api.getRanged(`${path}/dynos`, dynosSchema, { range: DYNO_RANGE, maxPages: MAX_DYNO_PAGES }),
   ]);
   if (!formation.ok) return formation;
   if (!dynos.ok) return dynos;
@@ -180,15 +211,17 @@ async function fetchSnapshot(api: HerokuApi, app: string): Promise<Loaded<AppSna
       name: info.value.name,
       webUrl: info.value.web_url,
       maintenance: info.value.maintenance,
+      internalRouting: info.value.internal_routing === true,
       webQuantity: formation.value.find((entry) => entry.type === 'web')?.quantity,
-      webDynos: dynos.value
+      webDynos: dynos.value.items
         .filter((dyno) => dyno.type === 'web')
         .map((dyno) => ({ name: dyno.name, state: dyno.state })),
+      dynoListComplete: dynos.value.complete,
     },
   };
 }
 
-/** Names the root cause: formation and dynos, then maintenance, then the health check. */
+/** Names the root cause: formation and dynos, then maintenance, then sleep, then the health check. */
 async function judgeApp(
   ctx: ProbeContext,
   surface: HerokuAppSurface,
@@ -197,21 +230,28 @@ async function judgeApp(
 ): Promise<ProbeResult<Code>> {
   const dynos = judgeDynos(app);
   // With no web dyno serving, a failing /health says nothing new; the app is not even asked.
-  if (dynos?.status === 'down') return dynos;
+  if (dynos.verdict?.status === 'down' || dynos.verdict?.code === 'dyno_starting') return dynos.verdict;
+  const target = healthTarget(surface, app);
+  if (target.kind === 'bad') return degraded('api_bad_response', target.detail);
+  // A request would wake an eco app that sleeps (and keep it awake with every probe): while every
+  // web dyno is idle the app is judged by its dynos alone.
+  const asleep = dynos.sleeping && surface.health_url === undefined && !app.maintenance && !dynos.verdict;
   let health: ProbeResult<Code> | undefined;
-  if (app.webUrl !== null) {
-    const url = healthUrl(app.webUrl, surface.health_path);
-    if (url === undefined) {
-      return degraded('api_bad_response', `Heroku API: web_url of ${app.name} is not an http(s) URL`);
-    }
-    health = await checkHealth(ctx, { url, accessToken, accessDenyUrl: surface.access_deny_url });
+  if (target.kind === 'url' && !asleep) {
+    health = await checkHealth(ctx, {
+      url: target.url,
+      accessToken,
+      accessDenyUrl: surface.access_deny_url,
+      // The herokuapp.com URL redirecting (to a custom domain, usually) is not the app failing.
+      redirectHint: surface.health_url === undefined ? 'set health_url to the URL to probe' : undefined,
+    });
   }
   // checkHealth's details start with "health check" for failures but not for a 2xx.
   const healthSaid = health?.detail.replace(/^health check:? /, '');
   const healthNote = health ? `; health check: ${healthSaid}` : '';
   // What the health request showed (certificate, phases, conditions) stays whatever the verdict.
   const evidence = health ? targetEvidenceOf(health) : {};
-  if (dynos) return { ...dynos, ...evidence, detail: `${dynos.detail}${healthNote}` };
+  if (dynos.verdict) return { ...dynos.verdict, ...evidence, detail: `${dynos.verdict.detail}${healthNote}` };
   if (app.maintenance) {
     return {
       ...degraded(
@@ -221,10 +261,32 @@ async function judgeApp(
       ...evidence,
     };
   }
-  const dynoSummary = `${app.webDynos.length} web dyno(s) up`;
-  if (!health) return up(`${dynoSummary}; no web_url, health check skipped`);
-  if (health.status !== 'up') return health;
-  return { ...up(`${dynoSummary}${healthNote}`), ...evidence };
+  if (asleep) {
+    return up(`${dynos.summary}: the eco app sleeps; health check skipped so as not to wake it`);
+  }
+  if (target.kind === 'none') return up(`${dynos.summary}; ${target.detail}, health check skipped`);
+  if (!health) return up(dynos.summary);
+  if (health.status !== 'up') return { ...health, detail: `${health.detail}; dynos: ${dynos.summary}` };
+  return { ...up(`${dynos.summary}${healthNote}`), ...evidence };
+}
+
+type HealthTarget = { kind: 'url'; url: string } | { kind: 'none' | 'bad'; detail: string };
+
+/** health_url when set; else the app's own web_url, unless it has none or is only routable inside its Private Space. */
+function healthTarget(surface: HerokuAppSurface, app: AppSnapshot): HealthTarget {
+  if (surface.health_url !== undefined) return { kind: 'url', url: surface.health_url };
+  if (app.internalRouting) {
+    return {
+      kind: 'none',
+      detail:
+        'internal routing (Private Space): web_url is not reachable from outside the space; set health_url to a URL the exporter can reach',
+    };
+  }
+  if (app.webUrl === null) return { kind: 'none', detail: 'no web_url' };
+  const url = healthUrl(app.webUrl, surface.health_path);
+  if (url === undefined)
+    return { kind: 'bad', detail: `Heroku API: web_url of ${app.name} is not an http(s) URL` };
+  return { kind: 'url', url };
 }
 
 function targetEvidenceOf(health: ProbeResult): Pick<ProbeResult, 'tls' | 'samples' | 'conditions'> {
@@ -236,27 +298,90 @@ function targetEvidenceOf(health: ProbeResult): Pick<ProbeResult, 'tls' | 'sampl
   };
 }
 
-function judgeDynos(app: AppSnapshot): ProbeResult<Code> | undefined {
+interface DynoJudgement {
+  /** A dyno problem that decides (or qualifies) the result; undefined when the dynos are fine. */
+  verdict?: ProbeResult<Code>;
+  /** Every listed web dyno is idle: an eco app asleep. */
+  sleeping: boolean;
+  /** "2 web dynos up, web.3 starting", for the detail. */
+  summary: string;
+}
+
+/**
+ * A missing dyno is never read as a crash: a dyno being created is not listed yet, and a list cut
+ * short (more pages than were read) leaves dynos out. Only listed states count.
+ */
+function judgeDynos(app: AppSnapshot): DynoJudgement {
   if (app.webQuantity === undefined) {
-    return down('no_web_dyno', `${app.name} has no web process type: deploy the app first`);
+    return {
+      verdict: down('no_web_dyno', `${app.name} has no web process type: deploy the app first`),
+      sleeping: false,
+      summary: 'no web process type',
+    };
   }
   if (app.webQuantity === 0) {
-    return down('no_web_dyno', `${app.name} has web scaled to 0 dynos (heroku ps:scale web=1)`);
+    return {
+      verdict: down('no_web_dyno', `${app.name} has web scaled to 0 dynos (heroku ps:scale web=1)`),
+      sleeping: false,
+      summary: 'web scaled to 0',
+    };
   }
-  const notServing = app.webDynos.filter((dyno) => !SERVING_DYNO_STATES.has(dyno.state));
-  const missing = Math.max(0, app.webQuantity - app.webDynos.length);
-  const expected = Math.max(app.webQuantity, app.webDynos.length);
-  const notUp = notServing.length + missing;
-  if (notUp === 0) return undefined;
-  const listed = notServing
-    .slice(0, 5)
-    .map((dyno) => providerText(`${dyno.name} ${dyno.state}`))
-    .concat(missing > 0 ? [`${missing} missing`] : [])
-    .join(', ');
-  if (notUp >= expected) {
-    return down('dyno_crashed', `none of ${expected} web dynos of ${app.name} is up (${listed})`);
+  const by = (condition: DynoCondition) =>
+    app.webDynos.filter((dyno) => (DYNO_CONDITIONS[dyno.state] ?? 'unknown') === condition);
+  const serving = by('serving');
+  const sleeping = by('sleeping');
+  const starting = by('starting');
+  const crashed = by('crashed');
+  const unknown = by('unknown');
+  const named = (dynos: WebDyno[]) =>
+    dynos
+      .slice(0, 5)
+      .map((dyno) => providerText(`${dyno.name} ${dyno.state}`))
+      .concat(dynos.length > 5 ? [`${dynos.length - 5} more`] : []);
+  const notServing = [...starting, ...crashed, ...unknown];
+  const unlisted = Math.max(0, app.webQuantity - app.webDynos.length);
+  const notes = [
+    ...(notServing.length > 0 ? [named(notServing).join(', ')] : []),
+    ...(unlisted > 0 && app.dynoListComplete ? [`${unlisted} of ${app.webQuantity} not listed yet`] : []),
+    ...(app.dynoListComplete
+      ? []
+      : [`the dyno list has more than ${MAX_DYNO_PAGES} pages; only the first ${MAX_DYNO_PAGES} were read`]),
+  ];
+  const counts = [
+    ...(serving.length > 0 ? [`${serving.length} web dyno(s) up`] : []),
+    ...(sleeping.length > 0 ? [`${sleeping.length} idle (eco, asleep)`] : []),
+  ];
+  const summary = [...(counts.length > 0 ? counts : ['no web dyno up']), ...notes].join(', ');
+  const listed = app.webDynos.length;
+  const result = (verdict: ProbeResult<Code> | undefined): DynoJudgement => ({
+    verdict,
+    sleeping: listed > 0 && sleeping.length === listed,
+    summary,
+  });
+  if (serving.length + sleeping.length === 0 && listed > 0) {
+    if (starting.length > 0) {
+      return result(
+        degraded(
+          'dyno_starting',
+          `no web dyno of ${app.name} serves and ${starting.length} are starting (restart or deploy in progress): ${summary}`,
+        ),
+      );
+    }
+    if (crashed.length > 0) {
+      return result(
+        down('dyno_crashed', `none of ${listed} web dynos of ${app.name} is up (${notes.join(', ')})`),
+      );
+    }
   }
-  return degraded('dyno_crashed', `${notUp} of ${expected} web dynos of ${app.name} not up (${listed})`);
+  if (crashed.length > 0) {
+    return result(
+      degraded(
+        'dyno_crashed',
+        `${crashed.length} of ${listed} web dynos of ${app.name} crashed or down (${summary})`,
+      ),
+    );
+  }
+  return result(undefined);
 }
 
 /** The direct herokuapp.com URL: never a custom domain, which may sit behind Cloudflare Access. */
@@ -319,6 +444,45 @@ class HerokuApi {
   }
 
   async get<T>(path: string, schema: z.ZodType<T>, maxBodyBytes: number): Promise<Loaded<T>> {
+    const sent = await this.send(path, maxBodyBytes, {});
+    if (!sent.ok) return sent;
+    const parsed = parseJsonBody(sent.value, schema, `Heroku API GET ${path}`);
+    if (parsed.ok) return parsed;
+    return { ok: false, cacheable: true, result: degraded('api_bad_response', parsed.detail) };
+  }
+
+  /**
+   * A list read range by range: a 206 carries `Next-Range`, sent back as `Range` for the next page,
+   * up to `maxPages`. `complete` is false when a Next-Range was left unfollowed.
+   */
+  async getRanged<T>(
+    path: string,
+    schema: z.ZodType<T[]>,
+    ranged: { range: string; maxPages: number },
+  ): Promise<Loaded<{ items: T[]; complete: boolean }>> {
+    const items: T[] = [];
+    let range: string | undefined = ranged.range;
+    for (let page = 1; page <= ranged.maxPages && range !== undefined; page++) {
+      const sent = await this.send(path, LIST_BODY_CAP_BYTES, { Range: range });
+      if (!sent.ok) return sent;
+      const parsed = parseJsonBody(sent.value, schema, `Heroku API GET ${path}`);
+      if (!parsed.ok)
+        return { ok: false, cacheable: true, result: degraded('api_bad_response', parsed.detail) };
+      items.push(...parsed.value);
+      range =
+        sent.value.status === 206
+          ? headerValue(sent.value.headers, 'next-range')?.trim() || undefined
+          : undefined;
+    }
+    return { ok: true, value: { items, complete: range === undefined } };
+  }
+
+  /** One call: a 2xx response, or what the failure means. */
+  private async send(
+    path: string,
+    maxBodyBytes: number,
+    extraHeaders: Record<string, string>,
+  ): Promise<Loaded<HttpResponse>> {
     const waitUntil = await this.cooldown.until();
     if (waitUntil !== undefined) {
       return {
@@ -334,7 +498,7 @@ class HerokuApi {
     // cut short by the deadline of the surface that started it.
     const outcome = await this.ctx.requestShared({
       url: `${this.baseUrl}${path}`,
-      headers: herokuHeaders(this.apiKey),
+      headers: { ...herokuHeaders(this.apiKey), ...extraHeaders },
       maxBodyBytes,
     });
     if (outcome.kind === 'failure') {
@@ -350,11 +514,7 @@ class HerokuApi {
       // Heroku reports what is left but not the pool's size: the documented 4,500 stands for it.
       this.ctx.reportRateLimit('heroku', remaining, HEROKU_HOURLY_BUDGET);
     }
-    if (outcome.status >= 200 && outcome.status < 300) {
-      const parsed = parseJsonBody(outcome, schema, `Heroku API GET ${path}`);
-      if (parsed.ok) return parsed;
-      return { ok: false, cacheable: true, result: degraded('api_bad_response', parsed.detail) };
-    }
+    if (outcome.status >= 200 && outcome.status < 300) return { ok: true, value: outcome };
     return this.failed(path, outcome);
   }
 
@@ -371,6 +531,18 @@ class HerokuApi {
         result: degraded(
           'rate_limited',
           `Heroku API GET ${path}: ${answer}; no call before ${new Date(until).toISOString()}`,
+        ),
+      };
+    }
+    const id = herokuErrorId(response);
+    if (status === 402 || id === 'delinquent' || id === 'suspended') {
+      const problem = id === 'suspended' ? 'suspended' : 'delinquent (unpaid invoices)';
+      return {
+        ok: false,
+        cacheable: true,
+        result: degraded(
+          'api_auth_failed',
+          `Heroku account problem, not a key to rotate: the account of ${this.keyVariable} is ${problem} (GET ${path}: ${answer}); its owner must settle it with Heroku`,
         ),
       };
     }

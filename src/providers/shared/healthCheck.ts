@@ -2,7 +2,7 @@ import type { CoreCode } from '../../core/codes.js';
 import { httpStatusCode } from '../../core/codes.js';
 import type { AccessServiceToken } from '../../core/env.js';
 import { degraded, type ProbeResult, up } from '../../core/result.js';
-import type { HttpResponse } from '../../transport/client.js';
+import { type HttpResponse, headerValue } from '../../transport/client.js';
 import type { ProbeContext } from '../contract.js';
 import { accessHeaders, judgeEdge } from './accessGate.js';
 import { transportFailure } from './api.js';
@@ -18,6 +18,11 @@ export interface HealthCheck {
   accessDenyUrl?: string;
   caFile?: string;
   freshConnection?: boolean;
+  /**
+   * Set by a caller whose URL may redirect for reasons of its own (a herokuapp.com URL sent to the
+   * app's custom domain): a 3xx then names the Location host and adds this hint to the detail.
+   */
+  redirectHint?: string;
 }
 
 /** GET a health URL and judge it; shared by `http` and the app check of `heroku_app`. */
@@ -52,8 +57,24 @@ function judgeHealth(
     const expected = check.expectStatus === undefined ? 'a 2xx' : String(check.expectStatus);
     return degraded(
       httpStatusCode('health_http_', outcome.status),
-      `health check answered HTTP ${outcome.status}, expected ${expected}`,
+      `health check answered HTTP ${outcome.status}${redirectNote(check, outcome)}, expected ${expected}${check.redirectHint && isRedirect(outcome) ? `: ${check.redirectHint}` : ''}`,
     );
   }
   return up(`HTTP ${outcome.status} in ${Math.round(outcome.durationSeconds * 1000)} ms`);
+}
+
+function isRedirect(outcome: HttpResponse): boolean {
+  return outcome.status >= 300 && outcome.status < 400;
+}
+
+/** " to www.example.com" for a redirect of a caller that asked (redirectHint), else ''. */
+function redirectNote(check: HealthCheck, outcome: HttpResponse): string {
+  if (!check.redirectHint || !isRedirect(outcome)) return '';
+  const location = headerValue(outcome.headers, 'location');
+  if (!location) return ' without a Location';
+  try {
+    return ` to ${new URL(location, check.url).host}`;
+  } catch {
+    return ' to an unreadable Location';
+  }
 }

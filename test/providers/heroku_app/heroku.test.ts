@@ -179,17 +179,57 @@ describe('heroku_app provider', () => {
       heroku.crashDynos('half-crashed', 1);
       const result = await probeApp('half-crashed');
       assert.deepEqual([result.status, result.code], ['degraded', 'dyno_crashed']);
-      assert.match(result.detail, /1 of 2 web dynos .* not up \(web\.1 crashed\); health check: HTTP 200/);
+      assert.match(
+        result.detail,
+        /1 of 2 web dynos .* crashed or down \(1 web dyno\(s\) up, web\.1 crashed\); health check: HTTP 200/,
+      );
     });
 
-    it('an unknown dyno state counts as not up; idle and starting do not', async () => {
+    it('an unknown state is named, never crashed; `created` and `starting` are a start, `idle` an eco sleep', async () => {
       heroku.addApp({ name: 'odd-states', webQuantity: 3 });
       heroku.setDynoState('odd-states', 'web.1', 'created');
-      heroku.setDynoState('odd-states', 'web.2', 'idle');
-      heroku.setDynoState('odd-states', 'web.3', 'starting');
+      heroku.setDynoState('odd-states', 'web.2', 'up');
+      heroku.setDynoState('odd-states', 'web.3', 'rebooting');
       const result = await probeApp('odd-states');
-      assert.equal(result.code, 'dyno_crashed');
-      assert.match(result.detail, /1 of 3 web dynos .* \(web\.1 created\)/);
+      assert.deepEqual([result.status, result.code], ['up', null], result.detail);
+      assert.match(
+        result.detail,
+        /^1 web dyno\(s\) up, web\.1 created, web\.3 rebooting; health check: HTTP 200/,
+      );
+      heroku.setDynoState('odd-states', 'web.2', 'down');
+      const none = await probeApp('odd-states');
+      assert.deepEqual([none.status, none.code], ['degraded', 'dyno_starting'], none.detail);
+    });
+
+    it('no web dyno serving and some starting (restart, deploy) is DEGRADED dyno_starting, not crashed', async () => {
+      heroku.addApp({ name: 'restarting', webQuantity: 2 });
+      heroku.setDynoState('restarting', 'web.1', 'starting');
+      heroku.setDynoState('restarting', 'web.2', 'crashed');
+      const result = await probeApp('restarting');
+      assert.deepEqual([result.status, result.code], ['degraded', 'dyno_starting'], result.detail);
+      assert.match(
+        result.detail,
+        /no web dyno of restarting serves and 1 are starting .*web\.1 starting, web\.2 crashed/,
+      );
+      assert.equal(heroku.healthHits('restarting'), 0, 'the app is not asked while it starts');
+      heroku.setDynoState('restarting', 'web.1', 'crashed');
+      const crashed = await probeApp('restarting');
+      assert.deepEqual([crashed.status, crashed.code], ['down', 'dyno_crashed'], 'none serve and none start');
+    });
+
+    it('an eco app whose web dynos all sleep (idle) is UP and is not woken by a health check', async () => {
+      heroku.addApp({ name: 'eco-sleeper', webQuantity: 1 });
+      heroku.setDynoState('eco-sleeper', 'web.1', 'idle');
+      const result = await probeApp('eco-sleeper');
+      assert.deepEqual([result.status, result.code], ['up', null], result.detail);
+      assert.match(
+        result.detail,
+        /1 idle \(eco, asleep\): the eco app sleeps; health check skipped so as not to wake it/,
+      );
+      assert.equal(heroku.healthHits('eco-sleeper'), 0);
+      heroku.setDynoState('eco-sleeper', 'web.1', 'up');
+      assert.match((await probeApp('eco-sleeper')).detail, /health check: HTTP 200/);
+      assert.equal(heroku.healthHits('eco-sleeper'), 1);
     });
 
     it('maintenance mode is DEGRADED maintenance_mode', async () => {
@@ -215,6 +255,113 @@ describe('heroku_app provider', () => {
         heroku.addKey(API_KEY);
       }
     });
+  });
+
+  describe('dyno pages, health_url and Private Spaces (provider-apis.md §7.4)', () => {
+    it('asks for 1,000 dynos a page and follows Next-Range: web dynos past page 1 are not read as crashed', async () => {
+      heroku.addApp({ name: 'many-one-offs', webQuantity: 2 });
+      // `run.*` sorts before `web.*`: with 250 one-off dynos the web dynos are on page 2 of 200.
+      heroku.addDynos('many-one-offs', 'run', 250);
+      heroku.setMaxPageSize(200);
+      heroku.dynoRangesRequested();
+      try {
+        const result = await probeApp('many-one-offs');
+        assert.deepEqual([result.status, result.code], ['up', null], result.detail);
+        assert.match(result.detail, /^2 web dyno\(s\) up/);
+        const [first, second, ...more] = heroku.dynoRangesRequested();
+        assert.equal(first, 'name ..; max=1000');
+        assert.match(second ?? '', /^name \]run\.\d+\.\.; max=200$/, 'the Next-Range of page 1, sent back');
+        assert.deepEqual(more, []);
+      } finally {
+        heroku.setMaxPageSize(1000);
+      }
+    });
+
+    it('reads at most 5 pages, says the list is incomplete, and never infers a crash from a dyno not read', async () => {
+      heroku.addApp({ name: 'huge-app', webQuantity: 2 });
+      heroku.addDynos('huge-app', 'run', 30);
+      heroku.setMaxPageSize(5);
+      heroku.dynoRangesRequested();
+      try {
+        const result = await probeApp('huge-app');
+        assert.deepEqual([result.status, result.code], ['up', null], result.detail);
+        assert.match(result.detail, /the dyno list has more than 5 pages; only the first 5 were read/);
+        assert.equal(heroku.dynoRangesRequested().length, 5);
+      } finally {
+        heroku.setMaxPageSize(1000);
+      }
+    });
+
+    it('a web dyno missing from a complete list is named, not counted as crashed', async () => {
+      heroku.addApp({ name: 'scaling-up', webQuantity: 1 });
+      heroku.scaleWeb('scaling-up', 1);
+      heroku.addDynos('scaling-up', 'worker', 1);
+      // Formation says 3 while only web.1 is listed yet (the others are being created).
+      heroku.setFormationQuantity('scaling-up', 3);
+      const result = await probeApp('scaling-up');
+      assert.deepEqual([result.status, result.code], ['up', null], result.detail);
+      assert.match(result.detail, /1 web dyno\(s\) up, 2 of 3 not listed yet/);
+    });
+
+    it('a 3xx from web_url names the Location host and suggests health_url; health_url replaces web_url', async () => {
+      heroku.addApp({ name: 'custom-domain' });
+      heroku.redirectWebUrl('custom-domain', 'https://www.raxx.app/health');
+      const redirected = await probeApp('custom-domain');
+      assert.deepEqual(
+        [redirected.status, redirected.code],
+        ['degraded', 'health_http_301'],
+        redirected.detail,
+      );
+      assert.match(
+        redirected.detail,
+        /^health check answered HTTP 301 to www\.raxx\.app, expected a 2xx: set health_url to the URL to probe/,
+      );
+      const direct = await probeApp('custom-domain', {
+        health_url: `${heroku.router.url}/custom-domain-direct/health`,
+      });
+      assert.equal(direct.code, 'health_http_404', 'the health_url, not web_url, was asked');
+      heroku.addApp({ name: 'custom-domain-direct' });
+      const hitsBefore = heroku.healthHits('custom-domain-direct');
+      const ok = await probeApp('custom-domain', {
+        health_url: `${heroku.router.url}/custom-domain-direct/health`,
+      });
+      assert.deepEqual([ok.status, ok.code], ['up', null], ok.detail);
+      assert.equal(heroku.healthHits('custom-domain-direct'), hitsBefore + 1);
+    });
+
+    it('an internal-routing Private Space app without health_url is judged by its dynos, and the detail says why', async () => {
+      heroku.addApp({ name: 'private-api', privateSpace: { internalRouting: true } });
+      const result = await probeApp('private-api');
+      assert.deepEqual([result.status, result.code], ['up', null], result.detail);
+      assert.match(
+        result.detail,
+        /internal routing \(Private Space\): web_url is not reachable from outside the space; set health_url/,
+      );
+      assert.equal(heroku.healthHits('private-api'), 0);
+    });
+
+    for (const [status, id, word] of [
+      [403, 'suspended', 'suspended'],
+      [402, 'delinquent', 'delinquent'],
+    ] as const) {
+      it(`${status} ${id} is an account problem, not a key to rotate`, async () => {
+        heroku.addApp({ name: `account-${id}` });
+        heroku.failWith(status, id, 'This account is not in good standing.');
+        try {
+          const result = await probeApp(`account-${id}`);
+          assert.deepEqual([result.status, result.code], ['degraded', 'api_auth_failed']);
+          assert.match(
+            result.detail,
+            new RegExp(
+              `^Heroku account problem, not a key to rotate: the account of HEROKU_API_KEY is ${word}`,
+            ),
+          );
+          assert.ok(!result.detail.includes(API_KEY));
+        } finally {
+          heroku.failWith(undefined);
+        }
+      });
+    }
   });
 
   describe('API errors', () => {
