@@ -24,6 +24,8 @@ export interface RunningDemo {
   operatorToken: string;
   /** The registry the demo runs, as YAML, e.g. for a Prometheus stack to label. */
   registryYaml: string;
+  /** The environment the exporter runs with, demo secrets included: for tests that look for leaks. */
+  env: Env;
   stop(): Promise<void>;
 }
 
@@ -39,6 +41,12 @@ export const DEMO_STATES: Readonly<Record<string, { status: string; code: string
   'staging/console-staging': { status: 'down', code: 'no_web_dyno' },
   'staging/console-public': { status: 'degraded', code: 'skipped_credentials' },
 };
+
+/** What the credential watch shows in the demo, by variable; README and tests name the same. */
+export const DEMO_CREDENTIALS = {
+  CF_ACCESS_SERVICE_TOKEN_VAULT: { expiresInDays: 5, enrolled: true },
+  CF_ACCESS_SERVICE_TOKEN_CONSOLE: { expiresInDays: 200, enrolled: false },
+} as const;
 
 // Short enough that every state shows within seconds of starting, long enough to read the logs.
 const DEMO_POLLER = {
@@ -65,6 +73,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const secrets = {
     herokuKey: `HRKU-demo-${randomBytes(16).toString('hex')}`,
     cloudflareToken: `demo${randomBytes(18).toString('hex')}`,
+    accessMgmtToken: `demo${randomBytes(18).toString('hex')}`,
   };
   const started: Array<{ close(): Promise<void> }> = [];
   const track = <T extends { close(): Promise<void> }>(fake: T): T => {
@@ -74,7 +83,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const closeFakes = () => Promise.all(started.map((fake) => fake.close())).then(() => undefined);
   try {
     const heroku = track(await startHerokuApi({ apiKeys: [secrets.herokuKey] }));
-    const cloudflare = track(await startCloudflareApi({ tokens: [secrets.cloudflareToken] }));
+    const cloudflare = track(
+      await startCloudflareApi({ tokens: [secrets.cloudflareToken, secrets.accessMgmtToken] }),
+    );
     const infisical = track(await startInfisical());
     const vaultGate = track(await startAccessGate({ target: infisical.url, hostname: 'vault.demo.invalid' }));
     const consoleGate = track(
@@ -87,6 +98,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     vaultGate.enroll(vaultToken.clientId);
     // Valid, but in no Service Auth policy: the runbook's "302 to CF Access login" prerequisite.
     const consoleToken = consoleGate.createServiceToken();
+    stageCredentials(cloudflare, vaultToken.clientId, consoleToken.clientId);
 
     const operatorToken = options.env.FORCE_POLL_TOKEN?.trim() || randomBytes(24).toString('base64url');
     const env: Env = {
@@ -97,6 +109,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       HEROKU_API_KEY: secrets.herokuKey,
       CLOUDFLARE_PAGES_READ_TOKEN: secrets.cloudflareToken,
       CLOUDFLARE_ACCOUNT_ID: cloudflare.accountId,
+      CLOUDFLARE_ACCESS_MGMT_TOKEN: secrets.accessMgmtToken,
       CF_ACCESS_SERVICE_TOKEN_VAULT: `${vaultToken.clientId}:${vaultToken.clientSecret}`,
       CF_ACCESS_SERVICE_TOKEN_CONSOLE: `${consoleToken.clientId}:${consoleToken.clientSecret}`,
       // Left unset on purpose: the surface using it shows skipped_credentials.
@@ -119,6 +132,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       exporter,
       operatorToken,
       registryYaml,
+      env,
       banner: banner(
         exporter.url,
         options.env.FORCE_POLL_TOKEN?.trim() ? '$FORCE_POLL_TOKEN' : operatorToken,
@@ -149,6 +163,40 @@ function stageScenario({ heroku, cloudflare, infisical }: DemoFakes): void {
   cloudflare.addDeployment('demo-app-previews', { environment: 'preview', stage: 'build', status: 'active' });
 
   infisical.setMode('healthy');
+}
+
+/**
+ * The Access management API behind the gates: the vault token expires in 5 days (CredentialExpiring),
+ * the console token is in no Service Auth policy of its application (AccessServiceTokenNotEnrolled).
+ * Both gates listen on 127.0.0.1, so the applications tell them apart by path.
+ */
+function stageCredentials(cloudflare: CloudflareFake, vaultClientId: string, consoleClientId: string): void {
+  const day = 86_400_000;
+  // Half a day of margin so that "5 days" reads as 5 for the first hours of a demo.
+  const vault = cloudflare.access.addServiceToken({
+    name: 'demo-agent-vault-access',
+    clientId: vaultClientId,
+    expiresAt: new Date(
+      Date.now() + (DEMO_CREDENTIALS.CF_ACCESS_SERVICE_TOKEN_VAULT.expiresInDays + 0.5) * day,
+    ),
+  });
+  cloudflare.access.addServiceToken({
+    name: 'demo-agent-console',
+    clientId: consoleClientId,
+    expiresAt: new Date(Date.now() + DEMO_CREDENTIALS.CF_ACCESS_SERVICE_TOKEN_CONSOLE.expiresInDays * day),
+  });
+  cloudflare.access.addApplication({
+    name: 'vault',
+    domain: '127.0.0.1/api/status',
+    policies: [
+      { name: 'agents', decision: 'non_identity', include: [{ service_token: { token_id: vault.id } }] },
+    ],
+  });
+  cloudflare.access.addApplication({
+    name: 'console',
+    domain: '127.0.0.1/demo-console-prod',
+    policies: [{ name: 'staff', decision: 'allow', include: [{ email: { email: 'ops@demo.invalid' } }] }],
+  });
 }
 
 function demoRegistry({ consoleGate, vaultGate }: DemoFakes) {

@@ -164,6 +164,12 @@ describe('dashboards as models', () => {
     assert.equal(panelTitled(model, 'Errors by code').type, 'timeseries');
     assert.equal(panelTitled(model, 'Pages deployments').type, 'table');
     assert.equal(panelTitled(model, 'Status history').type, 'state-timeline');
+    assert.equal(panelTitled(model, 'Credential expiry').type, 'table');
+    assert.equal(panelTitled(model, 'Credential validity').type, 'stat');
+    assert.match(
+      JSON.stringify(panelTitled(model, 'Access enrollment').targets),
+      /surface_access_token_enrolled/,
+    );
   });
 
   it('Poller: heartbeat against the 120 s line, throughput, crashes, workers, budgets, CPU and memory', () => {
@@ -193,6 +199,7 @@ describe('dashboards as models', () => {
 describe('dashboards against a real Prometheus scraping the exporter', () => {
   const HEROKU_KEY = 'heroku-dashboard-test-key';
   const CLOUDFLARE_TOKEN = 'cloudflare-dashboard-test-token';
+  const ACCESS_MGMT_TOKEN = 'cloudflare-dashboard-test-access-mgmt-token';
   let healthy: LocalTarget;
   let failing: LocalTarget;
   let heroku: HerokuFake;
@@ -219,7 +226,17 @@ describe('dashboards against a real Prometheus scraping the exporter', () => {
     failing = await startTarget((_req, res) => res.writeHead(502).end('bad gateway'));
     heroku = await startHerokuApi({ apiKeys: [HEROKU_KEY] });
     heroku.addApp({ name: 'dash-api', webQuantity: 0 });
-    cloudflare = await startCloudflareApi({ tokens: [CLOUDFLARE_TOKEN] });
+    cloudflare = await startCloudflareApi({ tokens: [CLOUDFLARE_TOKEN, ACCESS_MGMT_TOKEN] });
+    // The credential watch's panels: one service token expiring in 20 days, in no Service Auth policy.
+    const homeToken = cloudflare.access.addServiceToken({
+      name: 'dash-home',
+      expiresAt: new Date(Date.now() + 20 * 86_400_000),
+    });
+    cloudflare.access.addApplication({ name: 'dash-home', domain: '127.0.0.1/health' });
+    cloudflare.access.setTokenVerify(CLOUDFLARE_TOKEN, {
+      status: 'active',
+      expiresOn: new Date(Date.now() + 90 * 86_400_000),
+    });
     cloudflare.addProject('dash-docs');
     cloudflare.addDeployment('dash-docs', { stage: 'build', status: 'active', createdOn: new Date() });
     exporter = await startTestExporter({
@@ -230,12 +247,19 @@ describe('dashboards against a real Prometheus scraping the exporter', () => {
         CLOUDFLARE_PAGES_READ_TOKEN: CLOUDFLARE_TOKEN,
         CLOUDFLARE_ACCOUNT_ID: cloudflare.accountId,
         CLOUDFLARE_API_URL: cloudflare.url,
+        CLOUDFLARE_ACCESS_MGMT_TOKEN: ACCESS_MGMT_TOKEN,
+        CF_ACCESS_SERVICE_TOKEN_HOME: `${homeToken.clientId}:dashboard-test-client-secret`,
       },
       registry: {
         poller: { interval_seconds: 1, timeout_seconds: 0.5, metadata_ttl_seconds: 0 },
         environments: {
           prod: [
-            { name: 'home', provider: 'http', url: `${healthy.url}/health` },
+            {
+              name: 'home',
+              provider: 'http',
+              url: `${healthy.url}/health`,
+              access_token_env: 'CF_ACCESS_SERVICE_TOKEN_HOME',
+            },
             { name: 'secure', provider: 'http', url: `${secure.url}/health`, ca_file: secureCa },
             { name: 'checkout', provider: 'http', url: `${failing.url}/health` },
             { name: 'api', provider: 'heroku_app', app: 'dash-api' },

@@ -262,10 +262,79 @@ function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
         .height(8)
         .span(12),
     );
+  credentialPanels(builder, options);
 
   const built = builder.build();
   addPanelLinks(built, options);
   return built;
+}
+
+/**
+ * The credential watch (issue 16): per variable, not per surface, so the env/provider/surface
+ * variables filter only the enrollment tiles. Empty when CLOUDFLARE_ACCESS_MGMT_TOKEN is unset.
+ */
+function credentialPanels(builder: dashboard.DashboardBuilder, options: DashboardOptions): void {
+  const job = options.jobSelector;
+  const f = `${job}, env=~"$env", provider=~"$provider", surface=~"$surface"`;
+  const t = options.thresholds;
+  builder
+    .withRow(new dashboard.RowBuilder('Credentials'))
+    .withPanel(
+      timestampTable({
+        title: 'Credential expiry',
+        description: `When each credential the probes use expires (Access service tokens, Cloudflare API tokens), soonest first; under ${t.credentialExpiringSoonDays} days opens a ticket, under ${t.credentialExpiringDays} pages. A credential that never expires is not listed.`,
+        expr: [`sort(min by (variable) (surface_credential_expiry_timestamp_seconds{${job}}) * 1000)`],
+        columns: ['variable'],
+        timestampColumn: 'expires',
+        height: 8,
+      }),
+    )
+    .withPanel(
+      tileStat(
+        'Credential validity',
+        'Each credential as the last read of the management API saw it: valid, or revoked, deleted, disabled or expired (CredentialInvalid pages). "stale" when the latest read failed and the value is kept (at most 3 intervals).',
+        query(
+          `min by (variable) (surface_credential_valid{${job}}) + 2 * max by (variable) (surface_credential_stale{${job}})`,
+          '{{variable}}',
+        ),
+      )
+        .mappings([
+          {
+            type: dashboard.MappingType.ValueToText,
+            options: {
+              '0': { text: 'INVALID', color: 'red', index: 0 },
+              '1': { text: 'valid', color: 'green', index: 1 },
+              '2': { text: 'INVALID (stale)', color: 'red', index: 2 },
+              '3': { text: 'valid (stale)', color: 'yellow', index: 3 },
+            },
+          },
+        ])
+        .thresholds(greenThresholds())
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      tileStat(
+        'Access enrollment',
+        'Whether each gated surface’s service token is in a Service Auth (non_identity) policy of the Access application covering its URL; surfaces no application covers are not shown (check-config --online names them).',
+        query(
+          `max by (env, surface, variable) (surface_access_token_enrolled{${f}})`,
+          '{{surface}} ({{env}}): {{variable}}',
+        ),
+      )
+        .mappings([
+          {
+            type: dashboard.MappingType.ValueToText,
+            options: {
+              '0': { text: 'NOT ENROLLED', color: 'orange', index: 0 },
+              '1': { text: 'enrolled', color: 'green', index: 1 },
+            },
+          },
+        ])
+        .thresholds(greenThresholds())
+        .height(8)
+        .span(24),
+    );
 }
 
 function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
