@@ -14,6 +14,7 @@ import { startEventLoopWatchdog } from '../poller/watchdog.js';
 import { CredentialWatch } from '../providers/cloudflare/access/watch.js';
 import { PROVIDER_FAMILIES, providerFor } from '../providers/index.js';
 import { HttpClient } from '../transport/client.js';
+import { boundServer, DEFAULT_SERVER_BOUNDS, type ServerBounds } from './serverBounds.js';
 import { budgetShare, misdirectedTo, type ShardSettings, SINGLE_SHARD, sliceRegistry } from './sharding.js';
 
 export interface ExporterOptions {
@@ -34,6 +35,8 @@ export interface ExporterOptions {
   defaultMetrics?: boolean;
   /** How long a client may take to send its request headers (slowloris guard). */
   headersTimeoutMs?: number;
+  /** Connection bounds of the HTTP server (pipelining, write timeout, connections); tests shorten them. */
+  serverBounds?: Partial<ServerBounds>;
   /** The slice of the registry this process watches; the whole of it by default. */
   shard?: ShardSettings;
 }
@@ -135,15 +138,13 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
   // Slow or half-open clients must not hold sockets: these close slowloris-style connections. Node
   // enforces them on a sweep, so the sweep runs at least as often as the shortest timeout.
-  const server = createServer(
-    {
-      headersTimeout,
-      requestTimeout: Math.max(30_000, headersTimeout),
-      keepAliveTimeout: 5_000,
-      connectionsCheckingInterval: Math.min(1_000, headersTimeout),
-    },
-    app,
-  );
+  const server = createServer({
+    headersTimeout,
+    requestTimeout: Math.max(30_000, headersTimeout),
+    keepAliveTimeout: 5_000,
+    connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+  });
+  server.on('request', boundServer(server, app, { ...DEFAULT_SERVER_BOUNDS, ...options.serverBounds }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

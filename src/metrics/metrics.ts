@@ -47,6 +47,7 @@ export const PROMETHEUS_TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=
 export class ExporterMetrics {
   readonly registry = new Registry<OpenMetricsContentType>();
   private readonly surfaces = new Map<string, SurfaceSeries>();
+  private readonly rendering = new Map<ExpositionFormat, Promise<ScrapeBody>>();
 
   private readonly lastPoll: Gauge;
   private readonly polls: Counter;
@@ -257,9 +258,25 @@ export class ExporterMetrics {
     return [...surface, ...own];
   }
 
-  /** Renders OpenMetrics (with exemplars) when the scraper accepts it, else the classic text format. */
-  async render(accept: string | undefined): Promise<ScrapeBody> {
-    if (accept?.includes('application/openmetrics-text')) {
+  /**
+   * Renders OpenMetrics (with exemplars) when the scraper accepts it, else the classic text format.
+   * Scrapes that arrive while one renders share its body: a client pipelining hundreds of requests
+   * would otherwise hold that many full bodies at once.
+   */
+  render(accept: string | undefined): Promise<ScrapeBody> {
+    const format: ExpositionFormat = accept?.includes('application/openmetrics-text')
+      ? 'openmetrics'
+      : 'text';
+    let rendering = this.rendering.get(format);
+    if (!rendering) {
+      rendering = this.renderFresh(format).finally(() => this.rendering.delete(format));
+      this.rendering.set(format, rendering);
+    }
+    return rendering;
+  }
+
+  private async renderFresh(format: ExpositionFormat): Promise<ScrapeBody> {
+    if (format === 'openmetrics') {
       const registryPart = (await this.registry.metrics()).replace(/# EOF\n$/, '');
       return {
         contentType: OPENMETRICS_CONTENT_TYPE,

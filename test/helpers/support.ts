@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
-import { type RunningExporter, startExporter } from '../../src/app/exporter.js';
+import { type ExporterOptions, type RunningExporter, startExporter } from '../../src/app/exporter.js';
 import type { ShardSettings } from '../../src/app/sharding.js';
 import { parseRegistry } from '../../src/config/load.js';
 import type { Clock } from '../../src/core/clock.js';
@@ -89,6 +89,7 @@ export interface TestExporterOptions {
   /** prom-client's process metrics; off by default to keep scrapes in tests small. */
   defaultMetrics?: boolean;
   headersTimeoutMs?: number;
+  serverBounds?: ExporterOptions['serverBounds'];
   shard?: ShardSettings;
 }
 
@@ -112,6 +113,7 @@ export async function startTestExporter(options: TestExporterOptions): Promise<T
     resolveProvider: options.resolveProvider,
     defaultMetrics: options.defaultMetrics ?? false,
     headersTimeoutMs: options.headersTimeoutMs,
+    serverBounds: options.serverBounds,
     shard: options.shard,
   });
   return Object.assign(exporter, { logs: capture });
