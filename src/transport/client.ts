@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { readFileSync, statSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Socket } from 'node:net';
+import type { LookupFunction as NetLookupFunction, Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { Deadline } from '../core/deadline.js';
@@ -13,6 +13,7 @@ import {
   measureConnection,
   type PhaseTimings,
 } from './connection.js';
+import { DnsCache } from './dns.js';
 import { redactUrl } from './redact.js';
 
 export type { PhaseTimings };
@@ -90,6 +91,8 @@ export interface HttpClientOptions {
   connectionsPerOrigin?: number;
   interceptor?: RequestInterceptor;
   userAgent?: string;
+  /** How host names are resolved; default: a DnsCache on the system's name servers. */
+  dns?: DnsCache;
 }
 
 /**
@@ -108,6 +111,7 @@ export class HttpClient {
   private interceptor: RequestInterceptor | undefined;
   private readonly userAgent: string;
   private connectionsPerOrigin: number;
+  private readonly dns: DnsCache;
   /** What was learnt about each connection when it was made: its TLS chain and connect timings. */
   private readonly connections = new WeakMap<Socket, ConnectionFacts>();
   /**
@@ -126,6 +130,7 @@ export class HttpClient {
 
   constructor(options: HttpClientOptions = {}) {
     this.connectionsPerOrigin = options.connectionsPerOrigin ?? 16;
+    this.dns = options.dns ?? new DnsCache();
     this.agent = this.newAgent();
     this.interceptor = options.interceptor;
     this.userAgent = options.userAgent ?? 'surface-exporter';
@@ -171,6 +176,8 @@ export class HttpClient {
       // A resumed TLS session may skip the chain, and every connection must show its chain
       // (certificate expiry). Connections are kept alive, so full handshakes stay rare.
       maxCachedSessions: 0,
+      // Off libuv's thread pool: see DnsCache.
+      lookup: this.dns.lookup as unknown as NetLookupFunction,
     });
     const connections = this.connections;
     const connect: buildConnector.connector = (opts, callback) => {
