@@ -14,7 +14,9 @@ import { startEventLoopWatchdog } from '../poller/watchdog.js';
 import { CredentialWatch } from '../providers/cloudflare/access/watch.js';
 import { PROVIDER_FAMILIES, providerFor } from '../providers/index.js';
 import { HttpClient } from '../transport/client.js';
+import { coalesce } from './reload.js';
 import { boundServer, DEFAULT_SERVER_BOUNDS, type ServerBounds } from './serverBounds.js';
+import { readSettings, type Settings } from './settings.js';
 import { budgetShare, misdirectedTo, type ShardSettings, SINGLE_SHARD, sliceRegistry } from './sharding.js';
 
 export interface ExporterOptions {
@@ -25,7 +27,10 @@ export interface ExporterOptions {
   host: string;
   port: number;
   pollerEnabled: boolean;
+  /** Where providers look up the credential variables each surface names. */
   env: Env;
+  /** The process variables as read at start; read from env when absent (tests, the demo). */
+  settings?: Pick<Settings, 'operatorToken' | 'metricsToken' | 'metricsBasicAuth' | 'trustProxy'>;
   log: Logger;
   clock?: Clock;
   tracer?: ProbeTracer;
@@ -49,13 +54,18 @@ export interface RunningExporter {
   credentialWatch: CredentialWatch;
   http: HttpClient;
   server: Server;
+  /** Re-reads the registry file; SIGHUP, `/-/reload` and --watch-config all call this one function. */
   reload(): Promise<ReloadOutcome>;
   /** Stops scheduling, lets in-flight probes end (by their deadline), then closes the server. */
   stop(): Promise<void>;
 }
 
+/** The listen address cannot be bound: in use, not local, or a privileged port. */
+export class ListenError extends Error {}
+
 export async function startExporter(options: ExporterOptions): Promise<RunningExporter> {
   const { log, env } = options;
+  const settings = options.settings ?? readSettings(env);
   const shard = options.shard ?? SINGLE_SHARD;
   const metrics = new ExporterMetrics({
     version: VERSION,
@@ -96,7 +106,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     now: () => clock.now(),
   });
 
-  const reload = async (): Promise<ReloadOutcome> => {
+  const reloadOnce = async (): Promise<ReloadOutcome> => {
     if (!options.registryFile) return { ok: false, errors: ['no registry file to reload'] };
     try {
       const next = sliceRegistry(await loadRegistryFile(options.registryFile, options.onlyEnv), shard);
@@ -117,21 +127,22 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       return { ok: false, errors };
     }
   };
+  const reload = coalesce(reloadOnce);
 
   const deps: AppDeps = {
     poller,
     metrics,
     log,
     pollerEnabled: options.pollerEnabled,
-    operatorToken: env.FORCE_POLL_TOKEN?.trim() || undefined,
+    operatorToken: settings.operatorToken,
     reload: options.registryFile ? reload : undefined,
     credentialsOf: (env, surface) => credentialWatch.surfaceCredentials(env, surface),
     version: VERSION,
     scrapeAuth: {
-      bearer: env.METRICS_TOKEN?.trim() || undefined,
-      basic: env.METRICS_BASIC_AUTH?.trim() || undefined,
+      bearer: settings.metricsToken,
+      basic: settings.metricsBasicAuth,
     },
-    trustProxy: env.TRUST_PROXY?.trim() || undefined,
+    trustProxy: settings.trustProxy,
     owningShard: (filter) => misdirectedTo(slice, filter),
   };
   const app = createApp(deps);
@@ -145,13 +156,19 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     connectionsCheckingInterval: Math.min(1_000, headersTimeout),
   });
   server.on('request', boundServer(server, app, { ...DEFAULT_SERVER_BOUNDS, ...options.serverBounds }));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const refused = (err: NodeJS.ErrnoException) => reject(listenError(err, options.host, options.port));
+      server.once('error', refused);
+      server.listen(options.port, options.host, () => {
+        server.off('error', refused);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    if (!options.http) await http.close();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
@@ -190,4 +207,16 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   };
 
   return { url, port, poller, metrics, credentialWatch, http, server, reload, stop };
+}
+
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (err.code === 'EADDRINUSE') return new ListenError(`${address} is in use; pass --listen-address`);
+  if (err.code === 'EACCES') {
+    return new ListenError(`${address}: permission denied (a port below 1024?); pass --listen-address`);
+  }
+  if (err.code === 'EADDRNOTAVAIL') {
+    return new ListenError(`${address}: no local interface has this address; pass --listen-address`);
+  }
+  return err;
 }

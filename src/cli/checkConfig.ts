@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { runOnlineChecks } from '../app/oneShot.js';
+import { readSettings } from '../app/settings.js';
 import { type LoadedRegistry, loadRegistryFile, RegistryError } from '../config/load.js';
 import { providerFor } from '../providers/index.js';
 import type { OnlineFinding as OnlineCheck } from '../providers/online.js';
@@ -56,7 +57,7 @@ export async function checkConfigCommand(argv: string[], io: CliIo): Promise<num
     );
   }
   const file = requireConfigFile(positionals[0] ?? values.config, io.env);
-  const onlyEnv = io.env.SURFACE_ENV?.trim() || undefined;
+  const { onlyEnv } = readSettings(io.env);
 
   let registry: LoadedRegistry;
   try {
@@ -101,7 +102,10 @@ export async function checkConfigCommand(argv: string[], io: CliIo): Promise<num
       .map(([env, count]) => `${env}: ${count}`)
       .join(', ');
     output = `${file}: valid, ${summary.surfaces} surface(s)${environments ? ` (${environments})` : ''}\n`;
-    if (checks) {
+    if (checks?.length === 0) {
+      output +=
+        '\nno online check applies to these surfaces (http surfaces have none); `surface-exporter probe --all` probes each one once\n';
+    } else if (checks) {
       output += `\n${renderTable(
         ['CHECK', 'SUBJECT', 'RESULT', 'DETAIL'],
         checks.map((check) => [

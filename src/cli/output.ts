@@ -1,12 +1,8 @@
-import type { Writable } from 'node:stream';
+import type { ProcessIo } from '../app/serve.js';
 import type { Env } from '../core/env.js';
 
 /** Where a subcommand reads its environment and writes its output; tests pass their own. */
-export interface CliIo {
-  env: Env;
-  stdout: Pick<Writable, 'write'>;
-  stderr: Pick<Writable, 'write'>;
-}
+export type CliIo = ProcessIo;
 
 export type CliCommand = (argv: string[], io: CliIo) => Promise<number>;
 

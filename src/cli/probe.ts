@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { probeEachOnce } from '../app/oneShot.js';
+import { readSettings } from '../app/settings.js';
 import {
   type LoadedRegistry,
   loadRegistryFile,
@@ -132,7 +133,7 @@ export async function probeCommand(argv: string[], io: CliIo): Promise<number> {
 async function runProbes(registry: LoadedRegistry, io: CliIo, masker: SecretMasker): Promise<ProbeReport[]> {
   // The report already says what the poller would log at warn; only errors (a crash) add to it.
   const log = createLogger({
-    level: io.env.LOG_LEVEL ?? 'error',
+    level: readSettings(io.env).logLevel ?? 'error',
     destination: { write: (line: string) => io.stderr.write(masker.mask(line)) },
   });
   const probed = await probeEachOnce(registry, { env: io.env, log });

@@ -1,5 +1,7 @@
+import { ListenError } from '../app/exporter.js';
+import { SettingsError } from '../app/settings.js';
 import { RegistryError } from '../config/load.js';
-import { EXIT_USAGE, UsageError } from './args.js';
+import { EXIT_LISTEN, EXIT_USAGE, UsageError } from './args.js';
 import { CHECK_CONFIG_HELP, checkConfigCommand } from './checkConfig.js';
 import { LIST_HELP, listCommand } from './list.js';
 import type { CliCommand, CliIo } from './output.js';
@@ -39,7 +41,8 @@ ${Object.entries(COMMANDS)
   .join('\n')}
 
 Exit status: 0 success; 1 invalid registry or a failed check (probe: DEGRADED); 2 probe: DOWN;
-3 usage error.
+3 usage error (a flag, a variable, or no registry where one is needed); 4 serve: the listen address
+is in use or cannot be bound.
 `;
 
 /** Runs one command line and turns every failure into an exit status and a message on stderr. */
@@ -51,6 +54,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (first === undefined || first.startsWith('-')) return await serve(argv, io);
+    if (first !== 'serve') releaseHeldHangups(io);
     const command = COMMANDS[first];
     if (!command) {
       throw new UsageError(
@@ -63,11 +67,27 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`${err.message}\n`);
       return 1;
     }
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof ListenError) {
+      io.stderr.write(`surface-exporter: ${err.message}\n`);
+      return EXIT_LISTEN;
+    }
+    if (
+      err instanceof UsageError ||
+      err instanceof SettingsError ||
+      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
       io.stderr.write(`surface-exporter: ${(err as Error).message}\n`);
       return EXIT_USAGE;
     }
     io.stderr.write(`surface-exporter: ${(err as Error).stack ?? String(err)}\n`);
     return 1;
   }
+}
+
+/**
+ * Only `serve` answers SIGHUP. Any other command gets the default back, and a hangup that arrived
+ * while the modules loaded ends it as it would have without the hold.
+ */
+function releaseHeldHangups(io: CliIo): void {
+  if ((io.takeHeldHangups?.() ?? 0) > 0) process.kill(process.pid, 'SIGHUP');
 }

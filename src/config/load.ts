@@ -122,7 +122,9 @@ function problemsFromZod(file: string, error: z.ZodError, raw: unknown): Registr
       problems.push({ file, path, message: `required: ${describeIssue(issue)}` });
       continue;
     }
-    problems.push({ file, path, message: describeIssue(issue), value: shownValue(path, value) });
+    // A rule across fields (timeout below interval) names its values in its message.
+    const shown = value === undefined ? undefined : shownValue(path, value);
+    problems.push({ file, path, message: describeIssue(issue), value: shown });
   }
   return problems;
 }

@@ -13,6 +13,12 @@ export const POLLER_DEFAULTS = {
   force_poll_deadline_seconds: 10,
 } as const;
 
+/**
+ * A probe that runs to its deadline still ends a fifth of an interval before the next one starts,
+ * so a slow target never has two probes in flight. At the default 30 s interval the cap of 10 wins.
+ */
+export const TIMEOUT_SHARE_OF_INTERVAL = 0.8;
+
 export const pollerSchema = z
   .object({
     interval_seconds: z
@@ -24,7 +30,9 @@ export const pollerSchema = z
       .number()
       .positive()
       .default(POLLER_DEFAULTS.timeout_seconds)
-      .describe('Hard deadline of one probe, all its HTTP calls included; must be below interval_seconds.'),
+      .describe(
+        `Hard deadline of one probe, all its HTTP calls included; must be below interval_seconds. Unset: the smaller of ${POLLER_DEFAULTS.timeout_seconds} and ${TIMEOUT_SHARE_OF_INTERVAL} x interval_seconds.`,
+      ),
     stale_after_seconds: z
       .number()
       .positive()
@@ -57,9 +65,15 @@ export const pollerSchema = z
       .describe('A force-poll answers by then; slower surfaces are reported as pending.'),
   })
   .strict()
-  .refine((poller) => poller.timeout_seconds < poller.interval_seconds, {
-    message: 'timeout_seconds must be less than interval_seconds',
-    path: ['timeout_seconds'],
+  .superRefine((poller, ctx) => {
+    // An interval below 1 is reported on its own key; comparing with it would blame the timeout too.
+    if (poller.timeout_seconds < poller.interval_seconds || poller.interval_seconds < 1) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['timeout_seconds'],
+      message: `must be less than interval_seconds, which is ${poller.interval_seconds}`,
+      input: poller.timeout_seconds,
+    });
   });
 
 /** Access service tokens default to a year (`duration: 8760h`): reading them hourly is plenty and costs 2+ calls. */
@@ -87,9 +101,23 @@ export const lifecycleSchema = z
   })
   .strict();
 
+/**
+ * The default timeout depends on the interval the file sets, which a field default cannot see: it is
+ * filled in before validation, from the interval when that is a usable number.
+ */
+function withDefaultTimeout(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || 'timeout_seconds' in raw) return raw;
+  const interval = (raw as { interval_seconds?: unknown }).interval_seconds;
+  if (typeof interval !== 'number' || !(interval > 0)) return raw;
+  return {
+    ...raw,
+    timeout_seconds: Math.min(POLLER_DEFAULTS.timeout_seconds, TIMEOUT_SHARE_OF_INTERVAL * interval),
+  };
+}
+
 export const registrySchema = z
   .object({
-    poller: pollerSchema.default(() => pollerSchema.parse({})),
+    poller: z.preprocess(withDefaultTimeout, pollerSchema).default(() => pollerSchema.parse({})),
     lifecycle: lifecycleSchema.default(() => lifecycleSchema.parse({})),
     environments: z.record(
       z.string().regex(/^[a-z0-9_-]{1,63}$/, 'an environment name of [a-z0-9_-], at most 63 characters'),

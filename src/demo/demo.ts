@@ -14,6 +14,8 @@ export interface DemoOptions {
   log: Logger;
   listen: { host: string; port: number };
   pollerEnabled: boolean;
+  /** FORCE_POLL_TOKEN as the operator set it; the demo makes one up when it is unset. */
+  operatorToken?: string;
 }
 
 export interface RunningDemo {
@@ -100,7 +102,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     const consoleToken = consoleGate.createServiceToken();
     stageCredentials(cloudflare, vaultToken.clientId, consoleToken.clientId);
 
-    const operatorToken = options.env.FORCE_POLL_TOKEN?.trim() || randomBytes(24).toString('base64url');
+    const operatorToken = options.operatorToken ?? randomBytes(24).toString('base64url');
     const env: Env = {
       ...options.env,
       FORCE_POLL_TOKEN: operatorToken,
@@ -133,10 +135,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       operatorToken,
       registryYaml,
       env,
-      banner: banner(
-        exporter.url,
-        options.env.FORCE_POLL_TOKEN?.trim() ? '$FORCE_POLL_TOKEN' : operatorToken,
-      ),
+      banner: banner(exporter.url, options.operatorToken ? '$FORCE_POLL_TOKEN' : operatorToken),
       stop: async () => {
         await exporter.stop();
         await closeFakes();

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { readSettings } from '../app/settings.js';
 import { createLogger } from '../core/log.js';
 import { findStackBinaries, STACK_INSTALL_HINT, startStack } from './stack.js';
 
@@ -9,7 +10,8 @@ const HELP = `Usage: npm run stack [-- --keep-for] [-- --for SECONDS]
 Runs the demo with Prometheus and Alertmanager on loopback, the shipped alert rules loaded, and
 prints where to watch alerts fire. State goes to ./.stack/ (wiped at each start).
 
-  --for SECONDS   cut every alert's \`for\` to this (default 30) so alerts fire while you watch
+  --for SECONDS   cut every alert's \`for\` to this (default 30) so alerts fire while you watch;
+                  PagesDeployStuckBuilding has none and still takes 10 minutes
   --keep-for      keep the shipped \`for\` durations
 `;
 
@@ -32,7 +34,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`--for expects a number of seconds, got ${values.for}\n`);
     return 3;
   }
-  const binaries = findStackBinaries();
+  const settings = readSettings(process.env);
+  const binaries = findStackBinaries(settings.path);
   if (!binaries) {
     process.stderr.write(
       `Prometheus and Alertmanager are needed for the stack. Install them with:\n  ${STACK_INSTALL_HINT}\n`,
@@ -45,7 +48,8 @@ async function main(argv: string[]): Promise<number> {
     root: fileURLToPath(new URL('../../', import.meta.url)),
     workDir,
     env: process.env,
-    log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
+    operatorToken: settings.operatorToken,
+    log: createLogger({ level: settings.logLevel ?? 'warn' }),
     forSeconds: values['keep-for'] ? undefined : forSeconds,
     ports: { exporter: 9742, prometheus: 9090, alertmanager: 9093 },
   });

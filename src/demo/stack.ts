@@ -18,6 +18,8 @@ export interface StackOptions {
   workDir: string;
   env: Env;
   log: Logger;
+  /** FORCE_POLL_TOKEN as the operator set it; the demo makes one up when it is unset. */
+  operatorToken?: string;
   /**
    * Every alert's `for` is cut to this many seconds so that alerts fire while someone watches;
    * undefined keeps the shipped durations.
@@ -45,7 +47,7 @@ export interface StackBinaries {
 }
 
 /** Debian names Alertmanager `prometheus-alertmanager`; upstream tarballs call it `alertmanager`. */
-export function findStackBinaries(path = process.env.PATH ?? ''): StackBinaries | undefined {
+export function findStackBinaries(path: string): StackBinaries | undefined {
   const which = (name: string) =>
     path
       .split(delimiter)
@@ -88,6 +90,7 @@ export async function startStack(binaries: StackBinaries, options: StackOptions)
     log: options.log,
     listen: { host: '127.0.0.1', port: ports.exporter },
     pollerEnabled: true,
+    operatorToken: options.operatorToken,
   });
   const children: ChildProcess[] = [];
   const stop = async () => {
@@ -96,7 +99,7 @@ export async function startStack(binaries: StackBinaries, options: StackOptions)
   };
   try {
     const rulesFile = join(workDir, 'surface-exporter.rules.yml');
-    const shortened = await writeRules(join(options.root, RULES_FILE), rulesFile, options.forSeconds);
+    const rules = await writeRules(join(options.root, RULES_FILE), rulesFile, options.forSeconds);
     const alertmanagerConfig = join(workDir, 'alertmanager.yml');
     await writeFile(alertmanagerConfig, stringify(await alertmanagerYaml(options.root)));
 
@@ -152,17 +155,14 @@ export async function startStack(binaries: StackBinaries, options: StackOptions)
       alertmanagerUrl,
       exited,
       stop,
-      banner: `${demo.banner}Prometheus and Alertmanager run against it with ${RULES_FILE}${
-        shortened ? ` (every \`for\` cut to ${options.forSeconds} s so that alerts fire within a minute)` : ''
-      }:
-
-  alerts in Prometheus    ${prometheusUrl}/alerts
-  rules                   ${prometheusUrl}/rules
-  targets                 ${prometheusUrl}/targets
-  Alertmanager            ${alertmanagerUrl}/#/alerts
-
-State and generated configs: ${workDir}
-`,
+      banner: `${demo.banner}${stackBanner({
+        prometheusUrl,
+        alertmanagerUrl,
+        prometheusPages: await prometheusPagePrefix(prometheusUrl),
+        rules,
+        forSeconds: options.forSeconds,
+        workDir,
+      })}`,
     };
   } catch (err) {
     await stop();
@@ -170,21 +170,120 @@ State and generated configs: ${workDir}
   }
 }
 
-/** Copies the shipped rules, cutting every `for` when asked; true when something was cut. */
-async function writeRules(source: string, target: string, forSeconds: number | undefined): Promise<boolean> {
+interface StackRule {
+  alert: string;
+  /** The shipped `for`, e.g. `5m`; undefined when the rule has none. */
+  shippedFor?: string;
+  /** For a rule without `for`: the seconds its expression waits for, when it compares an age. */
+  thresholdSeconds?: number;
+}
+
+/**
+ * Copies the shipped rules, cutting every `for` when asked. A cut rule's description would still
+ * say "for 5 minutes", so that phrase is rewritten to the cut duration.
+ */
+async function writeRules(
+  source: string,
+  target: string,
+  forSeconds: number | undefined,
+): Promise<StackRule[]> {
   const text = await readFile(source, 'utf8');
-  if (forSeconds === undefined) {
-    await writeFile(target, text);
-    return false;
-  }
-  const rules = parse(text) as { groups?: Array<{ rules?: Array<Record<string, unknown>> }> };
-  for (const group of rules.groups ?? []) {
+  const document = parse(text) as { groups?: Array<{ rules?: Array<Record<string, unknown>> }> };
+  const rules: StackRule[] = [];
+  for (const group of document.groups ?? []) {
     for (const rule of group.rules ?? []) {
-      if (rule.alert && rule.for !== undefined) rule.for = `${forSeconds}s`;
+      if (typeof rule.alert !== 'string') continue;
+      const shippedFor = typeof rule.for === 'string' ? rule.for : undefined;
+      const threshold = /\)\s*>\s*(\d+)\)?\s*$/m.exec(String(rule.expr ?? ''));
+      rules.push({
+        alert: rule.alert,
+        shippedFor,
+        thresholdSeconds: shippedFor === undefined && threshold ? Number(threshold[1]) : undefined,
+      });
+      if (forSeconds === undefined || shippedFor === undefined) continue;
+      rule.for = `${forSeconds}s`;
+      const annotations = rule.annotations as Record<string, string> | undefined;
+      if (annotations?.description) {
+        annotations.description = rewordDuration(annotations.description, shippedFor, forSeconds);
+      }
     }
   }
-  await writeFile(target, stringify(rules, { lineWidth: 0 }));
-  return true;
+  await writeFile(target, forSeconds === undefined ? text : stringify(document, { lineWidth: 0 }));
+  return rules;
+}
+
+/** `5m` as the descriptions write it: `5 minutes`. */
+export function humanDuration(duration: string): string {
+  const match = /^(\d+)([smh])$/.exec(duration);
+  if (!match) return duration;
+  const count = Number(match[1]);
+  const unit = { s: 'second', m: 'minute', h: 'hour' }[match[2] as 's' | 'm' | 'h'];
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+}
+
+function rewordDuration(description: string, shippedFor: string, forSeconds: number): string {
+  const shipped = humanDuration(shippedFor);
+  return description.replace(
+    new RegExp(`\\b(for|throughout(?: the last)?) ${shipped}\\b`, 'g'),
+    `$1 ${forSeconds} s (npm run stack cut the shipped ${shipped})`,
+  );
+}
+
+/** Debian's Prometheus 2.x is built without the React UI and serves its pages under /classic only. */
+async function prometheusPagePrefix(prometheusUrl: string): Promise<string> {
+  try {
+    const res = await fetch(`${prometheusUrl}/classic/alerts`, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return res.ok ? '/classic' : '';
+  } catch {
+    return '';
+  }
+}
+
+function stackBanner(stack: {
+  prometheusUrl: string;
+  alertmanagerUrl: string;
+  prometheusPages: string;
+  rules: StackRule[];
+  forSeconds: number | undefined;
+  workDir: string;
+}): string {
+  const { prometheusUrl, alertmanagerUrl, prometheusPages } = stack;
+  const waiting = stack.rules.filter(
+    (rule) => rule.thresholdSeconds !== undefined && rule.thresholdSeconds >= 300,
+  );
+  const timing =
+    stack.forSeconds === undefined
+      ? 'The shipped `for:` durations are kept (--keep-for): most alerts take 2 to 15 minutes to fire.'
+      : `Every \`for:\` is cut to ${stack.forSeconds} s (instead of the shipped 2 to 15 minutes; the descriptions give the cut duration), so most alerts fire within a minute.`;
+  const slow = waiting.map(
+    (rule) =>
+      `${rule.alert} has no \`for:\` to cut: its expression waits ${humanDuration(`${Math.round((rule.thresholdSeconds ?? 0) / 60)}m`)}, so it fires about that long after the demo starts.`,
+  );
+  return `Prometheus and Alertmanager run against it with ${RULES_FILE}.
+${wrapText([timing, ...slow].join(' '))}
+
+  alerts in Prometheus    ${prometheusUrl}${prometheusPages}/alerts
+  rules                   ${prometheusUrl}${prometheusPages}/rules
+  targets                 ${prometheusUrl}${prometheusPages}/targets
+  alerts (API)            ${prometheusUrl}/api/v1/alerts
+  Alertmanager (API)      ${alertmanagerUrl}/api/v2/alerts
+  Alertmanager (amtool)   amtool --alertmanager.url=${alertmanagerUrl} alert query
+
+State and generated configs: ${stack.workDir}
+`;
+}
+
+function wrapText(text: string, width = 100): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join('\n');
 }
 
 interface StackAddresses {

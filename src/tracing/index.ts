@@ -7,7 +7,12 @@ import type { Logger } from 'pino';
 import { noopTracer, type ProbeTracer } from '../core/trace.js';
 import type { RequestInterceptor } from '../transport/client.js';
 import { redactUrl } from '../transport/redact.js';
-import { type OtlpTracingConfig, readTracingConfig, type SamplerConfig } from './config.js';
+import {
+  type OtlpTracingConfig,
+  readTracingConfig,
+  type SamplerConfig,
+  type TracingConfig,
+} from './config.js';
 import { FailureReportingExporter } from './exportFailures.js';
 import { createProbeTracer, createRequestInterceptor } from './spans.js';
 
@@ -19,7 +24,9 @@ export interface Tracing {
 }
 
 export interface TracingOptions {
-  env: NodeJS.ProcessEnv;
+  /** The OTEL_* variables as read once at start (app/settings.ts); env is read when it is absent. */
+  config?: TracingConfig;
+  env?: NodeJS.ProcessEnv;
   log: Logger;
   version: string;
 }
@@ -55,7 +62,7 @@ const noActiveContext: ContextManager = {
  */
 export function startTracing(options: TracingOptions): Tracing {
   const { log } = options;
-  const config = readTracingConfig(options.env);
+  const config = options.config ?? readTracingConfig(options.env ?? {});
   for (const warning of config.warnings) log.warn({ event: 'tracing_config' }, warning);
   if (!config.enabled) {
     log.info({ event: 'tracing_disabled', reason: config.reason }, `tracing off: ${config.reason}`);

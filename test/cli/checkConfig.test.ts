@@ -42,6 +42,16 @@ describe('check-config', () => {
     assert.match(run.stdout, /good\.yaml: valid, 3 surface\(s\) \(prod: 2, staging: 1\)/);
   });
 
+  it('--online with only http surfaces says that no online check applies, and points to probe --all', async () => {
+    const file = await dir.file('http-only.yaml', {
+      environments: { prod: [{ name: 'api', provider: 'http', url: 'http://127.0.0.1:9/health' }] },
+    });
+    const run = await cli(['check-config', '--online', file]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stdout, /CHECK +SUBJECT|every online check passed/);
+    assert.match(run.stdout, /no online check applies to these surfaces .*`surface-exporter probe --all`/);
+  });
+
   it('lists every problem with file, path and value, and exits 1', async () => {
     const file = await dir.file(
       'bad.yaml',

@@ -59,7 +59,7 @@ describe('registry', () => {
     ],
     [
       'timeout-not-below-interval.yaml',
-      /poller\.timeout_seconds: timeout_seconds must be less than interval_seconds \(got 5\)$/,
+      /poller\.timeout_seconds: must be less than interval_seconds, which is 5 \(got 5\)$/,
     ],
     [
       'unknown-provider.yaml',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, symlink } from 'node:fs/promises';
+import { mkdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -28,7 +28,7 @@ describe('npm run stack', () => {
 
   it('fires the shipped alerts on the demo in a real Prometheus and reaches Alertmanager', async (t) => {
     if (!requireStackOrSkip(t, 'prometheus') || !requireStackOrSkip(t, 'prometheus-alertmanager')) return;
-    const binaries = findStackBinaries();
+    const binaries = findStackBinaries(process.env.PATH ?? '');
     assert.ok(binaries);
     let stack: RunningStack | undefined;
     try {
@@ -41,9 +41,28 @@ describe('npm run stack', () => {
         scrapeIntervalSeconds: 1,
         evaluationIntervalSeconds: 1,
       });
-      assert.match(stack.banner, /alerts in Prometheus +http:\/\/127\.0\.0\.1:\d+\/alerts/);
-      assert.match(stack.banner, /Alertmanager +http:\/\/127\.0\.0\.1:\d+\/#\/alerts/);
       const { prometheusUrl, alertmanagerUrl } = stack;
+      // Debian's Prometheus 2.42 has no React UI and Debian's Alertmanager no web UI at all.
+      const printed = [
+        ...stack.banner.matchAll(
+          /^ {2}(alerts in Prometheus|rules|targets|alerts \(API\)|Alertmanager \(API\)) +(http:\/\/\S+)$/gm,
+        ),
+      ];
+      assert.equal(printed.length, 5, stack.banner);
+      for (const [, what, url] of printed) {
+        const res = await fetch(url as string);
+        await res.arrayBuffer();
+        assert.equal(res.status, 200, `${what}: ${url}`);
+      }
+      assert.match(stack.banner, new RegExp(`amtool --alertmanager\\.url=${alertmanagerUrl} alert query`));
+      const prose = stack.banner.replace(/\s+/g, ' ');
+      assert.match(prose, /Every `for:` is cut to 2 s/);
+      assert.match(prose, /PagesDeployStuckBuilding has no `for:` to cut: its expression waits 10 minutes/);
+      const rules = await readFile(join(dir.path, 'stack', 'surface-exporter.rules.yml'), 'utf8');
+      const shipped = await readFile(join(REPO_ROOT, 'alerts/surface-exporter.rules.yml'), 'utf8');
+      assert.match(shipped, /for 5 minutes/, 'the shipped rules say "for 5 minutes"');
+      assert.doesNotMatch(rules, /for (2|5|10|15) minutes/, 'a cut rule does not claim its shipped duration');
+      assert.match(rules, /for 2 s \(npm run stack cut the shipped 5 minutes\)/);
       const firing = await waitFor(
         async () => {
           const body = (await (await fetch(`${prometheusUrl}/api/v1/alerts`)).json()) as {

@@ -188,6 +188,7 @@ describe('.ci/run', () => {
     const script = readFileSync(join(REPO_ROOT, '.ci/run'), 'utf8');
     assert.match(script, /ARG NODE_MAJOR=/, 'reads the major from the Dockerfile');
     assert.match(script, /npm install --prefix "\$image_node_dir" .*"node@\$image_node_major"/);
-    assert.match(script, /PATH="\$image_node_dir\/node_modules\/\.bin:\$PATH" node --import tsx --test/);
+    // The same script as npm test's (one reporter), with the image's node first on PATH.
+    assert.match(script, /PATH="\$image_node_dir\/node_modules\/\.bin:\$PATH" npm run --silent test:node/);
   });
 });

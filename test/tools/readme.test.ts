@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { pollerSchema } from '../../src/config/schema.js';
 import { ExporterMetrics } from '../../src/metrics/metrics.js';
-import { updateGeneratedSections } from '../../tools/docs/reference.js';
+import { GENERATED_SECTIONS, updateGeneratedSections } from '../../tools/docs/reference.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -15,6 +15,15 @@ describe('README', () => {
   });
 
   it('has generated tables identical to what the code renders (run `npm run generate`)', () => {
+    // Section by section, so that a failure names the stale table instead of printing the README twice.
+    for (const [name, render] of Object.entries(GENERATED_SECTIONS)) {
+      const block = new RegExp(
+        `<!-- BEGIN GENERATED ${name}:[^>]*-->\\n([\\s\\S]*?)\\n<!-- END GENERATED ${name} -->`,
+      );
+      const committed = block.exec(readme)?.[1];
+      assert.ok(committed !== undefined, `README has the generated block ${name}`);
+      assert.equal(committed, render(), `README section ${name} is stale: run npm run generate`);
+    }
     assert.equal(updateGeneratedSections(readme), readme);
   });
 
@@ -22,5 +31,21 @@ describe('README', () => {
     const metrics = new ExporterMetrics({ version: 'x', defaultMetrics: false });
     for (const { name } of metrics.families()) assert.ok(readme.includes(`\`${name}\``), name);
     for (const key of Object.keys(pollerSchema.shape)) assert.ok(readme.includes(`\`poller.${key}\``), key);
+  });
+
+  it('says nothing about the machine it was built on, and nothing untrue about /health or the dashboards', () => {
+    assert.doesNotMatch(readme, /build machine/);
+    assert.doesNotMatch(readme, /also right after start/, '/health is 200 right after start');
+    assert.match(
+      readme.replace(/\s+/g, ' '),
+      /Right after start it is 200 with `"poller_last_poll_at":null`/,
+    );
+    assert.doesNotMatch(readme.replace(/\s+/g, ' '), /import into Grafana 10 and 11/);
+    assert.match(
+      readme.replace(/\s+/g, ' '),
+      /What they were checked against: `test\/tools\/dashboards\.test\.ts`/,
+    );
+    assert.match(readme, /the _seed runbook_ below/, 'the term is explained where it first appears');
+    assert.doesNotMatch(readme, /src\/observability\//, 'the generators live in tools/');
   });
 });

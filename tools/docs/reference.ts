@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { VARIABLE_DOCS } from '../../src/app/settings.js';
 import { lifecycleSchema, pollerSchema } from '../../src/config/schema.js';
 import { ExporterMetrics } from '../../src/metrics/metrics.js';
 import { ERROR_CODE_DOCS, PROVIDER_FAMILIES, surfaceSchema } from '../../src/providers/index.js';
@@ -7,6 +8,7 @@ import { renderAlertsTable } from '../observability/alerts.js';
 /** README sections rendered from the code, so the reference cannot drift from what runs. */
 export const GENERATED_SECTIONS: Record<string, () => string> = {
   'config-reference': renderConfigReference,
+  'environment-variables': renderEnvironmentVariables,
   'metrics-reference': renderMetricsReference,
   'error-codes': renderErrorCodes,
   alerts: () => renderAlertsTable(),
@@ -59,6 +61,30 @@ export function renderConfigReference(): string {
   return rows.join('\n');
 }
 
+/** The credential keys of the registry (`*_env`) and their defaults, across providers. */
+function credentialKeys(): string[] {
+  const keys = new Map<string, string>();
+  for (const variant of surfaceSchema.options) {
+    for (const [key, schema] of Object.entries(variant.shape as Record<string, z.ZodType>)) {
+      if (!key.endsWith('_env') || keys.has(key)) continue;
+      const fallback = describeField(schema).default;
+      keys.set(key, fallback ? `\`${key}\` (default \`${JSON.parse(fallback)}\`)` : `\`${key}\``);
+    }
+  }
+  return [...keys.values()];
+}
+
+export function renderEnvironmentVariables(): string {
+  const rows = ['| variable | meaning | when unset |', '| --- | --- | --- |'];
+  for (const variable of VARIABLE_DOCS) {
+    rows.push(`| \`${variable.name}\` | ${cell(variable.meaning)} | ${cell(variable.default)} |`);
+  }
+  rows.push(
+    `| credential variables | Named per surface in the registry: ${credentialKeys().join(', ')}. Looked up by name at each probe rather than read at start, since the registry (and a reload) decides which exist; \`surface-exporter list\` shows which are set. | the surface is DEGRADED \`skipped_credentials\` |`,
+  );
+  return rows.join('\n');
+}
+
 export function renderMetricsReference(): string {
   const metrics = new ExporterMetrics({
     version: 'docs',
@@ -79,7 +105,7 @@ export function renderMetricsReference(): string {
 
 export function renderErrorCodes(): string {
   const rows = [
-    '| code | status | meaning | what to do | replaces (seed runbook) |',
+    '| code | status | meaning | what to do | seed runbook symptom it replaces |',
     '| --- | --- | --- | --- | --- |',
   ];
   for (const doc of ERROR_CODE_DOCS) {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import type { RateBudget } from '../../src/providers/contract.js';
 
@@ -109,9 +110,33 @@ export const PROVIDER_RATE_BUDGETS = {
   cloudflare: { per: '5 minutes', surfaceProvider: 'cloudflare_pages' },
 } as const satisfies Record<RateBudget, { per: string; surfaceProvider: string }>;
 
-/** Where runbook_url points when the generator is not told otherwise: the runbook in this repository. */
+/**
+ * Where runbook_url points when nobody has said where the runbook is published. `.invalid` never
+ * resolves (RFC 2606), so an unconfigured link fails on the first click instead of opening a
+ * repository this project does not own; README's Alerts section gives the command that sets it.
+ */
+export const PLACEHOLDER_RUNBOOK_BASE_URL = 'https://runbook-base-url.invalid/docs/runbook.md';
+
+/** docs/runbook.md in the package's `repository` (GitHub or GitLab style), when package.json has one. */
+export function repositoryRunbookUrl(repository: unknown): string | undefined {
+  const raw =
+    typeof repository === 'string' ? repository : (repository as { url?: unknown } | undefined)?.url;
+  if (typeof raw !== 'string') return undefined;
+  const match = /^(?:git\+)?(?:https?:\/\/|git@|ssh:\/\/git@)([^/:]+)[/:](.+?)(?:\.git)?\/?$/.exec(
+    raw.trim(),
+  );
+  if (!match) return undefined;
+  const [, host, path] = match;
+  return `https://${host}/${path}/${host === 'gitlab.com' ? '-/' : ''}blob/HEAD/docs/runbook.md`;
+}
+
+const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  repository?: unknown;
+};
+
+/** The package's own repository once package.json names one, else the placeholder. */
 export const DEFAULT_RUNBOOK_BASE_URL =
-  'https://github.com/surface-exporter/surface-exporter/blob/main/docs/runbook.md';
+  repositoryRunbookUrl(packageJson.repository) ?? PLACEHOLDER_RUNBOOK_BASE_URL;
 export const DEFAULT_JOB_SELECTOR = 'job="surface-exporter"';
 
 export interface AlertOptions {
