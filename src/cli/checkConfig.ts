@@ -102,10 +102,7 @@ export async function checkConfigCommand(argv: string[], io: CliIo): Promise<num
       .map(([env, count]) => `${env}: ${count}`)
       .join(', ');
     output = `${file}: valid, ${summary.surfaces} surface(s)${environments ? ` (${environments})` : ''}\n`;
-    if (checks?.length === 0) {
-      output +=
-        '\nno online check applies to these surfaces (http surfaces have none); `surface-exporter probe --all` probes each one once\n';
-    } else if (checks) {
+    if (checks && checks.length > 0) {
       output += `\n${renderTable(
         ['CHECK', 'SUBJECT', 'RESULT', 'DETAIL'],
         checks.map((check) => [
@@ -117,11 +114,29 @@ export async function checkConfigCommand(argv: string[], io: CliIo): Promise<num
           check.detail,
         ]),
       )}`;
-      output += failed ? `\n${failed} online check(s) failed\n` : '\nevery online check passed\n';
+    }
+    if (checks) {
+      // "Every check passed" about surfaces no check looked at would read as a clean bill of health.
+      if (failed) output += `\n${failed} online check(s) failed\n`;
+      else if (countCheckedOnline(registry) === 0) {
+        output +=
+          '\nno online check applies to these surfaces (an http surface without an Access token has none); `surface-exporter probe --all` probes each one once\n';
+      } else output += '\nevery online check passed\n';
     }
   }
   io.stdout.write(masker.mask(output));
   return failed > 0 ? 1 : 0;
+}
+
+/** Surfaces whose provider asks something of an API or an Access gate about them. */
+function countCheckedOnline(registry: LoadedRegistry): number {
+  return registry.surfaces.filter(({ config }) => {
+    const online = providerFor(config).online;
+    if (!online) return false;
+    return (
+      online.credentials(config).length > 0 || online.accessTarget?.(config) !== undefined || !!online.check
+    );
+  }).length;
 }
 
 function summarize(registry: LoadedRegistry): { surfaces: number; environments: Record<string, number> } {
