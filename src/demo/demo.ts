@@ -101,6 +101,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     // Valid, but in no Service Auth policy: the runbook's "302 to CF Access login" prerequisite.
     const consoleToken = consoleGate.createServiceToken();
     stageCredentials(cloudflare, vaultToken.clientId, consoleToken.clientId);
+    // A CLI-session key: Heroku lets those live a year at most.
+    heroku.setKeyExpiry(secrets.herokuKey, new Date(Date.now() + 300 * 86_400_000));
 
     const operatorToken = options.operatorToken ?? randomBytes(24).toString('base64url');
     const env: Env = {

@@ -37,7 +37,22 @@ export interface CredentialUse {
   problem(value: string): string | undefined;
   /** What the credential watch (providers/cloudflare/access) reads about it: expiry, validity, enrollment. */
   lifecycle?: 'access_service_token' | 'cloudflare_api_token';
+  /** How the credential watch reads its expiry and validity, for a credential only its provider knows how to ask about. */
+  readLifecycle?(value: string, ctx: LifecycleReadContext): Promise<LifecycleReading>;
 }
+
+/** What a provider's lifecycle read may use: the variables, HTTP under a deadline, the time of the read. */
+export interface LifecycleReadContext {
+  readonly env: Env;
+  send(req: Omit<HttpRequest, 'deadline'>): Promise<HttpOutcome>;
+  /** Milliseconds since the epoch. */
+  readonly now: number;
+}
+
+/** A credential's expiry and validity as its provider reports them; never holds the secret. */
+export type LifecycleReading =
+  | { ok: true; valid: boolean; expiresAt: number | undefined; detail: string }
+  | { ok: false; refused: boolean; detail: string };
 
 /** What an online check may use: the variables, HTTP under a per-call deadline, and the credential verdicts. */
 export interface OnlineContext {

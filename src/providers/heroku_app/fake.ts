@@ -98,6 +98,11 @@ export interface HerokuFake extends FakeControls {
   healthHits(app: string): number;
   addKey(key: string): void;
   revokeKey(key: string): void;
+  /**
+   * When the key's OAuth authorization expires (GET /oauth/authorizations answers `expires_in`
+   * from it); null, the default, is an authorization with indefinite lifetime.
+   */
+  setKeyExpiry(key: string, expiresAt: Date | null): void;
   /** This key gets 403 forbidden on this app. */
   forbidApp(app: string, key: string): void;
   setRateLimitRemaining(remaining: number): void;
@@ -114,6 +119,7 @@ export interface HerokuFake extends FakeControls {
 export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<HerokuFake> {
   const apps = new Map<string, FakeApp>();
   const keys = new Set(options.apiKeys ?? []);
+  const keyExpiry = new Map<string, Date | null>();
   const rate = {
     pool: RATE_POOL_MAX,
     at: Date.now(),
@@ -206,6 +212,7 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
   });
 
   const route = (req: FakeRequest, key: string): FakeReply => {
+    if (req.method === 'GET' && req.path === '/oauth/authorizations') return list(authorizationsJson());
     const match = /^\/apps\/([^/]+)(?:\/(formation|dynos))?\/?$/.exec(req.path);
     if (req.method !== 'GET' || !match) {
       return errorReply(404, 'not_found', 'The requested API endpoint was not found.');
@@ -226,6 +233,29 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
     }
     return { status: 200, body: appJson(app) };
   };
+
+  // One account holds every key: its OAuth authorizations, as `heroku authorizations` lists them.
+  const authorizationsJson = () =>
+    [...keys].map((token, index) => {
+      const expiresAt = keyExpiry.get(token) ?? null;
+      return {
+        id: `0000000${index}-89ab-cdef-0123-456789abcdef`,
+        description: `key ${index + 1}`,
+        scope: ['global'],
+        access_token: {
+          id: `1111111${index}-89ab-cdef-0123-456789abcdef`,
+          token,
+          expires_in: expiresAt === null ? null : Math.round((expiresAt.getTime() - Date.now()) / 1000),
+        },
+        client: null,
+        grant: null,
+        refresh_token: null,
+        session: null,
+        user: { id: '01234567-89ab-cdef-0123-456789abcdef', email: 'ops@example.com', full_name: 'Ops' },
+        created_at: TIMESTAMP,
+        updated_at: TIMESTAMP,
+      };
+    });
 
   const api = await FakeHttp.start({
     handle: (req) => handleApi(req),
@@ -356,6 +386,9 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
     healthHits: (name) => router.calls(`/${name}/health`),
     addKey: (key) => {
       keys.add(key);
+    },
+    setKeyExpiry: (key, expiresAt) => {
+      keyExpiry.set(key, expiresAt);
     },
     revokeKey: (key) => {
       keys.delete(key);

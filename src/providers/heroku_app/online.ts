@@ -12,6 +12,7 @@ import {
 import { accessTokenUse } from '../shared/accessGate.js';
 import { parseJsonBody } from '../shared/api.js';
 import { herokuApiUrl, herokuErrorId, herokuHeaders, herokuSaid } from './api.js';
+import { readHerokuKeyLifecycle } from './keyLifecycle.js';
 
 interface HerokuSurfaceKeys {
   app: string;
@@ -29,7 +30,12 @@ const appInfoSchema = z.looseObject({
 export const herokuAppOnline: OnlineCheck<HerokuSurfaceKeys> = {
   credentials(surface) {
     const uses: CredentialUse[] = [
-      { variable: surface.api_key_env, noun: 'Heroku API key', problem: apiTokenProblem },
+      {
+        variable: surface.api_key_env,
+        noun: 'Heroku API key',
+        problem: apiTokenProblem,
+        readLifecycle: readHerokuKeyLifecycle,
+      },
     ];
     if (surface.access_token_env) uses.push(accessTokenUse(surface.access_token_env));
     return uses;

@@ -1,6 +1,6 @@
 import type { Env } from '../../../core/env.js';
 import type { SurfaceLabels } from '../../../core/surface.js';
-import type { OnlineCheck } from '../../online.js';
+import type { CredentialUse, OnlineCheck } from '../../online.js';
 
 /** The fields of a surface the watch reads itself; the rest comes from its provider's declarations. */
 export interface WatchedSurfaceConfig {
@@ -33,11 +33,13 @@ export interface SurfaceUse {
   application: string | undefined;
 }
 
-export type CredentialKind = 'access_service_token' | 'cloudflare_api_token';
+export type CredentialKind = 'access_service_token' | 'cloudflare_api_token' | 'provider_declared';
 
 export interface CredentialNeed {
   variable: string;
   kind: CredentialKind;
+  /** provider_declared: the provider's own read (a Heroku key's OAuth authorization). */
+  readLifecycle?: CredentialUse['readLifecycle'];
   /** Empty for the management token: the watch itself uses it. */
   surfaces: SurfaceUse[];
 }
@@ -77,6 +79,12 @@ export function lifecycleNeeds(registry: WatchedRegistry, onlineOf: OnlineOf): L
     const labels = { env, surface: config.name, provider: config.provider };
     const target = online.accessTarget?.(config);
     for (const use of online.credentials(config)) {
+      if (use.readLifecycle && !use.lifecycle) {
+        const declared = need(use.variable, 'provider_declared');
+        declared.readLifecycle = use.readLifecycle;
+        declared.surfaces.push({ key, labels, url: undefined, application: undefined });
+        continue;
+      }
       if (!use.lifecycle) continue;
       need(use.variable, use.lifecycle).surfaces.push({
         key,

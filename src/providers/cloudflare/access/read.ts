@@ -1,5 +1,6 @@
 import { type Env, readAccessToken } from '../../../core/env.js';
 import type { SurfaceLabels } from '../../../core/surface.js';
+import { providerText } from '../../shared/api.js';
 import { cloudflareApiUrl } from '../client.js';
 import {
   type ApiCall,
@@ -183,7 +184,12 @@ export async function readCredentials(
   };
   const accessNeeds: Array<{ need: CredentialNeed; clientId: string }> = [];
   const apiNeeds: CredentialNeed[] = [];
+  const declaredNeeds: CredentialNeed[] = [];
   for (const need of needs.credentials.values()) {
+    if (need.kind === 'provider_declared') {
+      if (options.env[need.variable]?.trim()) declaredNeeds.push(need);
+      continue;
+    }
     if (need.kind === 'cloudflare_api_token') {
       if (options.env[need.variable]?.trim()) apiNeeds.push(need);
       continue;
@@ -206,6 +212,44 @@ export async function readCredentials(
           accessState(need, clientId, tokens.value, applications.value, options.now),
         );
     }
+  }
+
+  for (const need of declaredNeeds) {
+    const value = options.env[need.variable]?.trim() ?? '';
+    const reading = await need.readLifecycle?.(value, {
+      env: options.env,
+      send: options.send,
+      now: options.now,
+    });
+    if (!reading) continue;
+    if (!reading.ok && !reading.refused) {
+      round.failures.set(need.variable, providerText(reading.detail, secrets));
+      continue;
+    }
+    const surfaces = need.surfaces.map((use) => ({
+      key: use.key,
+      labels: use.labels,
+      variable: need.variable,
+      enrolled: undefined,
+      application: undefined,
+      detail: '',
+    }));
+    round.credentials.set(need.variable, {
+      variable: need.variable,
+      kind: need.kind,
+      valid: reading.ok
+        ? reading.valid && (reading.expiresAt === undefined || reading.expiresAt > options.now)
+        : false,
+      expiresAt: reading.ok ? reading.expiresAt : undefined,
+      description: reading.ok ? reading.detail : 'credential',
+      detail: providerText(
+        reading.ok
+          ? `${reading.detail} ${expiryText(reading.expiresAt, options.now)}`
+          : `refused: ${reading.detail}`,
+        secrets,
+      ),
+      surfaces,
+    });
   }
 
   for (const need of apiNeeds) {

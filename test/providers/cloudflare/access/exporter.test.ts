@@ -114,8 +114,11 @@ describe('the credential watch in the running exporter (the demo)', () => {
     const site = find('prod', 'site')?.credentials?.[0];
     assert.equal(site?.variable, 'CLOUDFLARE_PAGES_READ_TOKEN');
     assert.equal(site?.expires_at, null);
-    // Surfaces that use no watched credential carry no field at all.
-    assert.equal(find('prod', 'api-prod')?.credentials, undefined);
+    const heroku = find('prod', 'api-prod')?.credentials?.[0];
+    assert.equal(heroku?.variable, 'HEROKU_API_KEY');
+    assert.equal(heroku?.valid, true);
+    // A surface whose only credential is unset carries no field at all.
+    assert.equal(find('staging', 'console-public')?.credentials, undefined);
   });
 
   it('never shows a client secret or an API token: metrics, poller-status, logs', async () => {
@@ -123,10 +126,11 @@ describe('the credential watch in the running exporter (the demo)', () => {
     const secrets = [
       env.CLOUDFLARE_ACCESS_MGMT_TOKEN,
       env.CLOUDFLARE_PAGES_READ_TOKEN,
+      env.HEROKU_API_KEY,
       env.CF_ACCESS_SERVICE_TOKEN_VAULT?.split(':')[1],
       env.CF_ACCESS_SERVICE_TOKEN_CONSOLE?.split(':')[1],
     ].filter((value): value is string => typeof value === 'string' && value.length > 8);
-    assert.equal(secrets.length, 4);
+    assert.equal(secrets.length, 5);
     const outputs = [await metrics(), JSON.stringify(await status()), capture.text()].join('\n');
     for (const secret of secrets) assert.equal(outputs.includes(secret), false, 'a secret leaked');
   });

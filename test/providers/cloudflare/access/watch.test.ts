@@ -7,6 +7,7 @@ import type { Env } from '../../../../src/core/env.js';
 import { ExporterMetrics } from '../../../../src/metrics/metrics.js';
 import { CredentialWatch, type Timers } from '../../../../src/providers/cloudflare/access/watch.js';
 import { type CloudflareFake, startCloudflareApi } from '../../../../src/providers/cloudflare/fake.js';
+import { startHerokuApi } from '../../../../src/providers/heroku_app/fake.js';
 import { providerFor } from '../../../../src/providers/index.js';
 import { HttpClient } from '../../../../src/transport/client.js';
 import { sampleValue } from '../../../helpers/exporter.js';
@@ -374,6 +375,45 @@ describe('credential watch against the fake Cloudflare API', () => {
     await waitFor(() => scheduled !== undefined, { what: 'the read after that' });
     assert.equal(s.fake.calls(tokensPath), 4);
     watch.stop();
+  });
+
+  it('reads a Heroku API key’s expiry from its OAuth authorization', async () => {
+    const key = 'HRKU-lifecycle-test-0123456789abcdef';
+    const heroku = await startHerokuApi({ apiKeys: [key] });
+    try {
+      const env = { ...s.env, HEROKU_API_KEY: key, HEROKU_API_URL: heroku.url };
+      const herokuVar = { variable: 'HEROKU_API_KEY' };
+      clock.now = Date.now();
+      heroku.setKeyExpiry(key, new Date(clock.now + 10 * DAY_MS));
+      const { watch, text, capture } = watchWith(env);
+      await watch.readNow();
+      let out = await text();
+      const expiry = sampleValue(out, 'surface_credential_expiry_timestamp_seconds', herokuVar) ?? 0;
+      // expires_in is whole seconds counted by the fake's clock, a moment before the watch's.
+      assert.ok(Math.abs(expiry - (clock.now + 10 * DAY_MS) / 1000) <= 5, String(expiry));
+      assert.equal(sampleValue(out, 'surface_credential_valid', herokuVar), 1);
+      assert.equal(
+        sampleValue(out, 'surface_credential_info', { surface: 'named', variable: 'HEROKU_API_KEY' }),
+        1,
+      );
+      assert.match(
+        watch.surfaceCredentials('prod', 'named')?.find((v) => v.variable === 'HEROKU_API_KEY')?.detail ?? '',
+        /OAuth authorization key 1 expires in (9|10) days/,
+      );
+
+      heroku.setKeyExpiry(key, null);
+      await watch.readNow();
+      out = await text();
+      assert.equal(sampleValue(out, 'surface_credential_expiry_timestamp_seconds', herokuVar), undefined);
+      assert.equal(sampleValue(out, 'surface_credential_valid', herokuVar), 1);
+
+      heroku.revokeKey(key);
+      await watch.readNow();
+      assert.equal(sampleValue(await text(), 'surface_credential_valid', herokuVar), 0);
+      assert.equal(capture.text().includes(key), false);
+    } finally {
+      await heroku.close();
+    }
   });
 
   it('never shows a client secret or an API token: metrics, logs, status views', async () => {
