@@ -321,7 +321,10 @@ describe('fakes speak the wire format of provider-apis.md', () => {
         'total_count',
         'total_pages',
       ]);
-      assert.deepEqual(sortedKeys(body.result[0]), [...CF_DEPLOYMENT_KEYS].sort());
+      // The recording is a direct upload; a git-built deployment also has `source` (cloudflare-go's fixture).
+      assert.deepEqual(sortedKeys(body.result[1]), [...CF_DEPLOYMENT_KEYS].sort());
+      assert.deepEqual(sortedKeys(body.result[0]), [...CF_DEPLOYMENT_KEYS, 'source'].sort());
+      assert.deepEqual(sortedKeys((body.result[0] as { source: object }).source), ['config', 'type']);
       const [newest, older] = body.result as Array<{
         latest_stage: Record<string, unknown>;
         stages: Array<{ name: string; status: string; ended_on: string | null }>;

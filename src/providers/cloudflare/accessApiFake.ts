@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { FakeReply, FakeRequest } from '../shared/fakeServer.js';
+// Types only, never imported at runtime: the official SDK's definitions keep the builder honest.
+import type { ServiceToken } from 'cloudflare/resources/zero-trust/access/service-tokens';
+import type { Documented, FakeReply, FakeRequest } from '../shared/fakeServer.js';
 
 /**
  * The Cloudflare Access management API and token verify, as routes of the fake Cloudflare API
@@ -82,6 +84,17 @@ interface StoredApp {
   createdAt: string;
 }
 
+/**
+ * A listed service token: the SDK's ServiceToken, every field present, plus the timestamps the API
+ * sends beyond it; a `forever` token has no expiry, which the SDK types as a string only.
+ */
+type ServiceTokenBody = Omit<Documented<ServiceToken>, 'expires_at'> & {
+  expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+  last_seen_at: string;
+};
+
 // [inferred] The error codes of a missing application (12130) and of bad list options (12006) are
 // not in provider-apis.md; clients read only the status and `success:false` of these answers.
 const YEAR_MS = 365 * 86_400_000;
@@ -123,17 +136,18 @@ export function createAccessApi(accountId: string): {
     updated_at: app.createdAt,
     ...(app.spec.embedPolicies === false ? {} : { policies: app.policies.map(policyJson) }),
   });
-  const tokenJson = (token: StoredToken) => ({
-    id: token.id,
-    client_id: token.clientId,
-    name: token.name,
-    duration: token.expiresAt === null ? 'forever' : '8760h',
-    enabled: token.enabled,
-    expires_at: token.expiresAt?.toISOString() ?? null,
-    created_at: token.createdAt,
-    updated_at: token.createdAt,
-    last_seen_at: token.createdAt,
-  });
+  const tokenJson = (token: StoredToken): ServiceTokenBody =>
+    ({
+      id: token.id,
+      client_id: token.clientId,
+      name: token.name,
+      duration: token.expiresAt === null ? 'forever' : '8760h',
+      enabled: token.enabled,
+      expires_at: token.expiresAt?.toISOString() ?? null,
+      created_at: token.createdAt,
+      updated_at: token.createdAt,
+      last_seen_at: token.createdAt,
+    }) satisfies ServiceTokenBody;
   const storePolicies = (policies: FakePolicySpec[]) =>
     policies.map((policy, index) => ({ ...policy, id: randomUUID(), precedence: index + 1 }));
 

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+// Types only, never imported at runtime: the official SDK's definitions keep the builders honest.
+import type { Deployment, Stage } from 'cloudflare/resources/pages/projects/projects';
 import {
   controlsOf,
   type FakeControls,
@@ -14,17 +16,18 @@ import { type AccessApiFake, createAccessApi } from './accessApiFake.js';
  * 10000 / 10001 / 9109 / 6003 / 971 errors. Wire format: provider-apis.md §2 and §7.1-7.2.
  */
 
-export const STAGE_NAMES = ['queued', 'initialize', 'clone_repo', 'build', 'deploy'] as const;
+export const STAGE_NAMES = [
+  'queued',
+  'initialize',
+  'clone_repo',
+  'build',
+  'deploy',
+] as const satisfies readonly Stage['name'][];
 export type StageName = (typeof STAGE_NAMES)[number];
-export type StageStatus = 'success' | 'idle' | 'active' | 'failure' | 'canceled';
+export type StageStatus = Extract<Stage['status'], 'success' | 'idle' | 'active' | 'failure' | 'canceled'>;
+export type TriggerType = Deployment.DeploymentTrigger['type'];
 export type PagesEnvironment = 'production' | 'preview';
-export type SkipReason =
-  | 'commit_message'
-  | 'preview_deployments_disabled'
-  | 'production_deployments_disabled'
-  | 'path_config'
-  | 'branch_config'
-  | 'pages_to_workers_conversion';
+export type SkipReason = NonNullable<Deployment['skip_reason']>;
 /**
  * The order the list comes in. Recordings are newest first, but no order is documented (§7.1):
  * `oldest_first` and `by_id` (an arbitrary, stable shuffle) make a client that trusts it fail.
@@ -40,7 +43,7 @@ export interface FakeDeploymentSpec {
   stage: StageName | (string & {});
   status: StageStatus | (string & {});
   /** `ad_hoc` is a direct upload: its stages[] keep `queued` active forever. Default `github:push`. */
-  trigger?: 'ad_hoc' | 'github:push' | 'deploy_hook';
+  trigger?: TriggerType;
   createdOn?: Date;
   /** `deployment_trigger.metadata.branch`; default `main`. */
   branch?: string;
@@ -53,7 +56,7 @@ interface FakeDeployment {
   environment: PagesEnvironment;
   stage: string;
   status: string;
-  trigger: string;
+  trigger: TriggerType;
   branch: string;
   skipped: SkipReason | null | undefined;
   createdOn: string;
@@ -467,28 +470,52 @@ function subdomain(project: FakeProject): string {
   return `${project.name}-a5z.pages.dev`;
 }
 
-function stagesOf(deployment: FakeDeployment) {
+/**
+ * A deployment as the API lists it: the SDK's Deployment plus the keys real payloads carry beyond
+ * it (provider-apis.md §2.3). `source` is required in the SDK, but direct uploads are recorded
+ * without one, so it is optional here.
+ */
+type ListedDeployment = Omit<Deployment, 'source'> & {
+  source?: Deployment.Source;
+  compatibility_date: string;
+  compatibility_flags: string[];
+  build_image_major_version: number;
+  usage_model: string | null;
+  production_branch: string;
+};
+
+/**
+ * The fake sends stage names and statuses outside the documented set when a test asks it to (the
+ * probe must export them as `unknown`); every other field is checked against the SDK.
+ */
+function stage(name: string, status: string, started_on: string | null, ended_on: string | null): Stage {
+  return {
+    name: name as Stage['name'],
+    status: status as Stage['status'],
+    started_on,
+    ended_on,
+  } satisfies Stage;
+}
+
+function stagesOf(deployment: FakeDeployment): Stage[] {
   const latestIndex = STAGE_NAMES.indexOf(deployment.stage as StageName);
   return STAGE_NAMES.map((name, index) => {
     if (deployment.trigger === 'ad_hoc') {
       // Direct uploads: `queued` stays active with no end, the build stages stay idle.
-      if (name === 'queued')
-        return { name, started_on: deployment.createdOn, ended_on: null, status: 'active' };
-      if (name !== 'deploy') return { name, started_on: null, ended_on: null, status: 'idle' };
+      if (name === 'queued') return stage(name, 'active', deployment.createdOn, null);
+      if (name !== 'deploy') return stage(name, 'idle', null, null);
     }
     if (index === latestIndex || (latestIndex < 0 && name === 'deploy')) {
       const ended =
         deployment.status === 'active' || deployment.status === 'idle' ? null : deployment.modifiedOn;
-      return { name, started_on: deployment.createdOn, ended_on: ended, status: deployment.status };
+      return stage(name, deployment.status, deployment.createdOn, ended);
     }
-    if (index < latestIndex) {
-      return { name, started_on: deployment.createdOn, ended_on: deployment.createdOn, status: 'success' };
-    }
-    return { name, started_on: null, ended_on: null, status: 'idle' };
+    if (index < latestIndex) return stage(name, 'success', deployment.createdOn, deployment.createdOn);
+    return stage(name, 'idle', null, null);
   });
 }
 
-function deploymentJson(project: FakeProject, deployment: FakeDeployment) {
+function deploymentJson(project: FakeProject, deployment: FakeDeployment): ListedDeployment {
   const shortId = deployment.id.slice(0, 8);
   const ended = deployment.status === 'active' || deployment.status === 'idle' ? null : deployment.modifiedOn;
   return {
@@ -500,12 +527,12 @@ function deploymentJson(project: FakeProject, deployment: FakeDeployment) {
     url: `https://${shortId}.${subdomain(project)}`,
     created_on: deployment.createdOn,
     modified_on: deployment.modifiedOn,
-    latest_stage: {
-      name: deployment.stage,
-      started_on: deployment.trigger === 'ad_hoc' ? null : deployment.createdOn,
-      ended_on: ended,
-      status: deployment.status,
-    },
+    latest_stage: stage(
+      deployment.stage,
+      deployment.status,
+      deployment.trigger === 'ad_hoc' ? null : deployment.createdOn,
+      ended,
+    ),
     deployment_trigger: {
       type: deployment.trigger,
       metadata: {
@@ -533,8 +560,31 @@ function deploymentJson(project: FakeProject, deployment: FakeDeployment) {
     ],
     is_skipped: deployment.skipped !== undefined,
     ...(deployment.skipped === undefined ? {} : { skip_reason: deployment.skipped }),
+    ...(deployment.trigger === 'ad_hoc' ? {} : { source: gitSource(project) }),
     production_branch: 'main',
-  };
+  } satisfies ListedDeployment;
+}
+
+/** The git repository of a git-connected project, as cloudflare-go's fixture records it. */
+function gitSource(project: FakeProject): Deployment.Source {
+  return {
+    type: 'github',
+    config: {
+      owner: 'raxx',
+      owner_id: '1234567',
+      repo_name: project.name,
+      repo_id: '7654321',
+      production_branch: 'main',
+      pr_comments_enabled: true,
+      deployments_enabled: true,
+      production_deployments_enabled: true,
+      preview_deployment_setting: 'all',
+      preview_branch_includes: ['*'],
+      preview_branch_excludes: [],
+      path_includes: ['*'],
+      path_excludes: [],
+    },
+  } satisfies Deployment.Source;
 }
 
 function projectJson(project: FakeProject) {

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+// Types only, never imported at runtime: Heroku's schema keeps the builders honest.
+import type { App, Dyno, Formation } from '@heroku-cli/schema';
 import {
   controlsOf,
+  type Documented,
   type FakeControls,
   FakeHttp,
   type FakeReply,
@@ -456,7 +459,10 @@ const idOf = (item: unknown) => (item as { id: string }).id;
 const firstId = (items: unknown[]) => idOf(items[0]);
 const lastId = (items: unknown[]) => idOf(items[items.length - 1]);
 
-function appJson(app: FakeApp) {
+/** App Info as the API sends it: the schema's App plus `generation`, newer than @heroku-cli/schema (§1.2). */
+type AppBody = Documented<App> & { generation: { id: string; name: string } };
+
+function appJson(app: FakeApp): AppBody {
   const stack = { id: '01234567-89ab-cdef-0123-456789abcdef', name: 'heroku-24' };
   return {
     acm: false,
@@ -483,24 +489,27 @@ function appJson(app: FakeApp) {
     stack,
     updated_at: TIMESTAMP,
     web_url: app.webUrl,
-  };
+  } satisfies AppBody;
 }
 
-function formationJson(app: FakeApp) {
+/** A formation item: the schema's Formation plus `dyno_size`, newer than @heroku-cli/schema (§1.3). */
+type FormationBody = Documented<Formation> & { dyno_size: { id: string; name: string } };
+
+function formationJson(app: FakeApp): FormationBody {
   return {
     app: { name: app.name, id: app.id },
     command: 'npm start',
     created_at: TIMESTAMP,
     dyno_size: { id: '01234567-89ab-cdef-0123-456789abcdef', name: 'Standard-1X' },
-    id: app.web?.id,
+    id: app.web?.id ?? randomUUID(),
     quantity: app.web?.quantity ?? 0,
     size: 'Standard-1X',
     type: 'web',
     updated_at: TIMESTAMP,
-  };
+  } satisfies FormationBody;
 }
 
-function dynoJson(app: FakeApp, dyno: FakeDyno) {
+function dynoJson(app: FakeApp, dyno: FakeDyno): Documented<Dyno> {
   return {
     attach_url: null,
     command: 'npm start',
@@ -513,7 +522,7 @@ function dynoJson(app: FakeApp, dyno: FakeDyno) {
     state: dyno.state,
     type: dyno.type,
     updated_at: dyno.updatedAt,
-  };
+  } satisfies Documented<Dyno>;
 }
 
 /** The documented keys with values of the wrong type. */

@@ -7,6 +7,14 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
+/**
+ * Every key an official response type declares, required and without its index signature. Some
+ * vendor types (Heroku's, generated from its JSON schema) mark every field optional and allow any
+ * other key, so a builder checked against them as they are would catch no drift at all: checked
+ * against this, a dropped or misspelled field fails typecheck.
+ */
+export type Documented<T> = { [K in keyof T as string extends K ? never : K]-?: T[K] };
+
 /** Bodies a broken proxy, captive portal or buggy provider could send where JSON is expected. */
 export type MalformedBody = 'html' | 'truncated_json' | 'wrong_types' | 'huge';
 
