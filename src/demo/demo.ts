@@ -156,7 +156,13 @@ function stageScenario({ heroku, cloudflare, infisical }: DemoFakes): void {
   heroku.addApp({ name: 'demo-console-staging', webQuantity: 0 });
 
   cloudflare.addProject('demo-site');
-  cloudflare.addDeployment('demo-site', { stage: 'deploy', status: 'success' });
+  cloudflare.addDeployment('demo-site', {
+    stage: 'deploy',
+    status: 'success',
+    createdOn: new Date(Date.now() - 3_600_000),
+  });
+  // Newer, but skipped by the build watch paths: it sits at queued/idle and must not read as building.
+  cloudflare.addDeployment('demo-site', { stage: 'queued', status: 'idle', skipped: 'path_config' });
   cloudflare.addProject('demo-mockups');
   cloudflare.addDeployment('demo-mockups', { stage: 'deploy', status: 'success' });
   cloudflare.addDeployment('demo-mockups', { stage: 'build', status: 'failure' });

@@ -92,7 +92,14 @@ async function assertEveryPromisedState(banner: Banner): Promise<void> {
   assert.equal(status.status, 200);
   const forced = await fetch(`${banner.base}/api/force-poll`, { method: 'POST', headers: auth });
   assert.equal(forced.status, 200);
-  assert.equal(((await forced.json()) as { polled: number }).polled, PROMISED.length);
+  const round = (await forced.json()) as {
+    polled: number;
+    results: Array<{ env: string; surface: string; status: string; detail: string }>;
+  };
+  assert.equal(round.polled, PROMISED.length);
+  const site = round.results.find((result) => result.env === 'prod' && result.surface === 'site');
+  assert.equal(site?.status, 'up', 'the skipped newest deployment of demo-site is not judged');
+  assert.match(site?.detail ?? '', /newest deployment skipped \(path_config\)/);
 }
 
 describe('demo', { concurrency: true }, () => {
