@@ -193,18 +193,29 @@ function surfaceFilter(req: Request): SurfaceFilter {
   return { env: pick('env'), surface: pick('surface') };
 }
 
+const FILTER_KEYS = new Set(['env', 'surface']);
+
+/**
+ * The optional JSON filter of a force-poll. A body that is not a JSON object of env and surface is
+ * refused: read as "no filter", a typo would probe every surface.
+ */
 function parseJsonBody(req: Request): Record<string, unknown> {
   const raw = req.body;
   if (!Buffer.isBuffer(raw) || raw.length === 0) return {};
-  if (!req.is('application/json')) return {};
+  if (!req.is('application/json'))
+    throw new HttpError(400, 'a body must be JSON (Content-Type: application/json)');
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(raw.toString('utf8'));
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : {};
+    parsed = JSON.parse(raw.toString('utf8'));
   } catch {
     throw new HttpError(400, 'malformed JSON body');
   }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new HttpError(400, 'the JSON body must be an object with env and/or surface');
+  const unknown = Object.keys(parsed).filter((key) => !FILTER_KEYS.has(key));
+  if (unknown.length > 0)
+    throw new HttpError(400, `unknown key in the JSON body: ${unknown.slice(0, 3).join(', ')}`);
+  return parsed as Record<string, unknown>;
 }
 
 function errorStatus(err: unknown): number {

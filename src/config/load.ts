@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
+import { type Document, isMap, isScalar, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { PROVIDER_NAMES, type SurfaceConfig } from '../providers/index.js';
 import { type LifecycleConfig, type PollerConfig, type Registry, registrySchema } from './schema.js';
@@ -72,6 +72,8 @@ export function parseRegistry(text: string, file: string, onlyEnv?: string): Loa
       })),
     );
   }
+  const keyProblems = environmentKeyProblems(document, file);
+  if (keyProblems.length > 0) throw new RegistryError(file, keyProblems);
   let raw: unknown;
   try {
     // An alias bomb or an alias to a missing anchor only shows when the document is resolved.
@@ -84,6 +86,29 @@ export function parseRegistry(text: string, file: string, onlyEnv?: string): Loa
     throw new RegistryError(file, problemsFromZod(file, parsed.error, raw));
   }
   return flatten(parsed.data, file, onlyEnv);
+}
+
+/**
+ * Environment names as written: `10` and `"10"`, or `true` and `"true"`, become one key once the
+ * document is an object, and `__proto__` vanishes into the prototype, each silently dropping a
+ * whole environment's surfaces. Only a name written as a string, and never `__proto__`, passes.
+ */
+function environmentKeyProblems(document: Document, file: string): RegistryProblem[] {
+  const environments = document.get('environments', true);
+  if (!isMap(environments)) return [];
+  const problems: RegistryProblem[] = [];
+  for (const pair of environments.items) {
+    const key = isScalar(pair.key) ? pair.key.value : pair.key;
+    const path = `environments.${String(key)}`;
+    if (typeof key !== 'string') {
+      const message =
+        'an environment name must be a string: quote it, since an unquoted number or boolean collides with its quoted form';
+      problems.push({ file, path, message, value: JSON.stringify(key) ?? String(key) });
+    } else if (key === '__proto__') {
+      problems.push({ file, path, message: 'not a usable environment name', value: JSON.stringify(key) });
+    }
+  }
+  return problems;
 }
 
 function flatten(registry: Registry, file: string, onlyEnv: string | undefined): LoadedRegistry {
@@ -163,15 +188,22 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
  * name belongs, so it is hidden; URLs lose their credentials and query values.
  */
 function shownValue(path: string, value: unknown): string {
-  const text = preview(value);
+  const text = JSON.stringify(value) ?? String(value);
   if (/_env$/.test(path)) return `<hidden: ${text.length} characters where a variable name belongs>`;
-  // The preview may be cut at 80 characters, so the URL is masked textually rather than parsed.
+  // Masked before it is cut: a cut first could end inside the userinfo and leave it unmasked.
+  return cut(maskUrlSecrets(text));
+}
+
+/**
+ * Hides URL credentials and query values textually, since an invalid URL does not parse: from
+ * `scheme://` to the last `@` (a password may hold `/`, `?` or `#`), and every query value.
+ */
+export function maskUrlSecrets(text: string): string {
   return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s"]*@/gi, '$1***@')
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s"]*@/gi, '$1***@')
     .replace(/([?&][^=&\s"]+=)[^&#\s"]*/g, '$1***');
 }
 
-function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+function cut(text: string): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -19,27 +19,32 @@ export const POLLER_DEFAULTS = {
  */
 export const TIMEOUT_SHARE_OF_INTERVAL = 0.8;
 
+/**
+ * The longest duration any seconds field may hold. Node keeps a timer for at most 2^31-1 ms
+ * (24.8 days) and fires a longer one after 1 ms, so a "monthly" interval probed a thousand times a
+ * second; a day is beyond any schedule worth keeping here.
+ */
+export const MAX_DURATION_SECONDS = 86_400;
+
+const seconds = () => z.number().max(MAX_DURATION_SECONDS);
+
 export const pollerSchema = z
   .object({
-    interval_seconds: z
-      .number()
+    interval_seconds: seconds()
       .min(1)
       .default(POLLER_DEFAULTS.interval_seconds)
-      .describe('Seconds between two probes of one surface (fractions allowed, at least 1).'),
-    timeout_seconds: z
-      .number()
+      .describe('Seconds between two probes of one surface (fractions allowed, at least 1, at most 86400).'),
+    timeout_seconds: seconds()
       .positive()
       .default(POLLER_DEFAULTS.timeout_seconds)
       .describe(
         `Hard deadline of one probe, all its HTTP calls included; must be below interval_seconds. Unset: the smaller of ${POLLER_DEFAULTS.timeout_seconds} and ${TIMEOUT_SHARE_OF_INTERVAL} x interval_seconds.`,
       ),
-    stale_after_seconds: z
-      .number()
+    stale_after_seconds: seconds()
       .positive()
       .default(POLLER_DEFAULTS.stale_after_seconds)
       .describe('/health answers 503 once no probe has completed for this long.'),
-    max_backoff_seconds: z
-      .number()
+    max_backoff_seconds: seconds()
       .positive()
       .default(POLLER_DEFAULTS.max_backoff_seconds)
       .describe('Cap of the exponential backoff before a crashed worker loop restarts.'),
@@ -50,8 +55,7 @@ export const pollerSchema = z
       .max(10_000)
       .default(POLLER_DEFAULTS.concurrency)
       .describe('Probes in flight at once across all surfaces (bounds sockets).'),
-    metadata_ttl_seconds: z
-      .number()
+    metadata_ttl_seconds: seconds()
       .min(0)
       .default(POLLER_DEFAULTS.metadata_ttl_seconds)
       .describe(
@@ -85,8 +89,7 @@ export const LIFECYCLE_DEFAULTS = {
 
 export const lifecycleSchema = z
   .object({
-    interval_seconds: z
-      .number()
+    interval_seconds: seconds()
       .min(1)
       .default(LIFECYCLE_DEFAULTS.interval_seconds)
       .describe(
