@@ -113,7 +113,8 @@ export class Poller {
     this.settings = registry.poller;
     this.clock = deps.clock ?? systemClock;
     this.tracer = deps.tracer ?? noopTracer;
-    this.cache = new SharedCache(this.clock.now);
+    // TTLs are durations: on the wall clock, a step back of an hour kept a crashed dyno UP for that hour.
+    this.cache = new SharedCache(() => this.clock.monotonic());
     this.semaphore = new Semaphore(registry.poller.concurrency, () => this.clock.monotonic());
     deps.sink.watchSlots(() => this.semaphore.usage());
     this.startedAtMonotonic = this.clock.monotonic();
