@@ -86,4 +86,19 @@ describe('layering', () => {
     }
     assert.deepEqual(broken, []);
   });
+
+  it('only app/ constructs and wires the poller, the HTTP client, the metrics, tracing and the HTTP app', () => {
+    const constructs = /\bnew (Poller|HttpClient|ExporterMetrics)\(|\b(startTracing|createApp)\(/g;
+    const outside = FILES.filter((file) => !['app', 'demo'].includes(room(file.path))).flatMap((file) =>
+      [...file.text.matchAll(constructs)]
+        .filter((match) => !isDefinition(file.text, match.index ?? 0))
+        .map((match) => `${file.path}: ${match[0]}`),
+    );
+    assert.deepEqual(outside, []);
+  });
 });
+
+/** `export function createApp(` is where it is defined, not a construction. */
+function isDefinition(text: string, index: number): boolean {
+  return /function\s+$/.test(text.slice(Math.max(0, index - 20), index));
+}
