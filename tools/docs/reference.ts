@@ -34,14 +34,32 @@ function describeField(schema: z.ZodType): { type: string; default: string; requ
     const entries = (schema as unknown as { options: string[] }).options;
     return { type: entries.map((entry) => `\`${entry}\``).join(' \\| '), default: '', required: true };
   }
+  if (def.type === 'record') return { type: 'map', default: '', required: true };
+  if (def.type === 'union') {
+    const options = (def as unknown as { options: z.ZodType[] }).options.map(
+      (option) => describeField(option).type,
+    );
+    return { type: [...new Set(options)].join(' \\| '), default: '', required: true };
+  }
   return { type: def.type, default: '', required: true };
 }
 
+/** The object inside optional/default wrappers, when the field is one: its keys get rows of their own. */
+function nestedShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
+  const def = (
+    schema as unknown as { def: { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType> } }
+  ).def;
+  if (def.type === 'optional' || def.type === 'default') return nestedShape(def.innerType as z.ZodType);
+  return def.type === 'object' ? def.shape : undefined;
+}
+
 function fieldRows(shape: Record<string, z.ZodType>, prefix: string): string[] {
-  return Object.entries(shape).map(([key, schema]) => {
+  return Object.entries(shape).flatMap(([key, schema]) => {
     const field = describeField(schema);
     const fallback = field.default ? `\`${field.default}\`` : field.required ? 'required' : 'optional';
-    return `| \`${prefix}${key}\` | ${field.type} | ${fallback} | ${cell(schema.description ?? '')} |`;
+    const row = `| \`${prefix}${key}\` | ${field.type} | ${fallback} | ${cell(schema.description ?? '')} |`;
+    const nested = nestedShape(schema);
+    return nested ? [row, ...fieldRows(nested, `${prefix}${key}.`)] : [row];
   });
 }
 

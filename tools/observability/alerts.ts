@@ -66,6 +66,8 @@ export interface AlertThresholds {
   credentialInvalidForSeconds: number;
   /** Policy edits in the dashboard take a minute; ten minutes of "not enrolled" is a missing enrollment. */
   accessTokenNotEnrolledForSeconds: number;
+  /** An exposure, not an outage: two 30 s probes in a row rule out one odd answer during a policy edit. */
+  accessGateMissingForSeconds: number;
 }
 
 export const ALERT_THRESHOLDS: AlertThresholds = {
@@ -96,6 +98,7 @@ export const ALERT_THRESHOLDS: AlertThresholds = {
   credentialExpiringForSeconds: 900,
   credentialInvalidForSeconds: 300,
   accessTokenNotEnrolledForSeconds: 600,
+  accessGateMissingForSeconds: 60,
 };
 
 /**
@@ -187,6 +190,7 @@ const CODES_WITH_OWN_ALERT = [
   'skipped_credentials',
   'access_gate_redirect',
   'access_denied',
+  'access_gate_missing',
   'deploy_building',
   'deploy_failure',
   'probe_crashed',
@@ -377,6 +381,16 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
     },
     ...certificateAlerts(options),
     ...credentialAlerts(options, q),
+    {
+      name: 'SurfaceAccessGateMissing',
+      // Always a page, whatever the surface: an open console is an exposure, not an outage.
+      severity: 'page',
+      firesWhen: `an \`expect_gate\` surface answers 2xx without a token (\`access_gate_missing\`) for ${humanDuration(t.accessGateMissingForSeconds)}`,
+      forSeconds: t.accessGateMissingForSeconds,
+      expr: q.anyReplicaCode('code="access_gate_missing"'),
+      summary: 'A URL that must stay behind Cloudflare Access is open to the internet.',
+      description: `${surface} answered 2xx to a request without any service token ({{ $labels.code }}) for ${humanDuration(t.accessGateMissingForSeconds)}: its Cloudflare Access gate is gone. Restore the Access application for this hostname and path now.`,
+    },
   ];
 }
 

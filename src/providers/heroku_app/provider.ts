@@ -18,10 +18,12 @@ import {
 } from '../shared/api.js';
 import {
   ACCESS_GATE_CODE_DOCS,
+  CONDITION_CODE_DOCS,
   HEALTH_CODE_DOCS,
   PROVIDER_API_CODE_DOCS,
   TRANSPORT_CODE_DOCS,
 } from '../shared/codes.js';
+import { expectSchema } from '../shared/conditions.js';
 import { TARGET_RESPONSE_FAMILIES } from '../shared/evidence.js';
 import { checkHealth } from '../shared/healthCheck.js';
 import { herokuApiUrl, herokuErrorId, herokuHeaders, herokuSaid } from './api.js';
@@ -59,6 +61,9 @@ export const herokuAppSurface = surfaceBase
     access_token_env: ACCESS_TOKEN_ENV,
     access_deny_url: ACCESS_DENY_URL,
     access_app: ACCESS_APP,
+    expect: expectSchema
+      .optional()
+      .describe('Conditions the health answer must meet, as on an http surface; default any 2xx.'),
   })
   .strict();
 
@@ -145,6 +150,7 @@ const CODES = [
   ...HEROKU_APP_CODE_DOCS,
   ...PROVIDER_API_CODE_DOCS,
   ...HEALTH_CODE_DOCS,
+  ...CONDITION_CODE_DOCS,
   ...ACCESS_GATE_CODE_DOCS,
   ...TRANSPORT_CODE_DOCS,
 ] as const;
@@ -238,13 +244,15 @@ async function judgeApp(
   const asleep = dynos.sleeping && surface.health_url === undefined && !app.maintenance && !dynos.verdict;
   let health: ProbeResult<Code> | undefined;
   if (target.kind === 'url' && !asleep) {
-    health = await checkHealth(ctx, {
+    // Without expectGate the health check cannot answer access_gate_missing.
+    health = (await checkHealth(ctx, {
       url: target.url,
       accessToken,
       accessDenyUrl: surface.access_deny_url,
       // The herokuapp.com URL redirecting (to a custom domain, usually) is not the app failing.
       redirectHint: surface.health_url === undefined ? 'set health_url to the URL to probe' : undefined,
-    });
+      expect: surface.expect,
+    })) as ProbeResult<Code>;
   }
   // checkHealth's details start with "health check" for failures but not for a 2xx.
   const healthSaid = health?.detail.replace(/^health check:? /, '');

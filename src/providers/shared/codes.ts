@@ -5,7 +5,8 @@ export const HEALTH_CODE_DOCS = [
   {
     code: 'health_http_<status>',
     status: 'degraded',
-    meaning: 'The health check answered with a status other than `expect_status` (default: any 2xx).',
+    meaning:
+      'The health check answered with a status other than `expect.status` or its alias `expect_status` (default: any 2xx).',
     action:
       'For a Heroku app, `heroku ps` and `heroku logs --tail`: a 502/503 usually means the web dyno is not serving. Otherwise check the target itself.',
     replaces: '"health_http_502 or health_no_response"',
@@ -123,3 +124,52 @@ export type TransportCode = CodeOf<typeof TRANSPORT_CODE_DOCS>;
 export type AccessGateCode = CodeOf<typeof ACCESS_GATE_CODE_DOCS>;
 export type ProviderApiCode = CodeOf<typeof PROVIDER_API_CODE_DOCS>;
 export type EndpointStatusCode = CodeOf<typeof ENDPOINT_STATUS_CODE_DOCS>;
+
+/** A failed condition of an `expect:` block (an `http` surface, or the health request of a `heroku_app`). */
+export const CONDITION_CODE_DOCS = [
+  {
+    code: 'body_mismatch',
+    status: 'degraded',
+    meaning:
+      'The body does not contain `expect.body_contains` or does not match `expect.body_matches`. The detail names the rule and quotes the start of the body.',
+    action:
+      'Compare the quoted excerpt with what the endpoint should answer: an error page, a maintenance page or a wrong route.',
+  },
+  {
+    code: 'json_mismatch',
+    status: 'degraded',
+    meaning:
+      'A path of `expect.json` is missing or holds another value, or the body is not JSON. The detail names the path, the expected and the seen value.',
+    action: 'The named dependency (e.g. `checks.db`) reports itself unhealthy: check it, not the endpoint.',
+  },
+  {
+    code: 'header_mismatch',
+    status: 'degraded',
+    meaning: 'A header of `expect.headers` is missing or does not match its regular expression.',
+    action:
+      'A wrong content-type often means a proxy or CDN answered instead of the app; `surface-exporter probe` shows every condition.',
+  },
+  {
+    code: 'slow_response',
+    status: 'degraded',
+    meaning:
+      'The answer took longer than `expect.max_duration_seconds` (the whole request, connection included).',
+    action:
+      'The `surface_probe_phase_seconds` panel tells DNS, connect, TLS, server processing and transfer apart.',
+  },
+] as const satisfies readonly ErrorCodeDoc[];
+
+/** An `expect_gate: true` surface that Cloudflare Access no longer protects. */
+export const ACCESS_GATE_MISSING_CODE_DOCS = [
+  {
+    code: 'access_gate_missing',
+    status: 'degraded',
+    meaning:
+      'An `expect_gate: true` surface answered 2xx to a request without any service token: the Cloudflare Access gate in front of it is gone and the URL is open to the internet.',
+    action:
+      'Restore the Access application (or its hostname/path) for the URL now; SurfaceAccessGateMissing pages because this is an exposure.',
+  },
+] as const satisfies readonly ErrorCodeDoc[];
+
+export type ConditionCodeOf = CodeOf<typeof CONDITION_CODE_DOCS>;
+export type AccessGateMissingCode = CodeOf<typeof ACCESS_GATE_MISSING_CODE_DOCS>;

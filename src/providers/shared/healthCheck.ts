@@ -1,18 +1,26 @@
+import type { RE2JS } from 're2js';
 import type { CoreCode } from '../../core/codes.js';
 import { httpStatusCode } from '../../core/codes.js';
 import type { AccessServiceToken } from '../../core/env.js';
-import { degraded, type ProbeResult, up } from '../../core/result.js';
-import { type HttpResponse, headerValue } from '../../transport/client.js';
+import { type ConditionOutcome, degraded, type ProbeResult, up } from '../../core/result.js';
+import { type HttpRequest, type HttpResponse, headerValue } from '../../transport/client.js';
 import type { ProbeContext } from '../contract.js';
-import { accessHeaders, judgeEdge } from './accessGate.js';
+import { accessHeaders, classifyEdgeResponse, judgeEdge } from './accessGate.js';
 import { transportFailure } from './api.js';
-import type { AccessGateCode, HealthCode, TransportCode } from './codes.js';
+import type {
+  AccessGateCode,
+  AccessGateMissingCode,
+  ConditionCodeOf,
+  HealthCode,
+  TransportCode,
+} from './codes.js';
+import { compileRegex, type Expectations, evaluateConditions, judgeStatus } from './conditions.js';
 import { targetEvidence } from './evidence.js';
 
 export interface HealthCheck {
   url: string;
-  /** Undefined: any 2xx is healthy. */
-  expectStatus?: number;
+  /** Conditions on the answer; without them any 2xx is healthy. */
+  expect?: Expectations;
   accessToken?: AccessServiceToken;
   /** The surface's access_deny_url: a redirect there is Access refusing the token. */
   accessDenyUrl?: string;
@@ -23,44 +31,94 @@ export interface HealthCheck {
    * app's custom domain): a 3xx then names the Location host and adds this hint to the detail.
    */
   redirectHint?: string;
+  method?: HttpRequest['method'];
+  /** Static headers and those read from the environment, already resolved. */
+  headers?: Record<string, string>;
+  body?: string;
+  /** Values that must never appear in a detail (header values read from the environment). */
+  secrets?: readonly string[];
+  /**
+   * The URL must stay behind Cloudflare Access: sent without a token, an Access refusal is UP and
+   * a 2xx is access_gate_missing.
+   */
+  expectGate?: boolean;
 }
 
-/** GET a health URL and judge it; shared by `http` and the app check of `heroku_app`. */
+export type HealthCheckCode =
+  | HealthCode
+  | AccessGateCode
+  | AccessGateMissingCode
+  | ConditionCodeOf
+  | TransportCode
+  | CoreCode;
+
+/** Requests a health URL and judges it; shared by `http` and the app check of `heroku_app`. */
 export async function checkHealth(
   ctx: ProbeContext,
   check: HealthCheck,
-): Promise<ProbeResult<HealthCode | AccessGateCode | TransportCode | CoreCode>> {
+): Promise<ProbeResult<HealthCheckCode>> {
   const outcome = await ctx.request({
     url: check.url,
-    headers: accessHeaders(check.accessToken),
+    method: check.method,
+    // The gate check goes out without a token: the question is whether Access stops a stranger.
+    headers: { ...check.headers, ...(check.expectGate ? {} : accessHeaders(check.accessToken)) },
+    ...(check.body !== undefined ? { body: check.body } : {}),
     caFile: check.caFile,
     freshConnection: check.freshConnection,
   });
   if (outcome.kind === 'failure') return transportFailure(outcome, 'health_no_response', 'health check');
-  return { ...judgeHealth(check, outcome), ...targetEvidence(outcome) };
+  const judged = check.expectGate ? judgeGate(check, outcome) : judgeHealth(check, outcome);
+  return { ...judged, ...targetEvidence(outcome) };
 }
 
-function judgeHealth(
-  check: HealthCheck,
-  outcome: HttpResponse,
-): ProbeResult<HealthCode | AccessGateCode | TransportCode | CoreCode> {
+function judgeGate(check: HealthCheck, outcome: HttpResponse): ProbeResult<HealthCheckCode> {
+  const context = { tokenSent: false, accessDenyUrl: check.accessDenyUrl };
+  const verdict = classifyEdgeResponse(outcome, context);
+  if (verdict.kind === 'login_redirect' || verdict.kind === 'access_refusal') {
+    return up(`behind Cloudflare Access, as expected: ${verdict.form}`);
+  }
+  // A WAF or bot rule answered before Access could: whether the gate exists is unknown.
+  if (verdict.kind === 'edge_block') return judgeEdge(outcome, context) as ProbeResult<HealthCheckCode>;
+  if (outcome.status >= 200 && outcome.status < 300) {
+    return degraded(
+      'access_gate_missing',
+      `HTTP ${outcome.status} without any service token: Cloudflare Access no longer protects this URL`,
+    );
+  }
+  return degraded(
+    httpStatusCode('health_http_', outcome.status),
+    `health check answered HTTP ${outcome.status}, expected a Cloudflare Access login redirect or refusal`,
+  );
+}
+
+function judgeHealth(check: HealthCheck, outcome: HttpResponse): ProbeResult<HealthCheckCode> {
   const edge = judgeEdge(outcome, {
     tokenSent: check.accessToken !== undefined,
     accessDenyUrl: check.accessDenyUrl,
   });
   if (edge) return edge;
-  const healthy =
-    check.expectStatus === undefined
-      ? outcome.status >= 200 && outcome.status < 300
-      : outcome.status === check.expectStatus;
-  if (!healthy) {
-    const expected = check.expectStatus === undefined ? 'a 2xx' : String(check.expectStatus);
-    return degraded(
-      httpStatusCode('health_http_', outcome.status),
-      `health check answered HTTP ${outcome.status}${redirectNote(check, outcome)}, expected ${expected}${check.redirectHint && isRedirect(outcome) ? `: ${check.redirectHint}` : ''}`,
-    );
+  const expect = check.expect ?? {};
+  const status = judgeStatus(expect.status, outcome.status);
+  const statusOutcome: ConditionOutcome = {
+    rule: status.rule,
+    passed: status.healthy,
+    seen: String(outcome.status),
+  };
+  if (!status.healthy) {
+    return {
+      ...degraded(
+        httpStatusCode('health_http_', outcome.status),
+        `health check answered HTTP ${outcome.status}${redirectNote(check, outcome)}, expected ${status.expected}${check.redirectHint && isRedirect(outcome) ? `: ${check.redirectHint}` : ''}`,
+      ),
+      ...(check.expect ? { conditions: [statusOutcome] } : {}),
+    };
   }
-  return up(`HTTP ${outcome.status} in ${Math.round(outcome.durationSeconds * 1000)} ms`);
+  const ms = Math.round(outcome.durationSeconds * 1000);
+  if (!check.expect) return up(`HTTP ${outcome.status} in ${ms} ms`);
+  const { outcomes, failure } = evaluateConditions(check.expect, outcome, check.secrets ?? [], compiledRegex);
+  const conditions = [statusOutcome, ...outcomes];
+  if (failure) return { ...degraded(failure.code, failure.detail), conditions };
+  return { ...up(`HTTP ${outcome.status} in ${ms} ms, ${conditions.length} condition(s) met`), conditions };
 }
 
 function isRedirect(outcome: HttpResponse): boolean {
@@ -77,4 +135,15 @@ function redirectNote(check: HealthCheck, outcome: HttpResponse): string {
   } catch {
     return ' to an unreadable Location';
   }
+}
+
+// Compiled once per pattern: the registry's patterns are few and live as long as the process.
+const COMPILED = new Map<string, RE2JS>();
+function compiledRegex(source: string): RE2JS {
+  let regex = COMPILED.get(source);
+  if (!regex) {
+    regex = compileRegex(source);
+    COMPILED.set(source, regex);
+  }
+  return regex;
 }
