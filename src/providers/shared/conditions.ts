@@ -111,16 +111,28 @@ export interface StatusVerdict {
   healthy: boolean;
   /** The rule in words, e.g. `status in [200, 204]`. */
   rule: string;
+  /** What was expected, for a detail: `a 2xx`, `200`, `one of 200, 204`. */
+  expected: string;
 }
 
 /** Whether a status is healthy; undefined rule: any 2xx. */
 export function judgeStatus(rule: Expectations['status'], status: number): StatusVerdict {
-  if (rule === undefined) return { healthy: status >= 200 && status < 300, rule: 'status 2xx' };
-  if (typeof rule === 'number') return { healthy: status === rule, rule: `status ${rule}` };
+  if (rule === undefined)
+    return { healthy: status >= 200 && status < 300, rule: 'status 2xx', expected: 'a 2xx' };
+  if (typeof rule === 'number')
+    return { healthy: status === rule, rule: `status ${rule}`, expected: String(rule) };
   if (typeof rule === 'string') {
-    return { healthy: Math.floor(status / 100) === Number(rule[0]), rule: `status ${rule}` };
+    return {
+      healthy: Math.floor(status / 100) === Number(rule[0]),
+      rule: `status ${rule}`,
+      expected: `a ${rule}`,
+    };
   }
-  return { healthy: rule.includes(status), rule: `status in [${rule.join(', ')}]` };
+  return {
+    healthy: rule.includes(status),
+    rule: `status in [${rule.join(', ')}]`,
+    expected: `one of ${rule.join(', ')}`,
+  };
 }
 
 const EXCERPT_CHARS = 60;

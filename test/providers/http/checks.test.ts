@@ -94,7 +94,11 @@ describe('http checks: conditions, request options, gate', () => {
     startTestExporter({
       pollerEnabled,
       env: { HEROKU_API_KEY: HEROKU_KEY, HEROKU_API_URL: heroku.url, ...env },
-      registry: { poller: { ...fastPoller, metadata_ttl_seconds: 0 }, environments: { prod: surfaces } },
+      // A probe deadline well above what a loaded CI machine needs; the scheduled test keeps 1 s rounds.
+      registry: {
+        poller: { ...fastPoller, timeout_seconds: 0.9, metadata_ttl_seconds: 0 },
+        environments: { prod: surfaces },
+      },
     });
 
   describe('conditions', () => {
@@ -228,7 +232,7 @@ describe('http checks: conditions, request options, gate', () => {
       assert.equal((await probe('alias')).status, 'up');
       const list = await probe('status-list');
       assert.equal(list.code, 'health_http_404');
-      assert.match(list.detail, /expected status in \[200, 204\]/);
+      assert.match(list.detail, /expected one of 200, 204$/);
     });
 
     it('heroku_app judges its health request by the same conditions', async () => {
