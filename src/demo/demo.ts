@@ -8,6 +8,7 @@ import { type AccessGateFake, startAccessGate } from '../providers/cloudflare/ac
 import { type CloudflareFake, startCloudflareApi } from '../providers/cloudflare/fake.js';
 import { type HerokuFake, startHerokuApi } from '../providers/heroku_app/fake.js';
 import { type InfisicalFake, startInfisical } from '../providers/infisical/fake.js';
+import { aroundNow, startTlsFake, TestPki, type TlsFake } from '../providers/shared/tlsFake.js';
 
 export interface DemoOptions {
   env: Env;
@@ -39,6 +40,9 @@ export const DEMO_STATES: Readonly<Record<string, { status: string; code: string
   'prod/mockups': { status: 'degraded', code: 'deploy_failure' },
   'prod/app-previews': { status: 'degraded', code: 'deploy_building' },
   'prod/console-public': { status: 'degraded', code: 'access_gate_redirect' },
+  'prod/console-gate': { status: 'up', code: null },
+  'prod/billing': { status: 'up', code: null },
+  'prod/status-api': { status: 'degraded', code: 'json_mismatch' },
   'staging/api-staging': { status: 'degraded', code: 'health_http_502' },
   'staging/console-staging': { status: 'down', code: 'no_web_dyno' },
   'staging/console-public': { status: 'degraded', code: 'skipped_credentials' },
@@ -64,7 +68,13 @@ interface DemoFakes {
   infisical: InfisicalFake;
   vaultGate: AccessGateFake;
   consoleGate: AccessGateFake;
+  /** HTTPS with a private CA whose leaf expires in 2 days: SurfaceCertificateExpiring fires. */
+  billing: TlsFake;
+  billingCa: string;
 }
+
+/** Days left on the billing leaf; the expiry alerts fire under 21 and 3. */
+export const DEMO_CERTIFICATE_DAYS = 2;
 
 /**
  * Starts fakes of every provider on loopback and the real exporter in front of them, with a
@@ -93,7 +103,36 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     const consoleGate = track(
       await startAccessGate({ target: heroku.router.url, hostname: 'console.demo.invalid' }),
     );
-    const fakes: DemoFakes = { heroku, cloudflare, infisical, vaultGate, consoleGate };
+    // Made at run time (openssl), so no key is committed; removed when the demo stops.
+    const pki = new TestPki();
+    started.push({ close: async () => pki.remove() });
+    const root = pki.root('Demo Private CA');
+    const leaf = pki.issue({
+      subject: 'billing.demo.invalid',
+      issuer: root,
+      validity: aroundNow(DEMO_CERTIFICATE_DAYS),
+      sans: ['DNS:billing.demo.invalid', 'IP:127.0.0.1'],
+    });
+    const billing = track(
+      await startTlsFake(leaf, [], (req, res) => {
+        res.setHeader('content-type', 'application/json');
+        // The status document names a dependency that is down: the JSON condition fails on it.
+        res.end(
+          req.url === '/status.json'
+            ? '{"status":"ok","checks":{"db":"down","queue":"up"}}'
+            : '{"status":"ok"}',
+        );
+      }),
+    );
+    const fakes: DemoFakes = {
+      heroku,
+      cloudflare,
+      infisical,
+      vaultGate,
+      consoleGate,
+      billing,
+      billingCa: root.certPath,
+    };
     stageScenario(fakes);
 
     const vaultToken = vaultGate.createServiceToken();
@@ -206,7 +245,7 @@ function stageCredentials(cloudflare: CloudflareFake, vaultClientId: string, con
   });
 }
 
-function demoRegistry({ consoleGate, vaultGate }: DemoFakes) {
+function demoRegistry({ consoleGate, vaultGate, billing, billingCa }: DemoFakes) {
   // The gate forwards to the fake Heroku router, where each app lives under /<app>/.
   const gatedConsole = `${consoleGate.url}/demo-console-prod/health`;
   return {
@@ -227,6 +266,22 @@ function demoRegistry({ consoleGate, vaultGate }: DemoFakes) {
           provider: 'http',
           url: gatedConsole,
           access_token_env: 'CF_ACCESS_SERVICE_TOKEN_CONSOLE',
+        },
+        // The same console must stay gated: probed without a token, Access's login redirect is UP.
+        { name: 'console-gate', provider: 'http', url: gatedConsole, expect_gate: true },
+        {
+          name: 'billing',
+          provider: 'http',
+          url: `${billing.url}/health`,
+          ca_file: billingCa,
+          expect: { status: 200, headers: { 'content-type': '^application/json' } },
+        },
+        {
+          name: 'status-api',
+          provider: 'http',
+          url: `${billing.url}/status.json`,
+          ca_file: billingCa,
+          expect: { json: { status: 'ok', 'checks.db': 'up' }, max_duration_seconds: 2 },
         },
         {
           name: 'vault',

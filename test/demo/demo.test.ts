@@ -18,6 +18,10 @@ const PROMISED: Array<{
   { env: 'prod', surface: 'api-prod', provider: 'heroku_app', status: 'up', code: null },
   { env: 'prod', surface: 'site', provider: 'cloudflare_pages', status: 'up', code: null },
   { env: 'prod', surface: 'vault', provider: 'infisical', status: 'up', code: null },
+  // Issue 15: an expect_gate surface still behind Access, a certificate 2 days from expiry, a JSON condition failing.
+  { env: 'prod', surface: 'console-gate', provider: 'http', status: 'up', code: null },
+  { env: 'prod', surface: 'billing', provider: 'http', status: 'up', code: null },
+  { env: 'prod', surface: 'status-api', provider: 'http', status: 'degraded', code: 'json_mismatch' },
   {
     env: 'prod',
     surface: 'app-previews',
@@ -84,6 +88,19 @@ async function assertEveryPromisedState(banner: Banner): Promise<void> {
       });
     },
     { timeoutMs: 15_000, intervalMs: 250, what: 'every promised state in /metrics' },
+  );
+  const samples = parseSamples(await (await fetch(`${banner.base}/metrics`)).text());
+  const expiry = samples.get(
+    sampleKey('surface_tls_cert_expiry_timestamp_seconds', {
+      env: 'prod',
+      surface: 'billing',
+      provider: 'http',
+    }),
+  );
+  const daysLeft = ((expiry ?? 0) - Date.now() / 1000) / 86_400;
+  assert.ok(
+    daysLeft > 1 && daysLeft < 3,
+    `billing's certificate expires in ${daysLeft} days: the page fires`,
   );
   const health = await fetch(`${banner.base}/health`);
   assert.equal(health.status, 200);
