@@ -88,7 +88,7 @@ describe('TLS certificate chain of a probe’s target', () => {
     const exporter = await startTestExporter({
       pollerEnabled: false,
       registry: {
-        poller: fastPoller,
+        poller: { ...fastPoller, timeout_seconds: 0.9 },
         environments: {
           prod: [
             { name: 'console', provider: 'http', url: `${good.url}/health`, ca_file: root.certPath },
@@ -168,7 +168,7 @@ describe('TLS certificate chain of a probe’s target', () => {
     const exporter = await startTestExporter({
       pollerEnabled: false,
       registry: {
-        poller: fastPoller,
+        poller: { ...fastPoller, timeout_seconds: 0.9 },
         environments: {
           prod: [
             surface('expired', bad.expired as TlsFake),
