@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { formatProblem, parseRegistry, RegistryError } from '../../src/config/load.js';
+import {
+  formatProblem,
+  loadRegistryFile,
+  MAX_REGISTRY_BYTES,
+  parseRegistry,
+  RegistryError,
+} from '../../src/config/load.js';
 
 /** Every problem of a registry that must be refused, formatted as logs, reload answers and check-config show them. */
 function problemsOf(yaml: string): string {
@@ -62,5 +72,25 @@ describe('fault matrix: hostile registries', () => {
     );
     // Quoted, the same names are fine.
     assert.equal(parseRegistry(`environments:\n${env('"10"')}`, 'surfaces.yaml').surfaces.length, 1);
+  });
+
+  it('a registry over the size cap, or a FIFO, is refused before parsing; a parse error quotes at most 80 characters', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'registry-'));
+    try {
+      const huge = join(dir, 'huge.yaml');
+      writeFileSync(huge, `# ${'x'.repeat(MAX_REGISTRY_BYTES)}\nenvironments: {}\n`);
+      await assert.rejects(
+        loadRegistryFile(huge),
+        /huge\.yaml: cannot read the registry: \d+ bytes, over the 8388608-byte cap/,
+      );
+      const fifo = join(dir, 'fifo.yaml');
+      execFileSync('mkfifo', [fifo]);
+      await assert.rejects(loadRegistryFile(fifo), /cannot read the registry: not a regular file/);
+      const token = `tok_${'s'.repeat(200)}`;
+      const shown = problemsOf(`environments:\n  prod: [ { name: web, url: "${token}" ]\n`);
+      assert.ok(!shown.includes('s'.repeat(100)), shown);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
