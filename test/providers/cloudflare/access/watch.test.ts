@@ -416,6 +416,82 @@ describe('credential watch against the fake Cloudflare API', () => {
     }
   });
 
+  it('a reload drops the credentials the registry no longer uses and reads new ones at once', async () => {
+    const timers = manualTimers();
+    const { log } = captureLogs('debug');
+    const metrics = new ExporterMetrics({ version: 't', defaultMetrics: false });
+    const watch = new CredentialWatch(registryYaml(), {
+      env: s.env,
+      log,
+      sink: metrics.credentials,
+      onlineOf: (config) => providerFor(config).online,
+      send: (req) => http.send({ ...req, deadline: new Deadline(5000) }),
+      now: () => clock.now,
+      timers,
+    });
+    const text = async () => (await metrics.render(undefined)).body.toString();
+    watch.start();
+    const { waitFor } = await import('../../../helpers/support.js');
+    await waitFor(
+      async () =>
+        sampleValue(await text(), 'surface_credential_valid', {
+          variable: 'CF_ACCESS_SERVICE_TOKEN_VAULT',
+        }) === 1,
+      {
+        what: 'the first read',
+      },
+    );
+    const onlyConsole = parseRegistry(
+      stringify({
+        lifecycle: { interval_seconds: INTERVAL_SECONDS },
+        environments: {
+          prod: [
+            {
+              name: 'console',
+              provider: 'http',
+              url: 'https://console.example.com/admin/health',
+              access_token_env: 'CF_ACCESS_SERVICE_TOKEN_CONSOLE',
+            },
+          ],
+        },
+      }),
+      'reloaded.yaml',
+    );
+    const tokensPath = `/accounts/${s.fake.accountId}/access/service_tokens`;
+    const before = s.fake.calls(tokensPath);
+    watch.applyRegistry(onlyConsole);
+    const out = await text();
+    assert.equal(
+      sampleValue(out, 'surface_credential_valid', { variable: 'CF_ACCESS_SERVICE_TOKEN_VAULT' }),
+      undefined,
+    );
+    assert.equal(
+      sampleValue(out, 'surface_credential_valid', { variable: 'CLOUDFLARE_PAGES_READ_TOKEN' }),
+      undefined,
+    );
+    assert.equal(sampleValue(out, 'surface_access_token_enrolled', { surface: 'console' }), 0);
+    // The set of credentials changed: read again now rather than in an hour.
+    await waitFor(() => s.fake.calls(tokensPath) > before, { what: 'a read after the reload' });
+    watch.stop();
+  });
+
+  it('refuses a bad lifecycle block with the file, the path and the value', () => {
+    const bad = (lifecycle: Record<string, unknown>) => () =>
+      parseRegistry(stringify({ lifecycle, environments: {} }), 'bad-lifecycle.yaml');
+    assert.throws(
+      bad({ interval_seconds: 0 }),
+      /bad-lifecycle\.yaml: lifecycle\.interval_seconds: .*\(got 0\)/,
+    );
+    assert.throws(
+      bad({ intervall_seconds: 60 }),
+      /bad-lifecycle\.yaml: lifecycle\.intervall_seconds: unknown key/,
+    );
+    assert.throws(
+      bad({ management_token_env: 'not a variable' }),
+      /lifecycle\.management_token_env: an environment variable name/,
+    );
+  });
+
   it('never shows a client secret or an API token: metrics, logs, status views', async () => {
     const { watch, capture, text } = watchWith(s.env);
     await watch.readNow();
