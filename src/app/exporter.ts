@@ -11,7 +11,7 @@ import { VERSION } from '../core/version.js';
 import { ExporterMetrics } from '../metrics/metrics.js';
 import { Poller, type PollerDeps } from '../poller/poller.js';
 import { startEventLoopWatchdog } from '../poller/watchdog.js';
-import { CredentialWatch } from '../providers/cloudflare/access/watch.js';
+import { CREDENTIAL_READ_DEADLINE_MS, CredentialWatch } from '../providers/cloudflare/access/watch.js';
 import { PROVIDER_FAMILIES, providerFor } from '../providers/index.js';
 import { HttpClient } from '../transport/client.js';
 import { coalesce } from './reload.js';
@@ -101,8 +101,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     log: log.child({ component: 'CredentialWatch' }),
     sink: metrics.credentials,
     onlineOf: (config) => providerFor(config).online,
-    send: (req) =>
-      http.send({ ...req, deadline: new Deadline(options.registry.poller.timeout_seconds * 1000) }),
+    send: (req) => http.send({ ...req, deadline: new Deadline(CREDENTIAL_READ_DEADLINE_MS) }),
     now: () => clock.now(),
   });
 

@@ -52,6 +52,12 @@ interface Known {
   stale: boolean;
 }
 
+/**
+ * Deadline of each management API call. Nothing waits on these reads (no probe, no scrape), and a
+ * read that fails waits a whole interval for the next one, so a call may take longer than a probe's.
+ */
+export const CREDENTIAL_READ_DEADLINE_MS = 30_000;
+
 // After three intervals without a good read the last values are too old to page on: they go.
 const STALE_INTERVALS = 3;
 
