@@ -2,8 +2,16 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { type Document, isMap, isScalar, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import type { MaintenanceWindow } from '../core/maintenance.js';
+import { DEFAULT_SEVERITY, MAX_SURFACE_LABELS, type SurfaceRouting } from '../core/surface.js';
 import { PROVIDER_NAMES, type SurfaceConfig } from '../providers/index.js';
-import { type LifecycleConfig, type PollerConfig, type Registry, registrySchema } from './schema.js';
+import {
+  type EnvironmentDefaults,
+  type LifecycleConfig,
+  type PollerConfig,
+  type Registry,
+  registrySchema,
+} from './schema.js';
 
 /** One problem in a registry file, located precisely enough to fix without reading code. */
 export interface RegistryProblem {
@@ -38,6 +46,10 @@ export interface RegisteredSurface {
   key: string;
   env: string;
   config: SurfaceConfig;
+  /** Severity and labels, the environment's defaults applied: what `surface_info` and the alerts carry. */
+  routing: SurfaceRouting;
+  /** The surface's windows and its environment's. */
+  maintenance: readonly MaintenanceWindow[];
 }
 
 export interface LoadedRegistry {
@@ -157,11 +169,42 @@ function flatten(registry: Registry, file: string, onlyEnv: string | undefined):
     ]);
   }
   const surfaces: RegisteredSurface[] = [];
+  const problems: RegistryProblem[] = [];
+  for (const env of Object.keys(registry.environment_defaults ?? {})) {
+    if (Object.hasOwn(registry.environments, env)) continue;
+    const known = Object.keys(registry.environments).join(', ') || 'none';
+    problems.push({
+      file,
+      path: `environment_defaults.${env}`,
+      message: `no environment of that name under environments (known: ${known})`,
+    });
+  }
   for (const [env, list] of Object.entries(registry.environments)) {
     if (onlyEnv !== undefined && env !== onlyEnv) continue;
-    for (const config of list) surfaces.push({ key: `${env}/${config.name}`, env, config });
+    const defaults = registry.environment_defaults?.[env] ?? {};
+    list.forEach((config, index) => {
+      const routing = routingOf(config, defaults);
+      if (Object.keys(routing.labels).length > MAX_SURFACE_LABELS) {
+        problems.push({
+          file,
+          path: `environments.${env}[${index}].labels`,
+          message: `at most ${MAX_SURFACE_LABELS} labels, environment_defaults.${env}.labels included`,
+          value: JSON.stringify(Object.keys(routing.labels)),
+        });
+      }
+      const maintenance = [...(defaults.maintenance ?? []), ...(config.maintenance ?? [])];
+      surfaces.push({ key: `${env}/${config.name}`, env, config, routing, maintenance });
+    });
   }
+  if (problems.length > 0) throw new RegistryError(file, problems);
   return { file, poller: registry.poller, lifecycle: registry.lifecycle, surfaces };
+}
+
+function routingOf(config: SurfaceConfig, defaults: EnvironmentDefaults): SurfaceRouting {
+  return {
+    severity: config.severity ?? defaults.severity ?? DEFAULT_SEVERITY,
+    labels: { ...defaults.labels, ...config.labels },
+  };
 }
 
 function problemsFromZod(file: string, error: z.ZodError, raw: unknown): RegistryProblem[] {

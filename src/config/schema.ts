@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ENV_VAR_NAME } from '../core/surface.js';
+import { maintenanceList } from '../core/maintenance.js';
+import { ENV_VAR_NAME, severitySchema, surfaceLabelsSchema } from '../core/surface.js';
 import { surfaceSchema } from '../providers/index.js';
 
 /** Defaults come from the runbook this project replaces: 30 s polls, 120 s staleness, 300 s backoff. */
@@ -11,6 +12,7 @@ export const POLLER_DEFAULTS = {
   concurrency: 64,
   metadata_ttl_seconds: 300,
   force_poll_deadline_seconds: 10,
+  confirm_after_seconds: 5,
 } as const;
 
 /**
@@ -67,6 +69,13 @@ export const pollerSchema = z
       .max(10)
       .default(POLLER_DEFAULTS.force_poll_deadline_seconds)
       .describe('A force-poll answers by then; slower surfaces are reported as pending.'),
+    confirm_after_seconds: z
+      .number()
+      .min(0)
+      .default(POLLER_DEFAULTS.confirm_after_seconds)
+      .describe(
+        'When a scheduled probe of an UP surface fails, probe again after this many seconds and publish the failure only if that probe fails too (a regular probe due earlier confirms instead); 0 publishes every failure at once.',
+      ),
   })
   .strict()
   .superRefine((poller, ctx) => {
@@ -118,10 +127,29 @@ function withDefaultTimeout(raw: unknown): unknown {
   };
 }
 
+/** What an environment gives each of its surfaces; a surface's own keys win (maintenance windows add up). */
+export const environmentDefaultsSchema = z
+  .object({
+    severity: severitySchema
+      .optional()
+      .describe('Severity of the environment’s surfaces that set none, e.g. `ticket` for staging.'),
+    labels: surfaceLabelsSchema
+      .optional()
+      .describe('Labels of every surface of the environment; a surface’s own label of the same name wins.'),
+    maintenance: maintenanceList
+      .optional()
+      .describe('Maintenance windows of the whole environment, in addition to each surface’s own.'),
+  })
+  .strict();
+
 export const registrySchema = z
   .object({
     poller: z.preprocess(withDefaultTimeout, pollerSchema).default(() => pollerSchema.parse({})),
     lifecycle: lifecycleSchema.default(() => lifecycleSchema.parse({})),
+    environment_defaults: z
+      .record(z.string(), environmentDefaultsSchema)
+      .optional()
+      .describe('Per environment (same name as under `environments`): severity, labels and maintenance.'),
     environments: z.record(
       z.string().regex(/^[a-z0-9_-]{1,63}$/, 'an environment name of [a-z0-9_-], at most 63 characters'),
       z.array(surfaceSchema).superRefine((surfaces, ctx) => {
@@ -145,3 +173,4 @@ export const registrySchema = z
 export type PollerConfig = z.infer<typeof pollerSchema>;
 export type LifecycleConfig = z.infer<typeof lifecycleSchema>;
 export type Registry = z.infer<typeof registrySchema>;
+export type EnvironmentDefaults = z.infer<typeof environmentDefaultsSchema>;

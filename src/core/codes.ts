@@ -49,6 +49,12 @@ export const CORE_CODE_DOCS = [
 
 export type CoreCode = CodeOf<typeof CORE_CODE_DOCS>;
 
+/**
+ * The code a provider returns when the target itself says it is in maintenance (an app's maintenance
+ * flag): the poller then counts the surface as in maintenance, as during a registry window.
+ */
+export const MAINTENANCE_MODE_CODE = 'maintenance_mode';
+
 /** The family a code belongs to, as written in its doc. */
 export function codeFamily(code: string): string {
   return code.replace(/_\d{1,3}$/, '_<status>');

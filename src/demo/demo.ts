@@ -32,6 +32,17 @@ export interface RunningDemo {
   stop(): Promise<void>;
 }
 
+/**
+ * How the demo routes alerts: prod pages its teams; staging only tickets, except its DOWN console,
+ * which pages (a surface's own severity wins); the failed Pages build sits in a maintenance window,
+ * so it shows `"maintenance": true` and raises nothing.
+ */
+export const DEMO_ROUTING = {
+  ticketSurface: 'staging/api-staging',
+  maintenanceSurface: 'prod/mockups',
+  teams: { 'prod/api-prod': 'backend', 'prod/vault': 'security', 'staging/api-staging': 'platform' },
+} as const;
+
 /** The states the demo promises, by surface key; README and tests name the same set. */
 export const DEMO_STATES: Readonly<Record<string, { status: string; code: string | null }>> = {
   'prod/api-prod': { status: 'up', code: null },
@@ -60,6 +71,7 @@ const DEMO_POLLER = {
   timeout_seconds: 3,
   stale_after_seconds: 30,
   metadata_ttl_seconds: 10,
+  confirm_after_seconds: 1,
 };
 
 interface DemoFakes {
@@ -248,13 +260,23 @@ function stageCredentials(cloudflare: CloudflareFake, vaultClientId: string, con
 function demoRegistry({ consoleGate, vaultGate, billing, billingCa }: DemoFakes) {
   // The gate forwards to the fake Heroku router, where each app lives under /<app>/.
   const gatedConsole = `${consoleGate.url}/demo-console-prod/health`;
+  // Opened an hour ago and open for a week, so it covers the whole demo.
+  const now = Date.now();
+  const window = {
+    from: new Date(now - 3_600_000).toISOString(),
+    to: new Date(now + 7 * 86_400_000).toISOString(),
+  };
   return {
     poller: DEMO_POLLER,
+    environment_defaults: {
+      prod: { labels: { team: 'web' } },
+      staging: { severity: 'ticket', labels: { team: 'platform' } },
+    },
     environments: {
       prod: [
-        { name: 'api-prod', provider: 'heroku_app', app: 'demo-api-prod' },
+        { name: 'api-prod', provider: 'heroku_app', app: 'demo-api-prod', labels: { team: 'backend' } },
         { name: 'site', provider: 'cloudflare_pages', project: 'demo-site' },
-        { name: 'mockups', provider: 'cloudflare_pages', project: 'demo-mockups' },
+        { name: 'mockups', provider: 'cloudflare_pages', project: 'demo-mockups', maintenance: [window] },
         {
           name: 'app-previews',
           provider: 'cloudflare_pages',
@@ -288,11 +310,12 @@ function demoRegistry({ consoleGate, vaultGate, billing, billingCa }: DemoFakes)
           provider: 'infisical',
           url: vaultGate.url,
           access_token_env: 'CF_ACCESS_SERVICE_TOKEN_VAULT',
+          labels: { team: 'security' },
         },
       ],
       staging: [
         { name: 'api-staging', provider: 'heroku_app', app: 'demo-api-staging' },
-        { name: 'console-staging', provider: 'heroku_app', app: 'demo-console-staging' },
+        { name: 'console-staging', provider: 'heroku_app', app: 'demo-console-staging', severity: 'page' },
         {
           name: 'console-public',
           provider: 'http',

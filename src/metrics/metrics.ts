@@ -8,7 +8,7 @@ import {
 } from 'prom-client';
 import type { MetricFamily } from '../core/metricFamily.js';
 import type { ProbeOutcome } from '../core/result.js';
-import type { SurfaceLabels } from '../core/surface.js';
+import type { SurfaceLabels, SurfaceRouting } from '../core/surface.js';
 import { CredentialMetrics } from './credentials.js';
 import {
   COMMON_SURFACE_FAMILIES,
@@ -198,6 +198,20 @@ export class ExporterMetrics {
     this.seriesOf(labels).observe(outcome);
     this.polls.inc();
     this.lastPoll.set(outcome.checkedAt / 1000);
+  }
+
+  recordUnconfirmedProbe(labels: SurfaceLabels, outcome: ProbeOutcome): void {
+    this.seriesOf(labels).observeUnconfirmed(outcome);
+    this.polls.inc();
+    this.lastPoll.set(outcome.checkedAt / 1000);
+  }
+
+  setRouting(labels: SurfaceLabels, routing: SurfaceRouting): void {
+    this.seriesOf(labels).setRouting(routing);
+  }
+
+  setMaintenance(labels: SurfaceLabels, inMaintenance: boolean): void {
+    this.seriesOf(labels).setMaintenance(inMaintenance);
   }
 
   setWorkerAlive(labels: SurfaceLabels, alive: boolean): void {

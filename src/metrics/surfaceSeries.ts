@@ -5,7 +5,7 @@ import {
   SURFACE_STATUSES,
   type SurfaceStatus,
 } from '../core/result.js';
-import type { SurfaceLabels } from '../core/surface.js';
+import type { SurfaceLabels, SurfaceRouting } from '../core/surface.js';
 
 export const PROBE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -35,6 +35,9 @@ interface SurfaceState {
   readonly errorCounts: Map<string, number>;
   missingCredential: string | null;
   samples: readonly FamilySample[];
+  /** `,severity="…",team="…"`, escaped once; null until the poller publishes the surface's routing. */
+  routingText: string | null;
+  maintenance: boolean | undefined;
 }
 
 /** A per-surface family and how it is rendered from a surface's state: one entry, one place. */
@@ -114,6 +117,24 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
       state.alive === undefined ? '' : `surface_worker_alive{${state.labelText}} ${state.alive ? 1 : 0}\n`,
   },
   {
+    name: 'surface_info',
+    help: 'Always 1: the surface’s severity (page or ticket) and its registry labels (e.g. team), which every per-surface alert joins on.',
+    type: 'gauge',
+    labelNames: [...SURFACE_LABELS, 'severity'],
+    render: (state) =>
+      state.routingText === null ? '' : `surface_info{${state.labelText}${state.routingText}} 1\n`,
+  },
+  {
+    name: 'surface_maintenance',
+    help: '1 while the surface is in a maintenance window or its provider reports maintenance_mode: its alerts do not fire.',
+    type: 'gauge',
+    labelNames: SURFACE_LABELS,
+    render: (state) =>
+      state.maintenance === undefined
+        ? ''
+        : `surface_maintenance{${state.labelText}} ${state.maintenance ? 1 : 0}\n`,
+  },
+  {
     name: 'surface_credential_missing',
     help: '1 while a surface is skipped because this credential variable is unset or malformed (skipped_credentials).',
     type: 'gauge',
@@ -170,6 +191,8 @@ export class SurfaceSeries {
       errorCounts: new Map(),
       missingCredential: null,
       samples: [],
+      routingText: null,
+      maintenance: undefined,
     };
   }
 
@@ -179,6 +202,32 @@ export class SurfaceSeries {
     state.status = outcome.status;
     state.code = outcome.code;
     state.lastCheckSeconds = outcome.checkedAt / 1000;
+    state.samples = outcome.samples ?? [];
+    state.missingCredential = outcome.missingCredential ?? null;
+    this.count(outcome);
+  }
+
+  /** Counts the probe (latency, error code) and leaves the published state alone. */
+  observeUnconfirmed(outcome: ProbeOutcome): void {
+    this.count(outcome);
+  }
+
+  setRouting(routing: SurfaceRouting): void {
+    let text = `,severity="${escapeLabel(routing.severity)}"`;
+    for (const [name, value] of Object.entries(routing.labels)) text += `,${name}="${escapeLabel(value)}"`;
+    if (this.state.routingText === text) return;
+    this.state.routingText = text;
+    this.rendered = {};
+  }
+
+  setMaintenance(inMaintenance: boolean): void {
+    if (this.state.maintenance === inMaintenance) return;
+    this.state.maintenance = inMaintenance;
+    this.rendered = {};
+  }
+
+  private count(outcome: ProbeOutcome): void {
+    const state = this.state;
     const bucket = bucketIndex(outcome.durationSeconds);
     state.bucketCounts[bucket] = (state.bucketCounts[bucket] ?? 0) + 1;
     state.durationSum += outcome.durationSeconds;
@@ -193,8 +242,6 @@ export class SurfaceSeries {
     if (outcome.code !== null) {
       state.errorCounts.set(outcome.code, (state.errorCounts.get(outcome.code) ?? 0) + 1);
     }
-    state.samples = outcome.samples ?? [];
-    state.missingCredential = outcome.missingCredential ?? null;
     this.rendered = {};
   }
 

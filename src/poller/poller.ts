@@ -2,8 +2,10 @@ import type { Logger } from 'pino';
 import type { LoadedRegistry, RegisteredSurface } from '../config/load.js';
 import type { PollerConfig } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
+import { MAINTENANCE_MODE_CODE } from '../core/codes.js';
 import { Deadline } from '../core/deadline.js';
 import type { Env } from '../core/env.js';
+import { inMaintenance } from '../core/maintenance.js';
 import type { ConditionOutcome, ProbeOutcome, ProbeResult, SurfaceStatus, TlsPeer } from '../core/result.js';
 import type { SurfaceLabels } from '../core/surface.js';
 import { noopTracer, type ProbeTracer, type TraceParent } from '../core/trace.js';
@@ -46,6 +48,8 @@ export interface SurfaceSnapshot {
   tls: TlsSnapshot | null;
   /** The `expect:` conditions of the last probe, each with its result. */
   conditions: readonly ConditionOutcome[] | null;
+  /** In a maintenance window (registry) or reported so by its provider: probed, but its alerts stay quiet. */
+  maintenance: boolean;
 }
 
 export interface TlsSnapshot {
@@ -135,7 +139,10 @@ export class Poller {
     for (const surface of registry.surfaces)
       this.workers.set(surface.key, new SurfaceWorker(surface, this.host));
     this.publishSurfaceCounts();
-    for (const worker of this.workers.values()) worker.publishAlive();
+    for (const worker of this.workers.values()) {
+      worker.publishAlive();
+      worker.publishRouting();
+    }
   }
 
   get config(): PollerConfig {
@@ -188,6 +195,7 @@ export class Poller {
       const worker = new SurfaceWorker(surface, this.host);
       this.workers.set(surface.key, worker);
       worker.publishAlive();
+      worker.publishRouting();
       if (this.running) worker.start(this.jitterMs());
     }
     counts.added = registry.surfaces.filter((surface) => !previousKeys.has(surface.key)).length;
@@ -384,8 +392,20 @@ export class Poller {
 }
 
 function sameSurface(a: RegisteredSurface, b: RegisteredSurface): boolean {
-  return a.env === b.env && JSON.stringify(a.config) === JSON.stringify(b.config);
+  // Routing and maintenance carry the environment's defaults, which the surface's config does not show.
+  return (
+    a.env === b.env &&
+    JSON.stringify(a.config) === JSON.stringify(b.config) &&
+    JSON.stringify(a.routing) === JSON.stringify(b.routing) &&
+    JSON.stringify(a.maintenance) === JSON.stringify(b.maintenance)
+  );
 }
+
+/**
+ * Who asked for a probe. Scheduled failures of an UP surface wait for a confirming probe; a probe an
+ * operator forced (force-poll, `probe`) is published as it is: they asked for the state now.
+ */
+type ProbeOrigin = 'scheduled' | 'confirmation' | 'forced';
 
 class SurfaceWorker {
   readonly labels: SurfaceLabels;
@@ -402,6 +422,9 @@ class SurfaceWorker {
   private consecutiveFailures = 0;
   private nextPollAt: number | null = null;
   private sleep: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  /** A failure of an UP surface, held back until the confirming probe lands. */
+  private unconfirmed: { probe: ProbeOutcome; timer: NodeJS.Timeout } | null = null;
+  private maintenance = false;
 
   constructor(
     readonly surface: RegisteredSurface,
@@ -427,6 +450,7 @@ class SurfaceWorker {
 
   /** Ends the loop and drops a probe still queued for a slot; one already running finishes. */
   async stop(): Promise<void> {
+    this.dropUnconfirmed();
     this.loopAbort.abort();
     this.host.semaphore.cancelAborted();
     this.wakeEarly();
@@ -447,9 +471,9 @@ class SurfaceWorker {
    * Probes now, or joins the probe already in flight for this surface (whose trace it then shares).
    * `urgent`: skip the queue for a slot, and pull a probe already waiting in it out.
    */
-  probeNow(parent?: TraceParent, urgent = false): Promise<ProbeOutcome> {
+  probeNow(parent?: TraceParent, urgent = false, origin: ProbeOrigin = 'forced'): Promise<ProbeOutcome> {
     if (!this.inFlight) {
-      this.inFlight = this.execute(undefined, parent, urgent).finally(() => {
+      this.inFlight = this.execute(undefined, parent, urgent, origin).finally(() => {
         this.inFlight = null;
       });
     } else if (urgent) this.expediteQueued?.();
@@ -474,7 +498,14 @@ class SurfaceWorker {
       next_poll_at: this.nextPollAt === null ? null : new Date(this.nextPollAt).toISOString(),
       tls: last?.tls ? tlsSnapshot(last.tls) : null,
       conditions: last?.conditions ?? null,
+      maintenance: this.maintenance,
     };
+  }
+
+  /** surface_info and surface_maintenance, before the first probe, so the alert joins have them. */
+  publishRouting(): void {
+    this.host.deps.sink.setRouting(this.labels, this.surface.routing);
+    this.updateMaintenance(this.last?.code ?? null);
   }
 
   /**
@@ -548,7 +579,7 @@ class SurfaceWorker {
     let scheduledAt = clock.monotonic();
     while (!signal.aborted) {
       deps.workerHook?.(this.surface.key);
-      await this.probeNow();
+      await this.probeNow(undefined, false, 'scheduled');
       onHealthyIteration();
       const intervalMs = settings().interval_seconds * 1000;
       // Fixed-rate schedule: a slow probe does not push every later check back; missed slots are skipped.
@@ -566,7 +597,12 @@ class SurfaceWorker {
    * Runs the provider's probe under the concurrency cap and a hard deadline, and records what it saw.
    * The deadline starts once the probe has its slot; the wait before it is reported, not charged.
    */
-  async execute(observe?: ExchangeObserver, parent?: TraceParent, urgent = false): Promise<ProbeOutcome> {
+  async execute(
+    observe?: ExchangeObserver,
+    parent?: TraceParent,
+    urgent = false,
+    origin: ProbeOrigin = 'forced',
+  ): Promise<ProbeOutcome> {
     const { settings, clock, tracer, newContext, noteCrash } = this.host;
     const slot = await this.acquireSlot(urgent);
     const deadline = new Deadline(settings().timeout_seconds * 1000);
@@ -608,7 +644,7 @@ class SurfaceWorker {
       durationSeconds: (performance.now() - started) / 1000,
       traceId,
     };
-    this.record(completed);
+    this.record(completed, origin);
     return completed;
   }
 
@@ -634,14 +670,20 @@ class SurfaceWorker {
     }
   }
 
-  private record(probe: ProbeOutcome): void {
+  private record(probe: ProbeOutcome, origin: ProbeOrigin): void {
     if (this.retired) return;
     const { deps, noteProbeCompleted } = this.host;
+    this.consecutiveFailures = probe.status === 'up' ? 0 : this.consecutiveFailures + 1;
+    noteProbeCompleted(probe);
+    if (this.needsConfirmation(probe, origin)) {
+      this.holdForConfirmation(probe);
+      return;
+    }
+    this.dropUnconfirmed();
     const previous = this.last;
     this.last = probe;
-    this.consecutiveFailures = probe.status === 'up' ? 0 : this.consecutiveFailures + 1;
+    this.updateMaintenance(probe.code);
     deps.sink.recordProbe(this.labels, probe);
-    noteProbeCompleted(probe);
     // One line per state change keeps 1,000 failing surfaces from flooding the log every interval.
     const changed = !previous || previous.status !== probe.status || previous.code !== probe.code;
     // Unchanged results log at debug; the level check spares building their fields on every probe.
@@ -662,6 +704,52 @@ class SurfaceWorker {
     } else {
       this.log.debug(fields, 'poll_once');
     }
+  }
+
+  /** A scheduled failure of a surface last published UP (or not yet at all), with confirmation on. */
+  private needsConfirmation(probe: ProbeOutcome, origin: ProbeOrigin): boolean {
+    if (origin === 'forced' || probe.status === 'up') return false;
+    if (this.host.settings().confirm_after_seconds === 0) return false;
+    // A stopping worker will not probe again: what it saw last is shown rather than hidden.
+    if (this.loopAbort.signal.aborted) return false;
+    // The second failure in a row is the confirmation, whichever probe brought it.
+    if (this.unconfirmed !== null) return false;
+    return this.last === null || this.last.status === 'up';
+  }
+
+  /** Counts the failure, keeps the published state, and probes again after confirm_after_seconds. */
+  private holdForConfirmation(probe: ProbeOutcome): void {
+    const { deps, settings } = this.host;
+    deps.sink.recordUnconfirmedProbe(this.labels, probe);
+    const timer = setTimeout(() => {
+      this.probeNow(undefined, false, 'confirmation').catch((err: unknown) => {
+        // Cancelled by a stop: nothing to confirm any more.
+        if (!(err instanceof ProbeCancelledError))
+          this.log.error({ event: 'probe_crashed', err }, 'probe_crashed');
+      });
+    }, settings().confirm_after_seconds * 1000);
+    // A confirmation due must not keep the process alive past a shutdown.
+    timer.unref();
+    this.unconfirmed = { probe, timer };
+    // Debug: at 1,000 failing surfaces an info line each would double the state-change lines.
+    this.log.debug(
+      { event: 'poll_once', status: probe.status, error: probe.code, detail: probe.detail },
+      'poll_once: failure, probing again to confirm',
+    );
+  }
+
+  private dropUnconfirmed(): void {
+    if (this.unconfirmed === null) return;
+    clearTimeout(this.unconfirmed.timer);
+    this.unconfirmed = null;
+  }
+
+  /** In a registry window now, or the provider reports the target's own maintenance mode. */
+  private updateMaintenance(publishedCode: string | null): void {
+    const now = this.host.clock.now();
+    this.maintenance =
+      inMaintenance(this.surface.maintenance, now) || publishedCode === MAINTENANCE_MODE_CODE;
+    if (!this.retired) this.host.deps.sink.setMaintenance(this.labels, this.maintenance);
   }
 }
 

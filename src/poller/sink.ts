@@ -1,5 +1,5 @@
 import type { ProbeOutcome } from '../core/result.js';
-import type { SurfaceLabels } from '../core/surface.js';
+import type { SurfaceLabels, SurfaceRouting } from '../core/surface.js';
 import type { RateBudget } from '../providers/contract.js';
 import type { SlotLane, SlotUsage } from './semaphore.js';
 
@@ -9,6 +9,14 @@ import type { SlotLane, SlotUsage } from './semaphore.js';
  */
 export interface PollerSink {
   recordProbe(labels: SurfaceLabels, outcome: ProbeOutcome): void;
+  /**
+   * A failure awaiting its confirming probe: it counts (errors, latency) but the published state
+   * stays as it was, so a single lost probe never reaches the alert rules.
+   */
+  recordUnconfirmedProbe(labels: SurfaceLabels, outcome: ProbeOutcome): void;
+  /** Severity and labels of the surface, for `surface_info`. */
+  setRouting(labels: SurfaceLabels, routing: SurfaceRouting): void;
+  setMaintenance(labels: SurfaceLabels, inMaintenance: boolean): void;
   setWorkerAlive(labels: SurfaceLabels, alive: boolean): void;
   /** The surface left the registry: every series of it goes. */
   removeSurface(labels: SurfaceLabels): void;

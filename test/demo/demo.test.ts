@@ -107,6 +107,28 @@ async function assertEveryPromisedState(banner: Banner): Promise<void> {
   const auth = { authorization: `Bearer ${banner.token}` };
   const status = await fetch(`${banner.base}/api/_internal/poller-status`, { headers: auth });
   assert.equal(status.status, 200);
+  // A ticket surface, team labels and a surface in a maintenance window, in metrics and poller-status.
+  const info = (env: string, surface: string, provider: string, severity: string, team: string) =>
+    samples.get(sampleKey('surface_info', { env, surface, provider, severity, team }));
+  assert.equal(info('staging', 'api-staging', 'heroku_app', 'ticket', 'platform'), 1);
+  assert.equal(info('prod', 'api-prod', 'heroku_app', 'page', 'backend'), 1);
+  assert.equal(info('prod', 'site', 'cloudflare_pages', 'page', 'web'), 1);
+  assert.equal(info('staging', 'console-staging', 'heroku_app', 'page', 'platform'), 1);
+  const inMaintenance = { env: 'prod', surface: 'mockups', provider: 'cloudflare_pages' };
+  assert.equal(samples.get(sampleKey('surface_maintenance', inMaintenance)), 1);
+  assert.equal(
+    samples.get(
+      sampleKey('surface_maintenance', { env: 'prod', surface: 'api-prod', provider: 'heroku_app' }),
+    ),
+    0,
+  );
+  const snapshot = (await status.json()) as {
+    surfaces: Array<{ env: string; surface: string; maintenance: boolean }>;
+  };
+  const maintained = snapshot.surfaces
+    .filter((entry) => entry.maintenance)
+    .map((entry) => `${entry.env}/${entry.surface}`);
+  assert.deepEqual(maintained, ['prod/mockups']);
   const forced = await fetch(`${banner.base}/api/force-poll`, { method: 'POST', headers: auth });
   assert.equal(forced.status, 200);
   const round = (await forced.json()) as {

@@ -150,7 +150,16 @@ describe('/metrics', () => {
       defaultMetrics: true,
       registry: {
         poller: fastPoller,
-        environments: { prod: [{ name: 'api-prod', provider: 'http', url: `${target.url}/health` }] },
+        environments: {
+          prod: [
+            {
+              name: 'api-prod',
+              provider: 'http',
+              url: `${target.url}/health`,
+              labels: { team: 'payments', tier: 'gold' },
+            },
+          ],
+        },
       },
     });
     try {
@@ -158,6 +167,8 @@ describe('/metrics', () => {
       await full.poller.probeOnce('prod/api-prod');
       const { text } = await scrape(full);
       assert.match(text, /process_cpu_seconds_total/);
+      assert.match(text, /^surface_info\{.*severity="page",team="payments",tier="gold"\} 1$/m);
+      assert.match(text, /^surface_maintenance\{.*\} 0$/m);
       const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
       assert.equal(result.status, 0, result.stdout + result.stderr);
       assert.equal((result.stdout + result.stderr).trim(), '', 'promtool reported findings');

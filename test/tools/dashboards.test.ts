@@ -170,6 +170,8 @@ describe('dashboards as models', () => {
       JSON.stringify(panelTitled(model, 'Access enrollment').targets),
       /surface_access_token_enrolled/,
     );
+    assert.match(JSON.stringify(panelTitled(model, 'Severity and labels').targets), /surface_info/);
+    assert.match(JSON.stringify(panelTitled(model, 'Maintenance').targets), /surface_maintenance/);
   });
 
   it('Poller: heartbeat against the 120 s line, throughput, crashes, workers, budgets, CPU and memory', () => {
@@ -190,6 +192,7 @@ describe('dashboards as models', () => {
       'surface_poller_probes_queued',
       'surface_poller_probes_in_flight',
       'surface_poller_slot_wait_seconds_bucket',
+      'surface_error_info',
     ]) {
       assert.ok(exprs.includes(metric), metric);
     }
@@ -261,7 +264,20 @@ describe('dashboards against a real Prometheus scraping the exporter', () => {
               access_token_env: 'CF_ACCESS_SERVICE_TOKEN_HOME',
             },
             { name: 'secure', provider: 'http', url: `${secure.url}/health`, ca_file: secureCa },
-            { name: 'checkout', provider: 'http', url: `${failing.url}/health` },
+            {
+              name: 'checkout',
+              provider: 'http',
+              url: `${failing.url}/health`,
+              labels: { team: 'payments' },
+              maintenance: [
+                {
+                  every: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
+                  at: '00:00',
+                  for_minutes: 10080,
+                  timezone: 'UTC',
+                },
+              ],
+            },
             { name: 'api', provider: 'heroku_app', app: 'dash-api' },
           ],
           staging: [{ name: 'docs', provider: 'cloudflare_pages', project: 'dash-docs' }],

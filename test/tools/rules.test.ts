@@ -13,6 +13,7 @@ import {
   renderAlertsTable,
   renderRuleFile,
   scaleThresholds,
+  UNREACHABLE_CODES,
 } from '../../tools/observability/alerts.js';
 import { GENERATED_FILES, generateAll } from '../../tools/observability/generate.js';
 import { githubAnchors, REPO_ROOT, run } from '../e2e/stack.js';
@@ -54,7 +55,14 @@ describe('alert contract', () => {
   it('gives every alert a severity, a fixed summary, a templated description and a runbook anchor', () => {
     assert.ok(rules.length >= 14);
     for (const rule of rules) {
-      assert.match(rule.labels.severity ?? '', /^(page|ticket)$/, rule.alert);
+      if (rule.labels?.severity === undefined) {
+        // The surface's own severity, joined from surface_info.
+        assert.match(
+          rule.expr,
+          /surface_info\{/,
+          `${rule.alert}: no severity label and no surface_info join`,
+        );
+      } else assert.match(rule.labels.severity, /^(page|ticket)$/, rule.alert);
       assert.doesNotMatch(rule.annotations.summary, /\{\{/, `${rule.alert}: summary must be fixed text`);
       assert.match(rule.annotations.description, /\{\{/, `${rule.alert}: description must be templated`);
       assert.equal(
@@ -86,20 +94,22 @@ describe('alert contract', () => {
 
   it('covers what the runbook asks for, with its thresholds', () => {
     const byName = new Map(rules.map((rule) => [rule.alert, rule]));
-    const expect = (name: string, severity: string, pattern: RegExp) => {
+    const expect = (name: string, severity: string | undefined, pattern: RegExp) => {
       const rule = byName.get(name);
       assert.ok(rule, `missing alert ${name}`);
-      assert.equal(rule.labels.severity, severity, name);
+      assert.equal(rule.labels?.severity, severity, name);
       assert.match(`${rule.expr} for:${rule.for}`, pattern, name);
     };
     expect('SurfacePollerHeartbeatStale', 'page', /> 120 for:undefined/);
     expect('SurfaceExporterDown', 'page', /absent\(up\{job="surface-exporter"\}\)/);
     expect('SurfaceWorkerDead', 'ticket', /for:5m/);
-    expect('SurfaceDown', 'page', /status="down".*for:2m/s);
+    expect('SurfaceDown', undefined, /status="down".*for:1m/s);
+    expect('SurfaceUnreachable', undefined, /health_http_5\.\..*for:1m/s);
+    expect('SurfaceExporterBlind', 'page', />= 0\.8\n.*>= 3.*for:1m/s);
     expect('SurfaceDegraded', 'ticket', /status="degraded".*for:5m/s);
     expect('SurfaceCheckStale', 'ticket', /surface_last_check_timestamp_seconds.*> 120/s);
     expect('SurfaceCredentialsMissing', 'ticket', /surface_credential_missing.*for:5m/s);
-    assert.equal(byName.get('SurfaceCredentialsMissing')?.labels.code, 'skipped_credentials');
+    assert.equal(byName.get('SurfaceCredentialsMissing')?.labels?.code, 'skipped_credentials');
     expect('SurfaceAccessGateRejecting', 'ticket', /code=~"access_gate_redirect\|access_denied"/);
     expect('PagesDeployStuckBuilding', 'ticket', /> 600\)/);
     expect('PagesDeployFailed', 'ticket', /deploy_failure/);
@@ -109,7 +119,7 @@ describe('alert contract', () => {
       'ticket',
       /\/ on \(provider\) max by \(provider\) \(surface_provider_rate_limit_quota\{[^}]*provider="heroku"\}\) < 0\.1.*provider="cloudflare"\}\) < 0\.1/s,
     );
-    expect('SurfaceProbesCrashing', 'ticket', /probe_crashed.*> 0 for:10m/s);
+    expect('SurfaceProbesCrashing', 'ticket', /probe_crashed.*> 0\n.*for:10m/s);
     expect('SurfaceExporterConfigReloadFailed', 'ticket', /surface_exporter_config_last_reload_successful/);
     expect('SurfacePollerQueueBacklog', 'ticket', /surface_poller_probes_queued.*> 0 for:10m/s);
   });
@@ -138,8 +148,40 @@ describe('alert contract', () => {
   it('renders the README alerts table with every alert and its runbook link', () => {
     const table = renderAlertsTable();
     for (const definition of alertDefinitions()) {
-      assert.ok(table.includes(`| \`${definition.name}\` | ${definition.severity} |`), definition.name);
+      const severity = definition.severity === 'surface' ? "the surface's" : definition.severity;
+      assert.ok(table.includes(`| \`${definition.name}\` | ${severity}`), definition.name);
       assert.ok(table.includes(`docs/runbook.md#${definition.name.toLowerCase()}`));
+    }
+  });
+});
+
+describe('the cannot-reach-or-serve family', () => {
+  const rules = buildRuleFile().groups.flatMap((group) => group.rules);
+  it('names only codes the providers declare, and its network part is what blindness counts', () => {
+    const families = new Set(ERROR_CODE_DOCS.map((doc) => doc.code.replace('<status>', '5xx')));
+    for (const member of UNREACHABLE_CODES) assert.ok(families.has(member.code), member.code);
+    assert.deepEqual(
+      UNREACHABLE_CODES.filter((member) => member.network)
+        .map((member) => member.code)
+        .sort(),
+      ['connection_error', 'health_no_response', 'probe_timeout', 'tls_error'],
+    );
+  });
+
+  it('is listed in the README', async () => {
+    const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+    for (const member of UNREACHABLE_CODES) assert.ok(readme.includes(`\`${member.code}\``), member.code);
+  });
+
+  it('every per-surface alert joins surface_info and is quiet in maintenance', () => {
+    for (const rule of rules) {
+      if (!/by \(env, surface/.test(rule.expr)) continue;
+      assert.match(rule.expr, /surface_info\{/, rule.alert);
+      assert.match(
+        rule.expr,
+        /unless on \(env, surface\) \(max by \(env, surface\) \(surface_maintenance/,
+        rule.alert,
+      );
     }
   });
 });

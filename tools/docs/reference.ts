@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { VARIABLE_DOCS } from '../../src/app/settings.js';
-import { lifecycleSchema, pollerSchema } from '../../src/config/schema.js';
+import { environmentDefaultsSchema, lifecycleSchema, pollerSchema } from '../../src/config/schema.js';
+import { maintenanceWindow } from '../../src/core/maintenance.js';
 import { ExporterMetrics } from '../../src/metrics/metrics.js';
 import { ERROR_CODE_DOCS, PROVIDER_FAMILIES, surfaceSchema } from '../../src/providers/index.js';
 import { renderAlertsTable } from '../observability/alerts.js';
@@ -70,6 +71,11 @@ export function renderConfigReference(): string {
   rows.push(
     '| `environments.<env>` | list | required | Surfaces of one environment (`env` label); `SURFACE_ENV` limits a run to one. |',
   );
+  rows.push(
+    ...fieldRows(environmentDefaultsSchema.shape as Record<string, z.ZodType>, 'environment_defaults.<env>.'),
+  );
+  rows.push('| **a `maintenance` window** (surface or environment) | | | |');
+  rows.push(...fieldRows(maintenanceWindow.shape as Record<string, z.ZodType>, 'maintenance[].'));
   for (const variant of surfaceSchema.options) {
     const shape = variant.shape as Record<string, z.ZodType>;
     const provider = describeField(shape.provider as z.ZodType).type;

@@ -18,8 +18,26 @@ export interface AlertThresholds {
   exporterReplicaDownForSeconds: number;
   /** The worker backoff tops out at 300 s: dead for longer than one full backoff means it is not coming back. */
   workerDeadForSeconds: number;
-  /** Four 30 s polls in a row: one lost health check or a dyno restart is over well before. */
+  /**
+   * Two more 30 s polls after the confirming probe: a single lost probe never reaches Prometheus
+   * (confirmation), and a dyno restart or a deploy's swap is over within a minute.
+   */
   surfaceDownForSeconds: number;
+  /**
+   * As for DOWN: the confirmation already absorbed a lost probe, and one minute covers a restart.
+   * Detection (up to one interval), confirmation (5 s), scrape, this, evaluation and Alertmanager's
+   * group_wait then page about two minutes after the site dies, within the three-minute target.
+   */
+  surfaceUnreachableForSeconds: number;
+  /**
+   * A whole egress outage is at least as sure as one site's: same minute. The per-surface alerts it
+   * suppresses are suppressed from the first evaluation the condition holds, not after this.
+   */
+  exporterBlindForSeconds: number;
+  /** Share of one replica's surfaces failing with network codes at once that means the replica is blind. */
+  blindFraction: number;
+  /** Below three surfaces a "share" is one or two sites, which can really be down together: they page. */
+  blindMinSurfaces: number;
   /** A ticket, not a page: ten polls in a row rule out a blip, a restart or a short provider hiccup. */
   surfaceDegradedForSeconds: number;
   /** A reload or a deploy can briefly run without a variable; five minutes means it is really missing. */
@@ -76,7 +94,11 @@ export const ALERT_THRESHOLDS: AlertThresholds = {
   exporterDownForSeconds: 120,
   exporterReplicaDownForSeconds: 600,
   workerDeadForSeconds: 300,
-  surfaceDownForSeconds: 120,
+  surfaceDownForSeconds: 60,
+  surfaceUnreachableForSeconds: 60,
+  exporterBlindForSeconds: 60,
+  blindFraction: 0.8,
+  blindMinSurfaces: 3,
   surfaceDegradedForSeconds: 300,
   credentialsMissingForSeconds: 300,
   accessGateRejectingForSeconds: 300,
@@ -158,10 +180,13 @@ export const DEFAULT_ALERT_OPTIONS: AlertOptions = {
 
 export type Severity = 'page' | 'ticket';
 
-/** One alert with what the README table and the runbook say about it. */
+/**
+ * One alert with what the README table and the runbook say about it. `surface`: the severity
+ * comes from the surface's `surface_info` (its registry `severity`), so a ticket surface never pages.
+ */
 export interface AlertDefinition {
   name: string;
-  severity: Severity;
+  severity: Severity | 'surface';
   /** When it fires, in words, for the README table. */
   firesWhen: string;
   /** Seconds the condition must hold; 0 when the threshold is itself an age. */
@@ -177,7 +202,7 @@ export interface PrometheusAlertingRule {
   alert: string;
   expr: string;
   for?: string;
-  labels: Record<string, string>;
+  labels?: Record<string, string>;
   annotations: { summary: string; description: string; runbook_url: string };
 }
 
@@ -195,6 +220,31 @@ const CODES_WITH_OWN_ALERT = [
   'deploy_failure',
   'probe_crashed',
 ] as const;
+
+/** A code, or a family of HTTP statuses, and the provider it is limited to. */
+export interface CodeFamilyMember {
+  /** As the README lists it, e.g. `health_http_5xx`. */
+  code: string;
+  /** The PromQL regex of the code label. */
+  pattern: string;
+  /** Only this provider's surfaces: other providers use the same code for their API, not the site. */
+  provider?: string;
+  /** Failed below HTTP: what a replica whose own network or DNS broke sees on every surface. */
+  network: boolean;
+}
+
+/**
+ * THE "cannot reach or serve" family: SurfaceUnreachable pages on it, SurfaceDegraded leaves it out,
+ * and its network-level part is what SurfaceExporterBlind counts. The README lists it from here.
+ */
+export const UNREACHABLE_CODES: readonly CodeFamilyMember[] = [
+  { code: 'health_no_response', pattern: 'health_no_response', network: true },
+  { code: 'probe_timeout', pattern: 'probe_timeout', network: true },
+  { code: 'connection_error', pattern: 'connection_error', network: true },
+  { code: 'tls_error', pattern: 'tls_error', network: true },
+  { code: 'health_http_5xx', pattern: 'health_http_5..', network: false },
+  { code: 'http_5xx', pattern: 'http_5..', provider: 'infisical', network: false },
+];
 
 /** The alert definitions, thresholds and job selector applied. */
 export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS): AlertDefinition[] {
@@ -223,6 +273,21 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
     },
     ...shardAlerts(options),
     {
+      name: 'SurfaceExporterBlind',
+      severity: 'page',
+      firesWhen: `at least ${t.blindFraction * 100} % and at least ${t.blindMinSurfaces} of one replica's surfaces fail with network-level codes (${UNREACHABLE_CODES.filter(
+        (member) => member.network,
+      )
+        .map((member) => `\`${member.code}\``)
+        .join(
+          ', ',
+        )}) for ${humanDuration(t.exporterBlindForSeconds)}; that replica's SurfaceUnreachable and SurfaceDown stay quiet meanwhile`,
+      forSeconds: t.exporterBlindForSeconds,
+      expr: q.blindReplicas(t),
+      summary: 'A surface-exporter replica cannot reach most of its surfaces: its own network is broken.',
+      description: `{{ $labels.instance }} sees {{ $value | humanizePercentage }} of its surfaces fail below HTTP (no response, timeout, connection or TLS error) for ${humanDuration(t.exporterBlindForSeconds)}: its egress, DNS or proxy is broken, not the sites. Its per-surface SurfaceUnreachable and SurfaceDown pages are held back meanwhile.`,
+    },
+    {
       name: 'SurfacePollerHeartbeatStale',
       severity: 'page',
       firesWhen: `no probe has completed in an environment (on one shard) for more than ${humanDuration(t.heartbeatStaleSeconds)}`,
@@ -236,16 +301,47 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       severity: 'ticket',
       firesWhen: `a surface's worker loop has been dead for ${humanDuration(t.workerDeadForSeconds)}`,
       forSeconds: t.workerDeadForSeconds,
-      expr: `(max by (env, surface, provider) (surface_worker_alive{${options.jobSelector}}) == 0)\n${q.unlessHeartbeatStale(t)}`,
+      expr: q.perSurface(
+        `(max by (env, surface, provider) (surface_worker_alive{${options.jobSelector}}) == 0)\n${q.unlessHeartbeatStale(t)}`,
+      ),
       summary: "A surface's worker loop is dead.",
       description: `The worker of ${surface} has been dead for ${humanDuration(t.workerDeadForSeconds)}, one full maximum backoff, so it is not restarting by itself. Current code: ${currentCode}.`,
     },
     {
+      name: 'SurfaceUnreachable',
+      severity: 'surface',
+      firesWhen: `a surface's current code says it cannot be reached or cannot serve (${UNREACHABLE_CODES.map((member) => `\`${member.code}\``).join(', ')}) for ${humanDuration(t.surfaceUnreachableForSeconds)}`,
+      forSeconds: t.surfaceUnreachableForSeconds,
+      expr: q.perSurface(
+        [
+          '# 1 where a replica sees a cannot-reach-or-serve code, 0 where it sees anything else; every',
+          "# replica must see it (min), so one replica's network does not page. Blind replicas do not count.",
+          'min by (env, surface, provider) (',
+          '  (',
+          `    (surface_up{${options.jobSelector}} * 0 + 1 and on (job, instance, env, surface) (${q.unreachable()}))`,
+          `    or surface_up{${options.jobSelector}} * 0`,
+          '  )',
+          indent(q.unlessBlind(t), '  '),
+          ') == 1',
+        ].join('\n'),
+      ),
+      summary: 'A surface cannot be reached or cannot serve.',
+      description: `${surface} has answered with a cannot-reach-or-serve code for ${humanDuration(t.surfaceUnreachableForSeconds)}, confirmed by a second probe. Current code: ${currentCode}.`,
+    },
+    {
       name: 'SurfaceDown',
-      severity: 'page',
+      severity: 'surface',
       firesWhen: `a surface is DOWN for ${humanDuration(t.surfaceDownForSeconds)}`,
       forSeconds: t.surfaceDownForSeconds,
-      expr: `# Every replica that probes the surface must see it DOWN: one replica's network does not page.\nmin by (env, surface, provider) (surface_status{${options.jobSelector}, status="down"}) == 1`,
+      expr: q.perSurface(
+        [
+          "# Every replica that probes the surface must see it DOWN: one replica's network does not page.",
+          'min by (env, surface, provider) (',
+          `  surface_status{${options.jobSelector}, status="down"}`,
+          indent(q.unlessBlind(t), '  '),
+          ') == 1',
+        ].join('\n'),
+      ),
       summary: 'A surface is DOWN.',
       description: `${surface} has been DOWN for ${humanDuration(t.surfaceDownForSeconds)}. Current code: ${currentCode}.`,
     },
@@ -254,16 +350,21 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       severity: 'ticket',
       firesWhen: `a surface is DEGRADED for ${humanDuration(t.surfaceDegradedForSeconds)} with a code that has no alert of its own (the code is a label)`,
       forSeconds: t.surfaceDegradedForSeconds,
-      expr: [
-        `(\n${indent(q.currentCode(`code!~"${CODES_WITH_OWN_ALERT.join('|')}"`))}`,
-        '  # Pages projects missing from the account have PagesProjectNotFound.',
-        `  unless on (env, surface) surface_error_info{${options.jobSelector}, provider="cloudflare_pages", code="http_404"}`,
-        ...q.unlessRateBudgetLow(t),
-        ...q.unlessCredentialCause().map((line) => `  ${line}`),
-        ')',
-        'and on (env, surface, provider)',
-        `(min by (env, surface, provider) (surface_status{${options.jobSelector}, status="degraded"}) == 1)`,
-      ].join('\n'),
+      expr: q.perSurface(
+        [
+          `(\n${indent(q.currentCode(`code!~"${CODES_WITH_OWN_ALERT.join('|')}"`))}`,
+          '  # Pages projects missing from the account have PagesProjectNotFound.',
+          `  unless on (env, surface) surface_error_info{${options.jobSelector}, provider="cloudflare_pages", code="http_404"}`,
+          '  # Cannot-reach-or-serve codes have SurfaceUnreachable.',
+          `  unless on (env, surface, code) (${q.unreachable()})`,
+          ...q.unlessRateBudgetLow(t),
+          ...q.unlessCredentialCause().map((line) => `  ${line}`),
+          ')',
+          'and on (env, surface, provider)',
+          `(min by (env, surface, provider) (surface_status{${options.jobSelector}, status="degraded"}) == 1)`,
+        ].join('\n'),
+        ['code'],
+      ),
       summary: 'A surface is DEGRADED.',
       description: `${surface} has been DEGRADED for ${humanDuration(t.surfaceDegradedForSeconds)} with code {{ $labels.code }}.`,
     },
@@ -272,19 +373,21 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       severity: 'ticket',
       firesWhen: `a surface was last checked more than ${humanDuration(t.surfaceCheckStaleSeconds)} ago while the poller checks the others`,
       forSeconds: 0,
-      expr: [
-        `(time() - max by (env, surface, provider) (surface_last_check_timestamp_seconds{${options.jobSelector}}) > ${t.surfaceCheckStaleSeconds})`,
-        '# Only a surface the poller left behind: when the whole poller stalls every surface falls behind',
-        '# together, this stays under the limit, and SurfacePollerHeartbeatStale is the alert.',
-        'and on (env, surface) (',
-        indent(q.latestProbeByEnv()),
-        '  - on (env, shard) group_right ()',
-        `  max by (env, shard, surface) (surface_last_check_timestamp_seconds{${options.jobSelector}})`,
-        `  > ${t.surfaceCheckStaleSeconds}`,
-        ')',
-        '# A dead worker has SurfaceWorkerDead.',
-        `unless on (env, surface) (max by (env, surface) (surface_worker_alive{${options.jobSelector}}) == 0)`,
-      ].join('\n'),
+      expr: q.perSurface(
+        [
+          `(time() - max by (env, surface, provider) (surface_last_check_timestamp_seconds{${options.jobSelector}}) > ${t.surfaceCheckStaleSeconds})`,
+          '# Only a surface the poller left behind: when the whole poller stalls every surface falls behind',
+          '# together, this stays under the limit, and SurfacePollerHeartbeatStale is the alert.',
+          'and on (env, surface) (',
+          indent(q.latestProbeByEnv()),
+          '  - on (env, shard) group_right ()',
+          `  max by (env, shard, surface) (surface_last_check_timestamp_seconds{${options.jobSelector}})`,
+          `  > ${t.surfaceCheckStaleSeconds}`,
+          ')',
+          '# A dead worker has SurfaceWorkerDead.',
+          `unless on (env, surface) (max by (env, surface) (surface_worker_alive{${options.jobSelector}}) == 0)`,
+        ].join('\n'),
+      ),
       summary: 'A surface has not been checked recently.',
       description: `${surface} was last checked {{ $value | humanizeDuration }} ago (limit ${humanDuration(t.surfaceCheckStaleSeconds)}) while the poller checks the other surfaces; its tile is stale. Current code: ${currentCode}.`,
     },
@@ -293,7 +396,10 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       severity: 'ticket',
       firesWhen: `a surface reports \`skipped_credentials\` for ${humanDuration(t.credentialsMissingForSeconds)}`,
       forSeconds: t.credentialsMissingForSeconds,
-      expr: `max by (env, surface, provider, variable) (surface_credential_missing{${options.jobSelector}})`,
+      expr: q.perSurface(
+        `max by (env, surface, provider, variable) (surface_credential_missing{${options.jobSelector}})`,
+        ['variable'],
+      ),
       extraLabels: { code: 'skipped_credentials' },
       summary: 'A surface is not probed: a credential variable is missing.',
       description: `${surface} has reported skipped_credentials for ${humanDuration(t.credentialsMissingForSeconds)}: no request is sent until {{ $labels.variable }} is set (Access tokens as client_id:client_secret), then reload. \`surface-exporter list\` shows every unset variable.`,
@@ -303,12 +409,15 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       severity: 'ticket',
       firesWhen: `Cloudflare Access stops a surface's probe (\`access_gate_redirect\` or \`access_denied\`) for ${humanDuration(t.accessGateRejectingForSeconds)}`,
       forSeconds: t.accessGateRejectingForSeconds,
-      expr: [
-        q.anyReplicaCode('code=~"access_gate_redirect|access_denied"'),
-        ...q.unlessCredentialCause(),
-        '# A token the watch sees outside every Service Auth policy has AccessServiceTokenNotEnrolled.',
-        `unless on (env, surface) (max by (env, surface) (surface_access_token_enrolled{${options.jobSelector}}) == 0)`,
-      ].join('\n'),
+      expr: q.perSurface(
+        [
+          q.anyReplicaCode('code=~"access_gate_redirect|access_denied"'),
+          ...q.unlessCredentialCause(),
+          '# A token the watch sees outside every Service Auth policy has AccessServiceTokenNotEnrolled.',
+          `unless on (env, surface) (max by (env, surface) (surface_access_token_enrolled{${options.jobSelector}}) == 0)`,
+        ].join('\n'),
+        ['code'],
+      ),
       summary: "Cloudflare Access is rejecting the probe's service token.",
       description: `${surface} has been stopped by Cloudflare Access ({{ $labels.code }}) for ${humanDuration(t.accessGateRejectingForSeconds)}: the service token is missing from a Service Auth policy of the application, was revoked, or the surface points at a gated URL.`,
     },
@@ -317,10 +426,12 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       severity: 'ticket',
       firesWhen: `the newest Pages deployment has been building for more than ${humanDuration(t.deployBuildingSeconds)}`,
       forSeconds: 0,
-      expr: [
-        `(time() - max by (env, surface, provider) (surface_deployment_started_timestamp_seconds{${options.jobSelector}}) > ${t.deployBuildingSeconds})`,
-        `and on (env, surface) ${q.anyReplicaCode('code="deploy_building"')}`,
-      ].join('\n'),
+      expr: q.perSurface(
+        [
+          `(time() - max by (env, surface, provider) (surface_deployment_started_timestamp_seconds{${options.jobSelector}}) > ${t.deployBuildingSeconds})`,
+          `and on (env, surface) ${q.anyReplicaCode('code="deploy_building"')}`,
+        ].join('\n'),
+      ),
       extraLabels: { code: 'deploy_building' },
       summary: 'A Cloudflare Pages deployment has been building for too long.',
       description: `The newest deployment of ${surface} was created {{ $value | humanizeDuration }} ago and is still building (limit ${humanDuration(t.deployBuildingSeconds)}): cancel and retrigger it.`,
@@ -330,7 +441,7 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       severity: 'ticket',
       firesWhen: `the newest Pages deployment has failed for ${humanDuration(t.deployFailedForSeconds)}`,
       forSeconds: t.deployFailedForSeconds,
-      expr: q.anyReplicaCode('code="deploy_failure"'),
+      expr: q.perSurface(q.anyReplicaCode('code="deploy_failure"'), ['code']),
       summary: 'A Cloudflare Pages deployment failed.',
       description: `The newest deployment of ${surface} has failed ({{ $labels.code }}) for ${humanDuration(t.deployFailedForSeconds)}; the previous deployment is still served. Read the build log, fix, and retry.`,
     },
@@ -339,7 +450,7 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       severity: 'ticket',
       firesWhen: `a Pages project in the registry is not in the account (\`http_404\`) for ${humanDuration(t.pagesProjectNotFoundForSeconds)}`,
       forSeconds: t.pagesProjectNotFoundForSeconds,
-      expr: q.anyReplicaCode('provider="cloudflare_pages", code="http_404"'),
+      expr: q.perSurface(q.anyReplicaCode('provider="cloudflare_pages", code="http_404"'), ['code']),
       summary: 'A Cloudflare Pages project in the registry does not exist.',
       description: `${surface} has answered {{ $labels.code }} (project not in the account) for ${humanDuration(t.pagesProjectNotFoundForSeconds)}: correct the project name or remove the registry entry.`,
     },
@@ -357,7 +468,10 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       severity: 'ticket',
       firesWhen: `a surface's probe has thrown (\`probe_crashed\`) throughout ${humanDuration(t.probesCrashingForSeconds)}`,
       forSeconds: t.probesCrashingForSeconds,
-      expr: `sum by (env, surface, provider, code) (rate(surface_probe_errors_total{${options.jobSelector}, code="probe_crashed"}[${promDuration(t.probeCrashRateWindowSeconds)}])) > 0`,
+      expr: q.perSurface(
+        `sum by (env, surface, provider, code) (rate(surface_probe_errors_total{${options.jobSelector}, code="probe_crashed"}[${promDuration(t.probeCrashRateWindowSeconds)}])) > 0`,
+        ['code'],
+      ),
       summary: "A surface's probe keeps crashing.",
       description: `The probe of ${surface} has thrown ({{ $labels.code }}) throughout the last ${humanDuration(t.probesCrashingForSeconds)}. This is a bug: grep the logs for probe_crashed and file the stack.`,
     },
@@ -379,7 +493,7 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       summary: 'Probes wait for a concurrency slot.',
       description: `{{ $labels.instance }} has had probes waiting for a slot for ${humanDuration(t.probeQueueBacklogForSeconds)} ({{ $value }} now): poller.concurrency is too small for the registry, so probes start up to one timeout late. Raise poller.concurrency or remove the surfaces that time out.`,
     },
-    ...certificateAlerts(options),
+    ...certificateAlerts(options, q),
     ...credentialAlerts(options, q),
     {
       name: 'SurfaceAccessGateMissing',
@@ -398,7 +512,7 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
  * Certificate expiry from the chain a surface's own HTTPS target presented. The earliest replica's
  * view counts: a replica still reaching an old edge certificate is the one that will fail first.
  */
-function certificateAlerts(options: AlertOptions): AlertDefinition[] {
+function certificateAlerts(options: AlertOptions, q: Queries): AlertDefinition[] {
   const t = options.thresholds;
   const surface = '{{ $labels.env }}/{{ $labels.surface }} ({{ $labels.provider }})';
   const left = `(min by (env, surface, provider) (surface_tls_cert_expiry_timestamp_seconds{${options.jobSelector}}) - time())`;
@@ -410,17 +524,18 @@ function certificateAlerts(options: AlertOptions): AlertDefinition[] {
       severity: 'ticket',
       firesWhen: `a certificate in a surface's chain expires in less than ${t.certificateTicketDays} days (and at least ${t.certificatePageDays}), for ${humanDuration(t.certificateExpiringForSeconds)}`,
       forSeconds: t.certificateExpiringForSeconds,
-      expr: `${left} < ${ticketSeconds}\n# Closer than that, SurfaceCertificateExpiring takes over.\nand ${left} >= ${pageSeconds}`,
+      expr: q.perSurface(
+        `${left} < ${ticketSeconds}\n# Closer than that, SurfaceCertificateExpiring takes over.\nand ${left} >= ${pageSeconds}`,
+      ),
       summary: `A surface’s TLS certificate expires within ${t.certificateTicketDays} days.`,
       description: `A certificate in the chain of ${surface} expires in {{ $value | humanizeDuration }}: automatic renewal has not happened. \`surface-exporter probe ENV/SURFACE\` shows the leaf and its issuer.`,
     },
     {
       name: 'SurfaceCertificateExpiring',
-      // The surface's own severity once surface_info carries one; until then every surface pages.
-      severity: 'page',
+      severity: 'surface',
       firesWhen: `a certificate in a surface's chain expires in less than ${t.certificatePageDays} days, for ${humanDuration(t.certificateExpiringForSeconds)}`,
       forSeconds: t.certificateExpiringForSeconds,
-      expr: `${left} < ${pageSeconds}`,
+      expr: q.perSurface(`${left} < ${pageSeconds}`),
       summary: 'A surface’s TLS certificate is about to expire.',
       description: `A certificate in the chain of ${surface} expires in {{ $value | humanizeDuration }}; after that every client refuses the connection. Renew it now (runbook: Heroku ACM, Cloudflare edge, private CA).`,
     },
@@ -546,7 +661,8 @@ export function buildRuleFile(options: AlertOptions = DEFAULT_ALERT_OPTIONS): Pr
       expr: definition.expr,
       // Right after `expr`, where people look for it; absent when the threshold is itself an age.
       ...(definition.forSeconds > 0 ? { for: promDuration(definition.forSeconds) } : {}),
-      labels: { severity: definition.severity, ...definition.extraLabels },
+      // A rule label overrides the expression's: a `surface` severity must come from the expression alone.
+      ...ruleLabels(definition),
       annotations: {
         summary: definition.summary,
         description: definition.description,
@@ -555,6 +671,14 @@ export function buildRuleFile(options: AlertOptions = DEFAULT_ALERT_OPTIONS): Pr
     }),
   );
   return { groups: [{ name: 'surface-exporter', rules }] };
+}
+
+function ruleLabels(definition: AlertDefinition): { labels?: Record<string, string> } {
+  const labels = {
+    ...(definition.severity === 'surface' ? {} : { severity: definition.severity }),
+    ...definition.extraLabels,
+  };
+  return Object.keys(labels).length > 0 ? { labels } : {};
 }
 
 export function renderRuleFile(options: AlertOptions = DEFAULT_ALERT_OPTIONS): string {
@@ -584,7 +708,9 @@ export function scaleThresholds(thresholds: AlertThresholds, factor: number): Al
 export function renderAlertsTable(options: AlertOptions = DEFAULT_ALERT_OPTIONS): string {
   const rows = alertDefinitions(options).map((definition) => {
     const link = `[runbook](docs/runbook.md#${definition.name.toLowerCase()})`;
-    return `| \`${definition.name}\` | ${definition.severity} | ${definition.firesWhen} | ${link} |`;
+    const severity =
+      definition.severity === 'surface' ? "the surface's (`page` by default)" : definition.severity;
+    return `| \`${definition.name}\` | ${severity} | ${definition.firesWhen} | ${link} |`;
   });
   return ['| Alert | Severity | Fires when | Runbook |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }
@@ -631,6 +757,58 @@ class Queries {
       `  (surface_last_check_timestamp_seconds{${this.job}} == on (env, surface) group_left () max by (env, surface) (surface_last_check_timestamp_seconds{${this.job}}))`,
       ')',
     ].join('\n');
+  }
+
+  /**
+   * A per-surface condition (one series per env, surface, provider), with the surface's severity and
+   * labels joined from surface_info so Alertmanager can route by team, and nothing for a surface in
+   * maintenance. `carry`: labels of the condition kept on the alert (the code, the variable).
+   */
+  perSurface(condition: string, carry: string[] = []): string {
+    return [
+      "# The surface's severity and registry labels, once whatever the number of replicas.",
+      `max without (job, instance, shard) (surface_info{${this.job}})`,
+      `* on (env, surface, provider) group_left (${carry.join(', ')}) (`,
+      indent(condition),
+      ')',
+      '# No per-surface alert for a surface in a maintenance window or in its provider’s maintenance mode.',
+      `unless on (env, surface) (max by (env, surface) (surface_maintenance{${this.job}}) == 1)`,
+    ].join('\n');
+  }
+
+  /** The series of surface_error_info whose code is in the cannot-reach-or-serve family. */
+  unreachable(onlyNetwork = false): string {
+    const members = UNREACHABLE_CODES.filter((member) => !onlyNetwork || member.network);
+    const byProvider = new Map<string, string[]>();
+    for (const member of members) {
+      const key = member.provider ?? '';
+      byProvider.set(key, [...(byProvider.get(key) ?? []), member.pattern]);
+    }
+    return [...byProvider]
+      .map(([provider, patterns]) => {
+        const providerMatcher = provider ? `, provider="${provider}"` : '';
+        return `surface_error_info{${this.job}${providerMatcher}, code=~"${patterns.join('|')}"}`;
+      })
+      .join(' or ');
+  }
+
+  /**
+   * Replicas (job, instance) that see most of their surfaces fail below HTTP, the value being that
+   * share. Surfaces in maintenance do not count as failing: a planned outage is not blindness.
+   */
+  blindReplicas(t: AlertThresholds): string {
+    const failing = `(${this.unreachable(true)}) unless on (job, instance, env, surface) (surface_maintenance{${this.job}} == 1)`;
+    return [
+      `count by (job, instance) (${failing})`,
+      `/ count by (job, instance) (surface_info{${this.job}})`,
+      `>= ${t.blindFraction}`,
+      `and count by (job, instance) (${failing}) >= ${t.blindMinSurfaces}`,
+    ].join('\n');
+  }
+
+  /** Drops a blind replica's series: SurfaceExporterBlind is the one page for that cause. */
+  unlessBlind(t: AlertThresholds): string {
+    return `# A blind replica has SurfaceExporterBlind.\nunless on (job, instance) (\n${indent(this.blindReplicas(t))}\n)`;
   }
 
   /** Surfaces where any replica sees the code: these codes come from configuration a replica can lack alone. */
@@ -700,7 +878,7 @@ class Queries {
   /** Go template for annotations: the surface's current code(s), looked up at evaluation time. */
   currentCodeTemplate(): string {
     const query = `max by (code) (surface_error_info{${this.job}, env=%q, surface=%q})`;
-    return `{{ with printf \`${query}\` $labels.env $labels.surface | query }}{{ range $i, $s := . }}{{ if $i }}, {{ end }}{{ $s.Labels.code }}{{ end }}{{ else }}none{{ end }}`;
+    return `{{ with printf \`${query}\` $labels.env $labels.surface | query }}{{ range $i, $s := sortByLabel "code" . }}{{ if $i }}, {{ end }}{{ $s.Labels.code }}{{ end }}{{ else }}none{{ end }}`;
   }
 }
 

@@ -11,6 +11,7 @@ import {
   DEFAULT_JOB_SELECTOR,
   DEFAULT_RUNBOOK_BASE_URL,
   PROVIDER_RATE_BUDGETS,
+  UNREACHABLE_CODES,
 } from './alerts.js';
 
 export interface DashboardOptions {
@@ -261,6 +262,48 @@ function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
         .mergeValues(true)
         .height(8)
         .span(12),
+    )
+    .withRow(new dashboard.RowBuilder('Routing'))
+    .withPanel(
+      new table.PanelBuilder()
+        .title('Severity and labels')
+        .description(
+          'surface_info: each surface’s severity (a ticket surface never pages) and the registry labels its alerts carry for routing.',
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(`max without (job, instance) (surface_info{${f}})`, '')
+            .format(prometheus.PromQueryFormat.Table)
+            .instant(),
+        )
+        .withTransformation({
+          id: 'organize',
+          options: { excludeByName: { Time: true, Value: true, __name__: true } },
+        })
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new statetimeline.PanelBuilder()
+        .title('Maintenance')
+        .description(
+          'In a maintenance window or the provider’s maintenance mode: probed as usual, but no per-surface alert fires.',
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(query(`max by (env, surface) (surface_maintenance{${f}})`, '{{surface}} ({{env}})'))
+        .mappings([
+          {
+            type: dashboard.MappingType.ValueToText,
+            options: {
+              '0': { text: 'in service', color: 'transparent', index: 0 },
+              '1': { text: 'maintenance', color: 'blue', index: 1 },
+            },
+          },
+        ])
+        .showValue(common.VisibilityMode.Never)
+        .mergeValues(true)
+        .height(8)
+        .span(12),
     );
   credentialPanels(builder, options);
 
@@ -372,6 +415,49 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
           new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
             { value: null, color: 'green' },
             { value: heartbeatStale, color: 'red' },
+          ]),
+        )
+        .thresholdsStyle(
+          new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Line),
+        )
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Failing surfaces per replica')
+        .description(
+          `Share of each replica’s surfaces failing below HTTP (${UNREACHABLE_CODES.filter(
+            (member) => member.network,
+          )
+            .map((member) => member.code)
+            .join(
+              ', ',
+            )}), maintenance aside. Past the red line (${options.thresholds.blindFraction * 100} %, and at least ${options.thresholds.blindMinSurfaces} surfaces) SurfaceExporterBlind pages: the replica’s own network is broken.`,
+        )
+        .datasource(prometheusDatasource)
+        .withTarget(
+          query(
+            [
+              `(count by (instance) (surface_error_info{${p}, code=~"${UNREACHABLE_CODES.filter(
+                (member) => member.network,
+              )
+                .map((member) => member.pattern)
+                .join('|')}"} unless on (job, instance, env, surface) (surface_maintenance{${p}} == 1))`,
+              '# 0 rather than no data for a replica that sees nothing failing.',
+              `or 0 * count by (instance) (surface_info{${p}}))`,
+              `/ count by (instance) (surface_info{${p}})`,
+            ].join('\n'),
+            '{{instance}}',
+          ),
+        )
+        .unit('percentunit')
+        .min(0)
+        .max(1)
+        .thresholds(
+          new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
+            { value: null, color: 'green' },
+            { value: options.thresholds.blindFraction, color: 'red' },
           ]),
         )
         .thresholdsStyle(
