@@ -73,7 +73,8 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
     help: 'Time one probe of a surface took, all of its HTTP calls included.',
     type: 'histogram',
     labelNames: SURFACE_LABELS,
-    render: (state, format) => (state.observed ? renderHistogram(state, format) : ''),
+    // From the first probe on, confirmed or not: latency and errors count every attempt.
+    render: (state, format) => (state.durationCount > 0 ? renderHistogram(state, format) : ''),
   },
   {
     name: 'surface_probe_errors_total',

@@ -86,6 +86,14 @@ describe('confirmation before a state change', () => {
         samples.get(sampleKey('surface_error_info', { ...WWW, code: 'health_http_502' })),
         undefined,
       );
+      // The unconfirmed probe's latency counts too.
+      await waitFor(
+        async () =>
+          parseSamples((await scrape(exporter)).text).get(
+            sampleKey('surface_probe_duration_seconds_count', WWW),
+          ) === answered.length,
+        { what: 'every probe, the unconfirmed one included, in the latency histogram' },
+      );
       const changes = exporter.logs.lines().filter((line) => line.msg === 'poll_once: surface changed state');
       assert.deepEqual(
         changes.map((line) => line.status),
