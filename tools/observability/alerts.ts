@@ -501,7 +501,8 @@ export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS):
       severity: 'page',
       firesWhen: `an \`expect_gate\` surface answers 2xx without a token (\`access_gate_missing\`) for ${humanDuration(t.accessGateMissingForSeconds)}`,
       forSeconds: t.accessGateMissingForSeconds,
-      expr: q.anyReplicaCode('code="access_gate_missing"'),
+      // Carries the surface's labels for routing, and is quiet in maintenance like every per-surface alert.
+      expr: q.perSurface(q.anyReplicaCode('code="access_gate_missing"'), ['code']),
       summary: 'A URL that must stay behind Cloudflare Access is open to the internet.',
       description: `${surface} answered 2xx to a request without any service token ({{ $labels.code }}) for ${humanDuration(t.accessGateMissingForSeconds)}: its Cloudflare Access gate is gone. Restore the Access application for this hostname and path now.`,
     },
