@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { readRateLimit } from '../../../src/providers/cloudflare/client.js';
 import { type CloudflareFake, startCloudflareApi } from '../../../src/providers/cloudflare/fake.js';
+import type { HttpResponse } from '../../../src/transport/client.js';
 import { harnessFactory, sampleValue, waitFor } from '../../helpers/exporter.js';
 
 const TOKEN = 'cf-test-token-0123456789abcdef0123456789abcdef';
@@ -315,6 +317,38 @@ describe('cloudflare_pages provider', () => {
       } finally {
         cloudflare.setRateLimitRemaining(1200);
       }
+    });
+
+    it('with several Ratelimit items the lowest r binds, and its quota is the policy of the same name', () => {
+      const response = (headers: Record<string, string>): HttpResponse => ({
+        kind: 'response',
+        status: 200,
+        headers,
+        body: Buffer.alloc(0),
+        truncated: false,
+        durationSeconds: 0,
+      });
+      assert.deepEqual(
+        readRateLimit(
+          response({
+            ratelimit: '"default";r=900;t=120, "pages-burst";r=12;t=9',
+            'ratelimit-policy': '"default";q=1200;w=300, "pages-burst";q=50;w=10',
+            'x-ratelimit-remaining': '5',
+          }),
+        ),
+        { remaining: 12, quota: 50 },
+      );
+      assert.deepEqual(readRateLimit(response({ ratelimit: 'default;r=7;t=1' })), {
+        remaining: 7,
+        quota: undefined,
+      });
+      assert.deepEqual(
+        readRateLimit(response({ ratelimit: '"default";t=1', 'x-ratelimit-remaining': '3' })),
+        {
+          remaining: 3,
+          quota: undefined,
+        },
+      );
     });
 
     it('falls back to x-ratelimit-remaining and x-ratelimit-limit', async () => {
