@@ -241,7 +241,8 @@ export class SurfaceSeries {
       };
     }
     if (outcome.code !== null) {
-      state.errorCounts.set(outcome.code, (state.errorCounts.get(outcome.code) ?? 0) + 1);
+      const code = counterCode(outcome.code, state.errorCounts);
+      state.errorCounts.set(code, (state.errorCounts.get(code) ?? 0) + 1);
     }
     this.rendered = {};
   }
@@ -318,4 +319,17 @@ function bucketIndex(seconds: number): number {
 
 export function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+/**
+ * Exact codes a surface's error counter keeps before new HTTP-status codes fold into their class:
+ * a target answering a different status each time grew ~500 series per surface that never went.
+ * The exact status stays in the detail and in surface_error_info.
+ */
+export const MAX_EXACT_ERROR_CODES = 16;
+
+function counterCode(code: string, seen: ReadonlyMap<string, number>): string {
+  if (seen.has(code) || seen.size < MAX_EXACT_ERROR_CODES) return code;
+  const status = /^(.*_)([1-5])\d\d$/.exec(code);
+  return status ? `${status[1]}${status[2]}xx` : code;
 }

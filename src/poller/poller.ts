@@ -420,6 +420,7 @@ class SurfaceWorker {
   private alive = false;
   private last: ProbeOutcome | null = null;
   private consecutiveFailures = 0;
+  private readonly changeLines = new ChangeLineBudget(() => this.host.clock.monotonic());
   private nextPollAt: number | null = null;
   private sleep: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   /** A failure of an UP surface, held back until the confirming probe lands. */
@@ -695,10 +696,15 @@ class SurfaceWorker {
       detail: probe.detail,
       duration_ms: Math.round(probe.durationSeconds * 1000),
     };
-    if (changed) {
+    if (changed && this.changeLines.allow(previous?.status !== probe.status)) {
       const level = probe.status === 'up' ? 'info' : 'warn';
       this.log[level](
-        { ...fields, previous_status: previous?.status ?? null, previous_error: previous?.code ?? null },
+        {
+          ...fields,
+          previous_status: previous?.status ?? null,
+          previous_error: previous?.code ?? null,
+          suppressed_changes: this.changeLines.takeSuppressed(),
+        },
         'poll_once: surface changed state',
       );
     } else {
@@ -785,6 +791,34 @@ export function tlsSnapshot(tls: TlsPeer): TlsSnapshot {
 
 function errorName(err: unknown): string {
   return err instanceof Error ? err.name : typeof err;
+}
+
+/**
+ * One "surface changed state" line per surface per minute when only the code changes: a target
+ * answering a different status each time logged every probe. A change of status always logs; the
+ * lines held back are counted in the next one.
+ */
+class ChangeLineBudget {
+  private lastLineAt = Number.NEGATIVE_INFINITY;
+  private suppressed = 0;
+
+  constructor(private readonly now: () => number) {}
+
+  allow(statusChanged: boolean): boolean {
+    const now = this.now();
+    if (statusChanged || now - this.lastLineAt >= 60_000) {
+      this.lastLineAt = now;
+      return true;
+    }
+    this.suppressed++;
+    return false;
+  }
+
+  takeSuppressed(): number {
+    const count = this.suppressed;
+    this.suppressed = 0;
+    return count;
+  }
 }
 
 /** What a worker may use of its poller. */
