@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { pollerSchema } from '../../src/config/schema.js';
 import { ExporterMetrics } from '../../src/metrics/metrics.js';
@@ -47,5 +47,20 @@ describe('README', () => {
     );
     assert.match(readme, /the _seed runbook_ below/, 'the term is explained where it first appears');
     assert.doesNotMatch(readme, /src\/observability\//, 'the generators live in tools/');
+  });
+
+  it('cites only test and source files that exist (paths move with the rooms)', () => {
+    const docs = ['README.md', 'CONTRIBUTING.md', 'docs/runbook.md', 'bench/RESULTS.md'];
+    const missing = docs.flatMap((doc) =>
+      [
+        ...readFileSync(new URL(`../../${doc}`, import.meta.url), 'utf8').matchAll(
+          /\b((?:test|src|tools)\/[\w./-]+\.ts)\b/g,
+        ),
+      ]
+        .map((match) => match[1] as string)
+        .filter((path) => !existsSync(new URL(`../../${path}`, import.meta.url)))
+        .map((path) => `${doc}: ${path}`),
+    );
+    assert.deepEqual(missing, []);
   });
 });
