@@ -133,11 +133,6 @@ export function judgeEdge(
   );
 }
 
-/** The detail of an edge refusal, or undefined when the origin answered (for callers that only report text). */
-export function detectAccessGate(response: HttpResponse, tokenSent: boolean): string | undefined {
-  return judgeEdge(response, { tokenSent })?.detail;
-}
-
 function servedByCloudflare(response: HttpResponse): boolean {
   const server = headerValue(response.headers, 'server') ?? '';
   return /^cloudflare\b/i.test(server.trim()) && headerValue(response.headers, 'cf-ray') !== undefined;
