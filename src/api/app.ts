@@ -3,6 +3,22 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { ExporterMetrics } from '../metrics/metrics.js';
 import { type Poller, type SurfaceFilter, UnknownSurfaceError } from '../poller/poller.js';
+import {
+  ASSET_PATH,
+  buildStatusModel,
+  type ProbeHistory,
+  renderBadge,
+  renderCodesPage,
+  renderEnvironmentBadge,
+  renderMissingBadge,
+  renderStatusPage,
+  STATUS_API_PATH,
+  STATUS_ASSETS,
+  STATUS_PATH,
+  type StatusPageMode,
+  type StatusSource,
+  UnknownEnvironmentError,
+} from '../statuspage/index.js';
 import { bearerMatches, FailedAuthLimiter, parseTrustProxy, type ScrapeAuth, scrapeAllowed } from './auth.js';
 import { landingPage } from './landing.js';
 
@@ -36,9 +52,52 @@ export interface AppDeps {
   trustProxy?: string;
   /** With shards: the ordinal of the shard owning a surface this one does not (force-poll answers 421). */
   owningShard?: (filter: SurfaceFilter) => number | undefined;
+  /** The status page; without it, `/` is the plain landing page and the page's routes 404. */
+  statusPage?: StatusPageDeps;
+}
+
+export interface StatusPageDeps {
+  /** STATUS_PAGE: `token` asks for the /metrics credentials; `off` serves none of it. */
+  mode: StatusPageMode;
+  source: StatusSource;
+  history: ProbeHistory;
+  /** Read on each request, since a reload may change `status_page`. */
+  view(): { showTargets: boolean; runbookUrl?: string };
 }
 
 export const MAX_REQUEST_BODY = '16kb';
+
+/**
+ * Browsers honour HSTS only over TLS, and `upgrade-insecure-requests` sends every link and asset of a
+ * page opened over plain HTTP (under any name but loopback) to https, where the exporter does not
+ * listen. Both are sent only when the request arrived over TLS, which with TRUST_PROXY a proxy
+ * vouches for with X-Forwarded-Proto.
+ */
+const CSP_DIRECTIVES = {
+  defaultSrc: ["'self'"],
+  baseUri: ["'self'"],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'self'"],
+  imgSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  scriptSrcAttr: ["'none'"],
+  styleSrc: ["'self'"],
+};
+const PLAIN_HTTP_HEADERS = helmet({
+  contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+  strictTransportSecurity: false,
+});
+const TLS_HEADERS = helmet({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: { ...CSP_DIRECTIVES, upgradeInsecureRequests: [] },
+  },
+});
+
+const ENV_NAME = /^[a-z0-9_-]{1,64}$/;
 
 class HttpError extends Error {
   constructor(
@@ -57,23 +116,33 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('query parser', 'simple');
   const trustedHops = parseTrustProxy(deps.trustProxy);
   if (trustedHops > 0) app.set('trust proxy', trustedHops);
-  app.use(helmet());
+  app.use((req, res, next) => (req.secure ? TLS_HEADERS : PLAIN_HTTP_HEADERS)(req, res, next));
   app.use(express.raw({ type: () => true, limit: MAX_REQUEST_BODY }));
 
-  app.get('/', (_req, res) => {
-    res.type('html').send(landingPage(deps.version));
-  });
-
-  app.get('/health', (_req, res) => {
-    const health = poller.health();
-    if (!deps.pollerEnabled) {
-      res.json({ status: 'ok', poller: 'disabled', poller_last_poll_at: health.lastPollAt });
+  /** A known path with another method answers 405 and names the methods it takes. */
+  const only = (methods: string) => (req: Request, res: Response) => {
+    res.set('Allow', methods);
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
       return;
     }
-    res
-      .status(health.stale ? 503 : 200)
-      .json({ status: health.stale ? 'stale' : 'ok', poller_last_poll_at: health.lastPollAt });
-  });
+    throw new HttpError(405, `method ${req.method} not allowed; use ${methods}`);
+  };
+  const GET = 'GET, HEAD';
+
+  app
+    .route('/health')
+    .get((_req, res) => {
+      const health = poller.health();
+      if (!deps.pollerEnabled) {
+        res.json({ status: 'ok', poller: 'disabled', poller_last_poll_at: health.lastPollAt });
+        return;
+      }
+      res
+        .status(health.stale ? 503 : 200)
+        .json({ status: health.stale ? 'stale' : 'ok', poller_last_poll_at: health.lastPollAt });
+    })
+    .all(only(GET));
 
   const limiters = deps.authLimiters ?? {
     scrape: new FailedAuthLimiter(),
@@ -100,16 +169,136 @@ export function createApp(deps: AppDeps): express.Express {
     throw new HttpError(401, 'unauthorized');
   };
 
-  app.get('/metrics', async (req, res) => {
-    const scrapeAuth = deps.scrapeAuth ?? {};
-    if (scrapeAuth.bearer || scrapeAuth.basic) {
-      res.set('WWW-Authenticate', 'Basic realm="surface-exporter", charset="UTF-8"');
-      authenticate(req, res, limiters.scrape, (authorization) => scrapeAllowed(authorization, scrapeAuth));
-      res.removeHeader('WWW-Authenticate');
-    }
-    const scrape = await metrics.render(req.get('accept'));
-    res.set('Content-Type', scrape.contentType).send(scrape.body);
-  });
+  const scrapeAuth = deps.scrapeAuth ?? {};
+  const requireScrapeCredentials = (req: Request, res: Response) => {
+    if (!scrapeAuth.bearer && !scrapeAuth.basic) return;
+    res.set('WWW-Authenticate', 'Basic realm="surface-exporter", charset="UTF-8"');
+    authenticate(req, res, limiters.scrape, (authorization) => scrapeAllowed(authorization, scrapeAuth));
+    res.removeHeader('WWW-Authenticate');
+  };
+
+  app
+    .route('/metrics')
+    .get(async (req, res) => {
+      requireScrapeCredentials(req, res);
+      const scrape = await metrics.render(req.get('accept'));
+      res.set('Content-Type', scrape.contentType).send(scrape.body);
+    })
+    .all(only(GET));
+
+  const statusPage = deps.statusPage?.mode === 'off' ? undefined : deps.statusPage;
+  if (statusPage) {
+    const guard = (req: Request, res: Response, next: NextFunction) => {
+      if (statusPage.mode === 'token') {
+        // Fail closed: `token` with nothing to compare against never means an open page.
+        if (!scrapeAuth.bearer && !scrapeAuth.basic)
+          throw new HttpError(403, 'STATUS_PAGE=token needs METRICS_TOKEN or METRICS_BASIC_AUTH');
+        requireScrapeCredentials(req, res);
+      }
+      res.set('Cache-Control', 'no-store');
+      next();
+    };
+    const model = (req: Request) => {
+      const env = req.query.env;
+      if (env !== undefined && (typeof env !== 'string' || !ENV_NAME.test(env)))
+        throw new HttpError(400, 'invalid env');
+      try {
+        return {
+          env,
+          model: buildStatusModel(statusPage.source, statusPage.history, {
+            ...statusPage.view(),
+            version: deps.version,
+            env,
+          }),
+        };
+      } catch (err) {
+        if (err instanceof UnknownEnvironmentError) throw new HttpError(404, err.message);
+        throw err;
+      }
+    };
+    /** Server-Timing: the model and its rendering, which the bench reads as the page's server time. */
+    const sendTimed = (res: Response, started: number, type: string, body: string) => {
+      // Encoded here rather than in send() so that the figure includes flattening the page's string.
+      const bytes = Buffer.from(body);
+      res.set('Server-Timing', `render;dur=${(performance.now() - started).toFixed(1)}`);
+      res.type(type).send(bytes);
+    };
+    const page = (req: Request, res: Response) => {
+      const started = performance.now();
+      const { env, model: built } = model(req);
+      sendTimed(res, started, 'html', renderStatusPage(built, env));
+    };
+    app.route('/').get(guard, page).all(only(GET));
+    app.route(STATUS_PATH).get(guard, page).all(only(GET));
+    app
+      .route(`${STATUS_PATH}/codes`)
+      .get((_req, res) => {
+        res.type('html').send(renderCodesPage(deps.version));
+      })
+      .all(only(GET));
+    app
+      .route(`${ASSET_PATH}/:name`)
+      .get((req, res) => {
+        const asset = Object.hasOwn(STATUS_ASSETS, req.params.name)
+          ? STATUS_ASSETS[req.params.name]
+          : undefined;
+        if (!asset) throw new HttpError(404, 'not found');
+        res.set('Cache-Control', 'public, max-age=300').type(asset.contentType).send(asset.body);
+      })
+      .all(only(GET));
+    app
+      .route(STATUS_API_PATH)
+      .get(guard, (req, res) => {
+        const started = performance.now();
+        sendTimed(res, started, 'json', JSON.stringify(model(req).model));
+      })
+      .all(only(GET));
+
+    const sendBadge = (res: Response, status: number, svg: string, started: number) => {
+      // Badges are meant to be embedded in other sites' pages (a wiki, a README).
+      res.set('Cross-Origin-Resource-Policy', 'cross-origin');
+      sendTimed(res.status(status), started, 'image/svg+xml', svg);
+    };
+    const badgeModel = (env: string) => {
+      try {
+        return buildStatusModel(statusPage.source, statusPage.history, {
+          ...statusPage.view(),
+          version: deps.version,
+          env,
+        }).environments[0];
+      } catch (err) {
+        if (err instanceof UnknownEnvironmentError) return undefined;
+        throw err;
+      }
+    };
+    app
+      .route('/badge/:env.svg')
+      .get(guard, (req, res) => {
+        const started = performance.now();
+        const { env } = req.params as { env: string };
+        const view = badgeModel(env);
+        if (!view) return sendBadge(res, 404, renderMissingBadge(env), started);
+        sendBadge(res, 200, renderEnvironmentBadge(view), started);
+      })
+      .all(only(GET));
+    app
+      .route('/badge/:env/:surface.svg')
+      .get(guard, (req, res) => {
+        const started = performance.now();
+        const { env, surface } = req.params as { env: string; surface: string };
+        const tile = badgeModel(env)?.surfaces.find((candidate) => candidate.surface === surface);
+        if (!tile) return sendBadge(res, 404, renderMissingBadge(`${env}/${surface}`), started);
+        sendBadge(res, 200, renderBadge(`${env}/${surface}`, tile.state, tile.label), started);
+      })
+      .all(only(GET));
+  } else {
+    app
+      .route('/')
+      .get((_req, res) => {
+        res.type('html').send(landingPage(deps.version));
+      })
+      .all(only(GET));
+  }
 
   const requireOperator = (req: Request, res: Response, next: NextFunction) => {
     const token = deps.operatorToken;
@@ -130,32 +319,44 @@ export function createApp(deps: AppDeps): express.Express {
         res.status(421).json({ error: `surface owned by shard ${owner}`, owning_shard: owner });
         return;
       }
+      const envs = [...new Set(poller.surfaces().map((surface) => surface.env))];
+      if (filter.env !== undefined && !envs.includes(filter.env))
+        throw new HttpError(
+          404,
+          `unknown environment ${JSON.stringify(filter.env)} (known: ${envs.join(', ') || 'none'})`,
+        );
       throw new HttpError(404, 'unknown surface');
     }
   };
-  app.post('/api/force-poll', requireOperator, forcePoll);
-  app.post('/dashboard/_force_poll', requireOperator, forcePoll);
+  app.route('/api/force-poll').post(requireOperator, forcePoll).all(only('POST'));
+  app.route('/dashboard/_force_poll').post(requireOperator, forcePoll).all(only('POST'));
 
-  app.get('/api/_internal/poller-status', requireOperator, (_req, res) => {
-    const status = poller.status();
-    const credentialsOf = deps.credentialsOf;
-    if (!credentialsOf) {
-      res.json(status);
-      return;
-    }
-    const surfaces = status.surfaces.map((surface) => {
-      const credentials = credentialsOf(surface.env, surface.surface);
-      return credentials ? { ...surface, credentials } : surface;
-    });
-    res.json({ ...status, surfaces });
-  });
+  app
+    .route('/api/_internal/poller-status')
+    .get(requireOperator, (_req, res) => {
+      const status = poller.status();
+      const credentialsOf = deps.credentialsOf;
+      if (!credentialsOf) {
+        res.json(status);
+        return;
+      }
+      const surfaces = status.surfaces.map((surface) => {
+        const credentials = credentialsOf(surface.env, surface.surface);
+        return credentials ? { ...surface, credentials } : surface;
+      });
+      res.json({ ...status, surfaces });
+    })
+    .all(only(GET));
 
-  app.post('/-/reload', requireOperator, async (_req, res) => {
-    if (!deps.reload)
-      throw new HttpError(404, 'reload is not available: the exporter runs without a registry file');
-    const outcome = await deps.reload();
-    res.status(outcome.ok ? 200 : 400).json(outcome);
-  });
+  app
+    .route('/-/reload')
+    .post(requireOperator, async (_req, res) => {
+      if (!deps.reload)
+        throw new HttpError(404, 'reload is not available: the exporter runs without a registry file');
+      const outcome = await deps.reload();
+      res.status(outcome.ok ? 200 : 400).json(outcome);
+    })
+    .all(only('POST'));
 
   app.use((_req, _res) => {
     throw new HttpError(404, 'not found');

@@ -13,10 +13,11 @@ import { Poller, type PollerDeps } from '../poller/poller.js';
 import { startEventLoopWatchdog } from '../poller/watchdog.js';
 import { CREDENTIAL_READ_DEADLINE_MS, CredentialWatch } from '../providers/cloudflare/access/watch.js';
 import { PROVIDER_FAMILIES, providerFor } from '../providers/index.js';
+import { ProbeHistory, pollerStatusSource, statusPageCredentialsProblem } from '../statuspage/index.js';
 import { HttpClient } from '../transport/client.js';
 import { coalesce } from './reload.js';
 import { boundServer, DEFAULT_SERVER_BOUNDS, type ServerBounds } from './serverBounds.js';
-import { readSettings, type Settings } from './settings.js';
+import { readSettings, type Settings, SettingsError } from './settings.js';
 import { budgetShare, misdirectedTo, type ShardSettings, SINGLE_SHARD, sliceRegistry } from './sharding.js';
 
 export interface ExporterOptions {
@@ -30,7 +31,10 @@ export interface ExporterOptions {
   /** Where providers look up the credential variables each surface names. */
   env: Env;
   /** The process variables as read at start; read from env when absent (tests, the demo). */
-  settings?: Pick<Settings, 'operatorToken' | 'metricsToken' | 'metricsBasicAuth' | 'trustProxy'>;
+  settings?: Pick<
+    Settings,
+    'operatorToken' | 'metricsToken' | 'metricsBasicAuth' | 'trustProxy' | 'statusPage'
+  >;
   log: Logger;
   clock?: Clock;
   tracer?: ProbeTracer;
@@ -48,6 +52,8 @@ export interface ExporterOptions {
 
 export interface RunningExporter {
   url: string;
+  /** Undefined with STATUS_PAGE=off. */
+  statusPageUrl: string | undefined;
   port: number;
   poller: Poller;
   metrics: ExporterMetrics;
@@ -83,6 +89,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       userAgent: `surface-exporter/${VERSION}`,
       connectionsPerOrigin: options.registry.poller.concurrency,
     });
+  const history = new ProbeHistory();
   const poller = new Poller(slice.own, {
     sink: metrics,
     log: log.child({ component: 'StatusPoller' }),
@@ -93,6 +100,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     workerHook: options.workerHook,
     resolveProvider: options.resolveProvider,
     budgetShare: budgetShare(shard),
+    onProbeRecorded: (surface, probe) => history.record(surface.env, surface.surface, probe.status),
   });
   metrics.recordReload(true, Date.now() / 1000);
   const clock = options.clock ?? systemClock;
@@ -104,6 +112,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     send: (req) => http.send({ ...req, deadline: new Deadline(CREDENTIAL_READ_DEADLINE_MS) }),
     now: () => clock.now(),
   });
+  let statusPageConfig = options.registry.statusPage;
 
   const reloadOnce = async (): Promise<ReloadOutcome> => {
     if (!options.registryFile) return { ok: false, errors: ['no registry file to reload'] };
@@ -112,6 +121,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       const counts = poller.applyRegistry(next.own);
       slice = next;
       credentialWatch.applyRegistry(next.own);
+      statusPageConfig = next.own.statusPage;
       metrics.recordReload(true, Date.now() / 1000);
       log.info({ event: 'config_reloaded', file: options.registryFile, ...counts }, 'registry reloaded');
       return { ok: true, errors: [], ...counts };
@@ -128,6 +138,10 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   };
   const reload = coalesce(reloadOnce);
 
+  const scrapeAuth = { bearer: settings.metricsToken, basic: settings.metricsBasicAuth };
+  const statusPage = settings.statusPage;
+  const credentialsProblem = statusPageCredentialsProblem(statusPage, scrapeAuth);
+  if (credentialsProblem) throw new SettingsError(credentialsProblem);
   const deps: AppDeps = {
     poller,
     metrics,
@@ -137,12 +151,23 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     reload: options.registryFile ? reload : undefined,
     credentialsOf: (env, surface) => credentialWatch.surfaceCredentials(env, surface),
     version: VERSION,
-    scrapeAuth: {
-      bearer: settings.metricsToken,
-      basic: settings.metricsBasicAuth,
-    },
+    scrapeAuth,
     trustProxy: settings.trustProxy,
     owningShard: (filter) => misdirectedTo(slice, filter),
+    statusPage: {
+      mode: statusPage,
+      history,
+      source: pollerStatusSource(poller, {
+        pollerEnabled: options.pollerEnabled,
+        now: () => clock.now(),
+        credentialsOf: (env, surface) =>
+          credentialWatch.enabled() ? credentialWatch.surfaceCredentials(env, surface) : undefined,
+      }),
+      view: () => ({
+        showTargets: statusPageConfig?.show_targets ?? false,
+        runbookUrl: statusPageConfig?.runbook_url,
+      }),
+    },
   };
   const app = createApp(deps);
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
@@ -172,19 +197,21 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
 
+  const statusPageUrl = statusPage === 'off' ? undefined : `${url}/status`;
   const stopWatchdog = startEventLoopWatchdog(metrics, log.child({ component: 'StatusPoller' }));
   if (options.pollerEnabled) poller.start();
   if (options.pollerEnabled) credentialWatch.start();
   log.info(
     {
       event: 'started',
+      status_page: statusPageUrl,
       url,
       surfaces: slice.own.surfaces.length,
       ...(shard.total > 1 ? { shard: shard.ordinal, total_shards: shard.total } : {}),
       poller: options.pollerEnabled ? 'running' : 'disabled',
       version: VERSION,
     },
-    'surface-exporter listening',
+    statusPageUrl ? `status page ${statusPageUrl}` : 'surface-exporter listening',
   );
 
   let stopping: Promise<void> | undefined;
@@ -205,7 +232,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     return stopping;
   };
 
-  return { url, port, poller, metrics, credentialWatch, http, server, reload, stop };
+  return { url, statusPageUrl, port, poller, metrics, credentialWatch, http, server, reload, stop };
 }
 
 function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {

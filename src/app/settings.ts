@@ -1,5 +1,6 @@
 import { parseTrustProxy } from '../api/auth.js';
 import type { Env } from '../core/env.js';
+import { parseStatusPageMode, type StatusPageMode } from '../statuspage/mode.js';
 import { readTracingConfig, type TracingConfig } from '../tracing/config.js';
 import { SHARD_VARIABLES } from './sharding.js';
 
@@ -166,6 +167,17 @@ const VARIABLES = {
         throw new SettingsError((err as Error).message);
       }
       return value;
+    },
+  }),
+  statusPage: variable({
+    name: 'STATUS_PAGE',
+    meaning:
+      'Who sees the [status page](#status-page) (`/status`, `/`), `/api/status` and the badges: `public`, `token` (the `/metrics` credentials, METRICS_TOKEN or METRICS_BASIC_AUTH, which must then be set) or `off`.',
+    default: '`public`',
+    parse: (value: string | undefined): StatusPageMode => {
+      const mode = parseStatusPageMode(value);
+      if (typeof mode === 'object') throw new SettingsError(mode.error);
+      return mode;
     },
   }),
   logLevel: variable({

@@ -11,6 +11,7 @@ import {
   type PollerConfig,
   type Registry,
   registrySchema,
+  type StatusPageConfig,
 } from './schema.js';
 
 /** One problem in a registry file, located precisely enough to fix without reading code. */
@@ -58,6 +59,8 @@ export interface LoadedRegistry {
   /** Optional so registries built in memory (tests, benches) need not spell it out; defaults apply. */
   lifecycle?: LifecycleConfig;
   surfaces: RegisteredSurface[];
+  /** Absent in registries built in memory (tests, tools): the status page defaults apply. */
+  statusPage?: StatusPageConfig;
 }
 
 /**
@@ -197,7 +200,13 @@ function flatten(registry: Registry, file: string, onlyEnv: string | undefined):
     });
   }
   if (problems.length > 0) throw new RegistryError(file, problems);
-  return { file, poller: registry.poller, lifecycle: registry.lifecycle, surfaces };
+  return {
+    file,
+    poller: registry.poller,
+    lifecycle: registry.lifecycle,
+    surfaces,
+    statusPage: registry.status_page,
+  };
 }
 
 function routingOf(config: SurfaceConfig, defaults: EnvironmentDefaults): SurfaceRouting {

@@ -126,6 +126,22 @@ function withDefaultTimeout(raw: unknown): unknown {
     timeout_seconds: Math.min(POLLER_DEFAULTS.timeout_seconds, TIMEOUT_SHARE_OF_INTERVAL * interval),
   };
 }
+export const statusPageSchema = z
+  .object({
+    show_targets: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Show each surface's target (URL, app, project) and probe detail, which may name hosts, on the status page and in /api/status.",
+      ),
+    runbook_url: z
+      .url({ protocol: /^https?$/, error: 'an http(s) URL' })
+      .optional()
+      .describe(
+        "Your copy of docs/runbook.md; tiles link a code to its section, `<runbook_url>#health_http_status` for example. Unset: the exporter's own /status/codes page.",
+      ),
+  })
+  .strict();
 
 /** What an environment gives each of its surfaces; a surface's own keys win (maintenance windows add up). */
 export const environmentDefaultsSchema = z
@@ -150,6 +166,7 @@ export const registrySchema = z
       .record(z.string(), environmentDefaultsSchema)
       .optional()
       .describe('Per environment (same name as under `environments`): severity, labels and maintenance.'),
+    status_page: statusPageSchema.default(() => statusPageSchema.parse({})),
     environments: z.record(
       z.string().regex(/^[a-z0-9_-]{1,63}$/, 'an environment name of [a-z0-9_-], at most 63 characters'),
       z.array(surfaceSchema).superRefine((surfaces, ctx) => {
@@ -172,5 +189,6 @@ export const registrySchema = z
 
 export type PollerConfig = z.infer<typeof pollerSchema>;
 export type LifecycleConfig = z.infer<typeof lifecycleSchema>;
+export type StatusPageConfig = z.infer<typeof statusPageSchema>;
 export type Registry = z.infer<typeof registrySchema>;
 export type EnvironmentDefaults = z.infer<typeof environmentDefaultsSchema>;

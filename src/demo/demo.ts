@@ -180,15 +180,24 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       log: options.log,
     });
     options.log.warn(
-      { event: 'demo_started', url: exporter.url, surfaces: Object.keys(DEMO_STATES).length },
-      'running the built-in demo: every surface is a local fake (give a registry to watch real ones)',
+      {
+        event: 'demo_started',
+        status_page: exporter.statusPageUrl,
+        url: exporter.url,
+        surfaces: Object.keys(DEMO_STATES).length,
+      },
+      `${exporter.statusPageUrl ? `status page ${exporter.statusPageUrl}: ` : ''}running the built-in demo: every surface is a local fake (give a registry to watch real ones)`,
     );
     return {
       exporter,
       operatorToken,
       registryYaml,
       env,
-      banner: banner(exporter.url, options.operatorToken ? '$FORCE_POLL_TOKEN' : operatorToken),
+      banner: banner(
+        exporter.url,
+        exporter.statusPageUrl,
+        options.operatorToken ? '$FORCE_POLL_TOKEN' : operatorToken,
+      ),
       stop: async () => {
         await exporter.stop();
         await closeFakes();
@@ -327,7 +336,7 @@ function demoRegistry({ consoleGate, vaultGate, billing, billingCa }: DemoFakes)
   };
 }
 
-function banner(url: string, token: string): string {
+function banner(url: string, statusPageUrl: string | undefined, token: string): string {
   const states = [
     ...new Set(
       Object.values(DEMO_STATES).map((state) =>
@@ -338,7 +347,10 @@ function banner(url: string, token: string): string {
   const intro = wrap(
     `surface-exporter demo: no registry given, so fakes of Heroku, Cloudflare Pages, Cloudflare Access and Infisical run on loopback behind ${Object.keys(DEMO_STATES).length} surfaces showing ${states.join(', ')}. First results arrive within ${DEMO_POLLER.interval_seconds} s.`,
   );
+  // The page is what a newcomer should open first, so its address comes before anything else.
+  const page = statusPageUrl ? `status page    ${statusPageUrl}\n` : '';
   return `
+${page}
 ${intro}
 
   metrics        ${url}/metrics

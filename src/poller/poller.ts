@@ -29,6 +29,8 @@ export interface PollerDeps {
   workerHook?: (surfaceKey: string) => void;
   /** The part of every provider budget this process plans against (ProbeContext.budgetShare); 1 by default. */
   budgetShare?: number;
+  /** Told of every recorded probe, after the metrics (the status page keeps its history from it). */
+  onProbeRecorded?: (surface: SurfaceLabels, probe: ProbeOutcome) => void;
 }
 
 export interface SurfaceSnapshot {
@@ -685,6 +687,7 @@ class SurfaceWorker {
     this.last = probe;
     this.updateMaintenance(probe.code);
     deps.sink.recordProbe(this.labels, probe);
+    deps.onProbeRecorded?.(this.labels, probe);
     // One line per state change keeps 1,000 failing surfaces from flooding the log every interval.
     const changed = !previous || previous.status !== probe.status || previous.code !== probe.code;
     // Unchanged results log at debug; the level check spares building their fields on every probe.

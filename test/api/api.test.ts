@@ -185,14 +185,16 @@ describe('HTTP API', () => {
     assert.doesNotMatch(text, /at .*\.js/);
   });
 
-  it('answers unknown routes and methods with JSON 404', async () => {
+  it('answers unknown routes with JSON 404, and a known route with the wrong method 405 with Allow', async () => {
     const res = await fetch(`${exporter.url}/nope`);
     assert.equal(res.status, 404);
     assert.deepEqual(await res.json(), { error: 'not found' });
-    assert.equal((await fetch(`${exporter.url}/metrics`, { method: 'DELETE' })).status, 404);
+    const wrongMethod = await fetch(`${exporter.url}/metrics`, { method: 'DELETE' });
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.get('allow'), 'GET, HEAD');
   });
 
-  it('serves a landing page linking the endpoints', async () => {
+  it('serves the status page at /, linking the endpoints', async () => {
     const res = await fetch(exporter.url);
     const html = await res.text();
     for (const link of ['/metrics', '/health', '/api/_internal/poller-status', '/api/force-poll']) {

@@ -194,6 +194,16 @@ describe('demo', { concurrency: true }, () => {
         timeoutMs: 20_000,
         what: `the demo banner (stderr: ${stderr})`,
       });
+      // The status page URL comes first: in the first line naming a URL (the banner's or the demo's log
+      // line, whichever reaches stdout first), and atop the banner.
+      const lines = stdout.split('\n');
+      const page = /status page +(http:\/\/127\.0\.0\.1:\d+\/status)/.exec(
+        lines.find((line) => line.includes('http://')) ?? '',
+      );
+      assert.ok(page?.[1], stdout);
+      const bannerTop = lines.find((line) => line.trim() !== '' && !line.startsWith('{'));
+      assert.equal(bannerTop, `status page    ${page[1]}`);
+      assert.match(await (await fetch(page[1])).text(), /data-surface="api-prod"/);
       assert.match(stdout, /surface-exporter demo: no registry given/);
       assert.match(stdout, /cp examples\/surfaces\.yaml surfaces\.yaml/);
       assert.match(stdout, /health +http:\/\/127\.0\.0\.1:\d+\/health/);

@@ -139,8 +139,9 @@ describe('fault matrix: the HTTP API under load and abuse', () => {
       ],
       ['/%2e%2e/%2e%2e/etc/passwd', {}, 404],
       ['/static/..%2f..%2fpackage.json', {}, 404],
-      ['/api/force-poll', { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` } }, 404],
-      ['/metrics', { method: 'PATCH' }, 404],
+      // A known route with another method: 405 with Allow (checked in test/statuspage/statusPage.test.ts).
+      ['/api/force-poll', { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` } }, 405],
+      ['/metrics', { method: 'PATCH' }, 405],
       [
         '/api/force-poll?env=prod&env=staging',
         { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } },

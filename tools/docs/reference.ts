@@ -1,6 +1,11 @@
 import type { z } from 'zod';
 import { VARIABLE_DOCS } from '../../src/app/settings.js';
-import { environmentDefaultsSchema, lifecycleSchema, pollerSchema } from '../../src/config/schema.js';
+import {
+  environmentDefaultsSchema,
+  lifecycleSchema,
+  pollerSchema,
+  statusPageSchema,
+} from '../../src/config/schema.js';
 import { maintenanceWindow } from '../../src/core/maintenance.js';
 import { ExporterMetrics } from '../../src/metrics/metrics.js';
 import { ERROR_CODE_DOCS, PROVIDER_FAMILIES, surfaceSchema } from '../../src/providers/index.js';
@@ -68,6 +73,7 @@ export function renderConfigReference(): string {
   const rows = ['| key | type | default | meaning |', '| --- | --- | --- | --- |'];
   rows.push(...fieldRows(pollerSchema.shape as Record<string, z.ZodType>, 'poller.'));
   rows.push(...fieldRows(lifecycleSchema.shape as Record<string, z.ZodType>, 'lifecycle.'));
+  rows.push(...fieldRows(statusPageSchema.shape as Record<string, z.ZodType>, 'status_page.'));
   rows.push(
     '| `environments.<env>` | list | required | Surfaces of one environment (`env` label); `SURFACE_ENV` limits a run to one. |',
   );
