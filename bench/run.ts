@@ -17,6 +17,7 @@ import { kib, mib, progress, Report, table } from './lib/report.js';
 import { round } from './lib/stats.js';
 import { runCpuScenario } from './scenarios/cpu.js';
 import { runHangingScenario } from './scenarios/hanging.js';
+import { runShardScenario } from './scenarios/shards.js';
 import { runSoak } from './scenarios/soak.js';
 import { runSteady, type SteadyRun } from './scenarios/steady.js';
 import { startTargets } from './targets/targets.js';
@@ -24,7 +25,7 @@ import { startTargets } from './targets/targets.js';
 const HELP = `Usage: npm run bench [-- options]
 
   --quick              every scenario at small N (200 and 1,000 surfaces), about 2 minutes
-  --scenarios LIST     comma-separated subset of 1,2,3,4,5,6 (default: all)
+  --scenarios LIST     comma-separated subset of 1,2,3,4,5,6,7 (default 1-6; 7 is the shards run, about 12 minutes)
   --soak               only the soak (scenario 5); same as --scenarios 5
   --minutes M          soak length in minutes (default 5; 0.35 with --quick)
   --reps N             pairs per size in scenario 1 (default 3; 1 with --quick)
@@ -72,7 +73,7 @@ async function main(): Promise<number> {
     values.soak ? ['5'] : (values.scenarios ?? '1,2,3,4,5,6').split(',').map((entry) => entry.trim()),
   );
   for (const scenario of scenarios) {
-    if (!/^[1-6]$/.test(scenario))
+    if (!/^[1-7]$/.test(scenario))
       throw new Error(`--scenarios: unknown scenario ${JSON.stringify(scenario)}`);
   }
   const plan = makePlan({
@@ -133,6 +134,7 @@ async function main(): Promise<number> {
     progress(`targets: nginx on ports ${targets.ports.join(', ')}; bench bound ${boundMinutes} min`);
 
     if (scenarios.has('1')) await runCpuScenario(ctx);
+    if (scenarios.has('7')) await runShardScenario(ctx);
     const steady: SteadyRun[] = [];
     const heapSnapshot = scenarios.has('4');
     if (scenarios.has('4')) steady.push(await runSteady(ctx, 0, { observe: false, bursts: 0, heapSnapshot }));
@@ -397,6 +399,7 @@ function budgetMinutes(plan: Plan, scenarios: Set<string>): number {
     const { sizes, intervalSeconds, timeoutSeconds, observeRounds } = plan.hanging;
     minutes += (sizes.length * (intervalSeconds * (observeRounds + 1) + timeoutSeconds + 60)) / 60;
   }
+  if (scenarios.has('7')) minutes += plan.quick ? 5 : 12;
   return Math.ceil(minutes);
 }
 

@@ -61,6 +61,9 @@ export interface OurExporterOptions {
   cpuProfileDir?: string;
   /** Opens the inspector on loopback, for forced garbage collections before memory readings. */
   inspect?: boolean;
+  /** More command-line options (`--shard K --total-shards N`) and variables (provider credentials). */
+  extraArgs?: string[];
+  extraEnv?: Record<string, string>;
 }
 
 /**
@@ -97,12 +100,14 @@ export async function startOurExporter(options: OurExporterOptions): Promise<Our
       options.registryFile,
       '--listen-address',
       `127.0.0.1:${port}`,
+      ...(options.extraArgs ?? []),
     ],
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       LOG_LEVEL: 'info',
       FORCE_POLL_TOKEN: OPERATOR_TOKEN,
+      ...options.extraEnv,
       ...(options.otlpEndpoint
         ? {
             OTEL_EXPORTER_OTLP_ENDPOINT: options.otlpEndpoint,
