@@ -116,7 +116,7 @@ async function runOnce(
     const refreshTimes = new Map<string, number[]>(apps.map((app) => [app, []]));
     // The app's own path, one call per refresh (formation and dynos follow it within milliseconds).
     const lastCount = new Map(apps.map((app) => [app, heroku.calls(`/apps/${app}`)]));
-    const callsBefore = new Map(apps.map((app) => [app, heroku.callsUnder(`/apps/${app}`)]));
+    const callsBefore = new Map(apps.map((app) => [app, callsOfApp(heroku, app)]));
     const before = await Promise.all(exporters.map(async (exporter) => reading(exporter)));
     const startedAt = performance.now();
     // One look a second: a refresh is the moment an app's call count moves.
@@ -149,7 +149,7 @@ async function runOnce(
           return sum + (CALLS_PER_REFRESH * 3_600_000) / medianGapMs;
         }, 0);
         const inWindow = mine.reduce(
-          (sum, app) => sum + heroku.callsUnder(`/apps/${app}`) - (callsBefore.get(app) ?? 0),
+          (sum, app) => sum + callsOfApp(heroku, app) - (callsBefore.get(app) ?? 0),
           0,
         );
         return {
@@ -173,6 +173,11 @@ async function runOnce(
     }
     for (const app of apps) heroku.removeApp(app);
   }
+}
+
+/** The app's calls: its path and those under it, not those of apps whose name it begins (app-1, app-10). */
+function callsOfApp(heroku: HerokuFake, app: string): number {
+  return heroku.calls(`/apps/${app}`) + heroku.callsUnder(`/apps/${app}/`);
 }
 
 async function reading(exporter: OurExporter): Promise<{ probes: number; cpuMs: number; surfaces: number }> {
