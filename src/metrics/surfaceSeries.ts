@@ -147,6 +147,21 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   },
 ];
 
+/**
+ * A sample's own labels as exposition text, formatted once per label object: providers that reuse
+ * one frozen object per label set (the phase samples) cost no escaping or concatenation per scrape.
+ */
+const extraLabelTexts = new WeakMap<object, string>();
+function extraLabelText(labels: Readonly<Record<string, string>>): string {
+  let text = extraLabelTexts.get(labels);
+  if (text === undefined) {
+    text = '';
+    for (const [name, value] of Object.entries(labels)) text += `,${name}="${escapeLabel(value)}"`;
+    if (Object.isFrozen(labels)) extraLabelTexts.set(labels, text);
+  }
+  return text;
+}
+
 /** A family a provider declares, rendered from the samples its probes return. */
 export function providerSurfaceFamily(family: MetricFamily): SurfaceFamily {
   return {
@@ -155,10 +170,8 @@ export function providerSurfaceFamily(family: MetricFamily): SurfaceFamily {
       let lines = '';
       for (const sample of state.samples) {
         if (sample.family !== family.name) continue;
-        let labels = state.labelText;
-        for (const [name, value] of Object.entries(sample.labels ?? {}))
-          labels += `,${name}="${escapeLabel(value)}"`;
-        lines += `${family.name}{${labels}} ${sample.value}\n`;
+        const extra = sample.labels ? extraLabelText(sample.labels) : '';
+        lines += `${family.name}{${state.labelText}${extra}} ${sample.value}\n`;
       }
       return lines;
     },

@@ -121,6 +121,10 @@ export class HttpClient {
    * the socket a message names belongs to the exchange that started last.
    */
   private writing: CappedExchange | undefined;
+  /** One function for every exchange, so a request allocates no closure to say it is being written. */
+  private readonly writingStarted = (exchange: CappedExchange): void => {
+    this.writing = exchange;
+  };
   private readonly onSendHeaders = (message: unknown): void => {
     const exchange = this.writing;
     if (!exchange) return;
@@ -233,9 +237,7 @@ export class HttpClient {
         req.deadline,
         req.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
         resolve,
-        (started) => {
-          this.writing = started;
-        },
+        this.writingStarted,
       );
       // Already settled as a timeout: nothing to send.
       if (req.deadline.expired) return;

@@ -24,6 +24,14 @@ export const TARGET_RESPONSE_FAMILIES = [
   },
 ] as const satisfies readonly MetricFamily[];
 
+/**
+ * One frozen label set per phase, shared by every probe: each probe's samples then allocate no
+ * label objects, and the renderer formats a set once (see providerSurfaceFamily).
+ */
+const PHASE_LABELS = new Map<string, Readonly<Record<string, string>>>(
+  PHASES.map((phase) => [phase, Object.freeze({ phase })]),
+);
+
 /** The certificate and phase timings of a target's answer, to spread into the probe's result. */
 export function targetEvidence(response: HttpResponse): Pick<ProbeResult, 'tls' | 'samples'> {
   const samples: FamilySample[] = [];
@@ -36,7 +44,11 @@ export function targetEvidence(response: HttpResponse): Pick<ProbeResult, 'tls' 
   const phases = response.phases;
   if (phases) {
     for (const phase of PHASES)
-      samples.push({ family: 'surface_probe_phase_seconds', labels: { phase }, value: phases[phase] });
+      samples.push({
+        family: 'surface_probe_phase_seconds',
+        labels: PHASE_LABELS.get(phase),
+        value: phases[phase],
+      });
   }
   return response.tls ? { tls: response.tls, samples } : { samples };
 }
