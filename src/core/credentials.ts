@@ -3,6 +3,8 @@ import type { SurfaceLabels } from './surface.js';
 /** One credential variable as the metrics show it. Never holds a secret. */
 export interface CredentialSample {
   variable: string;
+  /** What the credential is (access_service_token, cloudflare_api_token, heroku_api_key): the alerts word the fix by it. */
+  kind: string;
   valid: boolean;
   /** Seconds since the epoch; undefined when it never expires. */
   expiresAtSeconds: number | undefined;

@@ -37,19 +37,19 @@ export class CredentialMetrics implements CredentialLifecycleSink {
     this.expiry = new Gauge({
       name: 'surface_credential_expiry_timestamp_seconds',
       help: 'When the credential in this variable expires (Access service token expires_at, API token expires_on); absent when it never expires.',
-      labelNames: ['variable'],
+      labelNames: ['variable', 'kind'],
       registers,
     });
     this.valid = new Gauge({
       name: 'surface_credential_valid',
       help: '1 when the credential is found and usable (enabled, active, not expired); 0 when it is revoked, deleted, disabled or expired.',
-      labelNames: ['variable'],
+      labelNames: ['variable', 'kind'],
       registers,
     });
     this.stale = new Gauge({
       name: 'surface_credential_stale',
       help: '1 while the values of this variable are kept from an earlier read because the latest read failed (at most 3 intervals).',
-      labelNames: ['variable'],
+      labelNames: ['variable', 'kind'],
       registers,
     });
     this.enrolled = new Gauge({
@@ -73,7 +73,7 @@ export class CredentialMetrics implements CredentialLifecycleSink {
     for (const gauge of [this.expiry, this.valid, this.stale, this.enrolled, this.used]) gauge.reset();
     if (credentials === undefined) return;
     for (const credential of credentials) {
-      const labels = { variable: credential.variable };
+      const labels = { variable: credential.variable, kind: credential.kind };
       this.valid.set(labels, credential.valid ? 1 : 0);
       this.stale.set(labels, credential.stale ? 1 : 0);
       if (credential.expiresAtSeconds !== undefined) this.expiry.set(labels, credential.expiresAtSeconds);

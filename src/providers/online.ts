@@ -39,6 +39,11 @@ export interface CredentialUse {
   lifecycle?: 'access_service_token' | 'cloudflare_api_token';
   /** How the credential watch reads its expiry and validity, for a credential only its provider knows how to ask about. */
   readLifecycle?(value: string, ctx: LifecycleReadContext): Promise<LifecycleReading>;
+  /**
+   * The `kind` label of a readLifecycle credential's series (`heroku_api_key`): the alerts word the
+   * fix per kind. Declared in code, so the label stays bounded.
+   */
+  lifecycleKind?: string;
 }
 
 /** What a provider's lifecycle read may use: the variables, HTTP under a deadline, the time of the read. */

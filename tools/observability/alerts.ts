@@ -246,6 +246,9 @@ export const UNREACHABLE_CODES: readonly CodeFamilyMember[] = [
   { code: 'http_5xx', pattern: 'http_5..', provider: 'infisical', network: false },
 ];
 
+/** The codes a surface reports when its credential is refused; CredentialInvalid silences only these. */
+export const CREDENTIAL_AUTH_CODES = ['api_auth_failed', 'access_gate_redirect', 'access_denied'] as const;
+
 /** The alert definitions, thresholds and job selector applied. */
 export function alertDefinitions(options: AlertOptions = DEFAULT_ALERT_OPTIONS): AlertDefinition[] {
   const t = options.thresholds;
@@ -593,11 +596,27 @@ function credentialAlerts(options: AlertOptions, q: Queries): AlertDefinition[] 
   const t = options.thresholds;
   const job = options.jobSelector;
   const day = 86_400;
-  const expiresIn = `(min by (variable) (surface_credential_expiry_timestamp_seconds{${job}}) - time())`;
-  const invalid = `(min by (variable) (surface_credential_valid{${job}}) == 0)`;
+  const expiresIn = `(min by (variable, kind) (surface_credential_expiry_timestamp_seconds{${job}}) - time())`;
+  const invalid = `(min by (variable, kind) (surface_credential_valid{${job}}) == 0)`;
   const usedBy = q.surfacesUsingTemplate();
-  const fixes =
-    'refresh it (POST /accounts/{account_id}/access/service_tokens/{token_id}/refresh keeps the secret), or rotate it and store the new client_id:client_secret';
+  const renew = byKind({
+    access_service_token:
+      'refresh it (POST /accounts/{account_id}/access/service_tokens/{token_id}/refresh keeps the secret), or rotate it and store the new client_id:client_secret',
+    cloudflare_api_token:
+      'roll it or create one with a later expiry in the Cloudflare dashboard (My Profile or Manage Account, API Tokens) and store it in {{ $labels.variable }}',
+    heroku_api_key:
+      'renew its OAuth authorization (heroku authorizations:rotate ID, or heroku authorizations:create for one that does not expire) and store the new token in {{ $labels.variable }}',
+    other: 'issue a new one and store it in {{ $labels.variable }}',
+  });
+  const replace = byKind({
+    access_service_token:
+      're-enable it, or create or rotate the service token, enroll it in the Service Auth policy and store client_id:client_secret in {{ $labels.variable }}',
+    cloudflare_api_token:
+      're-enable or re-issue the API token in the Cloudflare dashboard (My Profile or Manage Account, API Tokens) and store it in {{ $labels.variable }}',
+    heroku_api_key:
+      'create a new authorization (heroku authorizations:create -d surface-exporter) and store its token in {{ $labels.variable }}',
+    other: 'issue a new one and store it in {{ $labels.variable }}',
+  });
   return [
     {
       name: 'CredentialExpiringSoon',
@@ -610,7 +629,7 @@ function credentialAlerts(options: AlertOptions, q: Queries): AlertDefinition[] 
         `>= ${t.credentialExpiringDays * day}`,
       ].join('\n'),
       summary: 'A credential the probes use expires within a month.',
-      description: `The credential in {{ $labels.variable }} expires in {{ $value | humanizeDuration }} (limit ${t.credentialExpiringSoonDays} days); ${fixes}. Used by: ${usedBy}.`,
+      description: `The credential in {{ $labels.variable }} ({{ $labels.kind }}) expires in {{ $value | humanizeDuration }} (limit ${t.credentialExpiringSoonDays} days). Fix: ${renew}. Used by: ${usedBy}.`,
     },
     {
       name: 'CredentialExpiring',
@@ -623,7 +642,7 @@ function credentialAlerts(options: AlertOptions, q: Queries): AlertDefinition[] 
         `unless on (variable) ${invalid}`,
       ].join('\n'),
       summary: 'A credential the probes use expires within a week.',
-      description: `The credential in {{ $labels.variable }} expires in {{ $value | humanizeDuration }} (limit ${t.credentialExpiringDays} days); every surface using it then fails. ${fixes.charAt(0).toUpperCase()}${fixes.slice(1)}. Used by: ${usedBy}.`,
+      description: `The credential in {{ $labels.variable }} ({{ $labels.kind }}) expires in {{ $value | humanizeDuration }} (limit ${t.credentialExpiringDays} days); every surface using it then fails. Fix: ${renew}. Used by: ${usedBy}.`,
     },
     {
       name: 'CredentialInvalid',
@@ -636,7 +655,7 @@ function credentialAlerts(options: AlertOptions, q: Queries): AlertDefinition[] 
         `and on (variable) (count by (variable) (surface_credential_info{${job}}))`,
       ].join('\n'),
       summary: 'A credential the probes use is no longer valid.',
-      description: `The credential in {{ $labels.variable }} is revoked, deleted, disabled or expired (for ${humanDuration(t.credentialInvalidForSeconds)}): every surface using it fails (${usedBy}); their own auth alerts stay quiet. Issue a new token (Access: create or rotate the service token and re-enroll it) and store it in {{ $labels.variable }}.`,
+      description: `The credential in {{ $labels.variable }} ({{ $labels.kind }}) is revoked, deleted, disabled or expired (for ${humanDuration(t.credentialInvalidForSeconds)}): every surface using it fails (${usedBy}); their own auth alerts stay quiet. Fix: ${replace}.`,
     },
     {
       name: 'AccessServiceTokenNotEnrolled',
@@ -652,6 +671,23 @@ function credentialAlerts(options: AlertOptions, q: Queries): AlertDefinition[] 
       description: `The service token in {{ $labels.variable }} is in no Service Auth (non_identity) policy of the Access application covering {{ $value }} surface(s) (${q.surfacesNotEnrolledTemplate()}): Access will answer them with a 302 to its login. Add the token to a Service Auth policy of the application in the Cloudflare dashboard.`,
     },
   ];
+}
+
+/**
+ * A Go template choosing the fix by the credential's `kind` label: a Pages API token or a Heroku key
+ * is not renewed the way an Access service token is. The kinds are those the exporter declares.
+ */
+function byKind(fixes: {
+  access_service_token: string;
+  cloudflare_api_token: string;
+  heroku_api_key: string;
+  other: string;
+}): string {
+  const { other, ...known } = fixes;
+  const branches = Object.entries(known).map(
+    ([kind, fix], index) => `{{ ${index === 0 ? 'if' : 'else if'} eq $labels.kind "${kind}" }}${fix}`,
+  );
+  return `${branches.join('')}{{ else }}${other}{{ end }}`;
 }
 
 /** The Prometheus rule file, as a data structure. */
@@ -854,13 +890,13 @@ class Queries {
   }
 
   /**
-   * Surfaces whose credential the watch sees invalid: CredentialInvalid pages for the cause, once,
-   * so their own auth alerts (access_gate_redirect, api_auth_failed) stay quiet.
+   * A surface's auth codes while the watch sees its credential invalid: CredentialInvalid pages for
+   * the cause, once. Only the auth codes: a crashed dyno or a 502 behind a dead token still alerts.
    */
   unlessCredentialCause(): string[] {
     return [
-      '# A credential the watch sees revoked, disabled or expired has CredentialInvalid.',
-      `unless on (env, surface) (surface_credential_info{${this.job}} and on (job, instance, variable) (surface_credential_valid{${this.job}} == 0))`,
+      '# An auth code on a surface whose credential the watch sees revoked, disabled or expired has CredentialInvalid.',
+      `unless on (env, surface, code) (surface_error_info{${this.job}, code=~"${CREDENTIAL_AUTH_CODES.join('|')}"} and on (job, instance, env, surface) (surface_credential_info{${this.job}} and on (job, instance, variable) (surface_credential_valid{${this.job}} == 0)))`,
     ];
   }
 

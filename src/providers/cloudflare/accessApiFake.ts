@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 // Types only, never imported at runtime: the official SDK's definitions keep the builder honest.
 import type { ServiceToken } from 'cloudflare/resources/zero-trust/access/service-tokens';
 import type { Documented, FakeReply, FakeRequest } from '../shared/fakeServer.js';
+import { type ListPage, listPageOf, pagedReply } from './fakePaging.js';
 
 /**
  * The Cloudflare Access management API and token verify, as routes of the fake Cloudflare API
@@ -238,9 +239,9 @@ export function createAccessApi(accountId: string): {
     if ('status' in listing) return listing;
     if (resource === 'access/service_tokens') {
       if (appId !== undefined) return undefined;
-      return paged([...tokens.values()].map(tokenJson), listing);
+      return pagedReply([...tokens.values()].map(tokenJson), listing);
     }
-    if (appId === undefined) return paged([...apps.values()].map(appJson), listing);
+    if (appId === undefined) return pagedReply([...apps.values()].map(appJson), listing);
     const app = apps.get(decodeURIComponent(appId));
     if (!app || policiesPart === undefined)
       return {
@@ -252,51 +253,26 @@ export function createAccessApi(accountId: string): {
           result: null,
         },
       };
-    return paged(app.policies.map(policyJson), listing);
+    return pagedReply(app.policies.map(policyJson), listing);
   };
 
   return { controls, route };
 }
 
-function pageOf(req: FakeRequest): { page: number; perPage: number } | FakeReply {
-  const page = Number(req.query.get('page') ?? '1');
-  const perPage = Number(req.query.get('per_page') ?? String(DEFAULT_PER_PAGE));
-  if (
-    !Number.isInteger(page) ||
-    page < 1 ||
-    !Number.isInteger(perPage) ||
-    perPage < 1 ||
-    perPage > MAX_PER_PAGE
-  ) {
-    return {
-      status: 400,
-      body: {
-        success: false,
-        errors: [{ code: 12006, message: 'invalid pagination' }],
-        messages: [],
-        result: null,
-      },
-    };
-  }
-  return { page, perPage };
-}
+const INVALID_PAGINATION: FakeReply = {
+  status: 400,
+  body: {
+    success: false,
+    errors: [{ code: 12006, message: 'invalid pagination' }],
+    messages: [],
+    result: null,
+  },
+};
 
-function paged(items: unknown[], { page, perPage }: { page: number; perPage: number }): FakeReply {
-  const slice = items.slice((page - 1) * perPage, page * perPage);
-  return {
-    status: 200,
-    body: {
-      result: slice,
-      success: true,
-      errors: [],
-      messages: [],
-      result_info: {
-        page,
-        per_page: perPage,
-        count: slice.length,
-        total_count: items.length,
-        total_pages: Math.max(1, Math.ceil(items.length / perPage)),
-      },
-    },
-  };
+function pageOf(req: FakeRequest): ListPage | FakeReply {
+  return listPageOf(req, {
+    defaultPerPage: DEFAULT_PER_PAGE,
+    maxPerPage: MAX_PER_PAGE,
+    refusal: INVALID_PAGINATION,
+  });
 }

@@ -9,6 +9,7 @@ import {
   type FakeRequest,
 } from '../shared/fakeServer.js';
 import { type AccessApiFake, createAccessApi } from './accessApiFake.js';
+import { listPageOf, pagedReply } from './fakePaging.js';
 
 /**
  * A fake Cloudflare API v4 for Pages: the envelope, projects, deployments with every stage and
@@ -228,18 +229,12 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
     if (!/^[0-9a-f]{32}$/.test(account)) return noRoute(req.path);
     // A token only sees its own account; any other answers as an auth failure does.
     if (account !== accountId) return authFailure(authErrorCode, errorBodies);
-    const page = Number(req.query.get('page') ?? '1');
-    const perPage = Number(req.query.get('per_page') ?? String(DEFAULT_PER_PAGE));
     // [inferred] The status, code and message for bad list options are not in provider-apis.md; a
     // non-number page is refused here because no real answer to it is known either way.
-    if (
-      !Number.isInteger(page) ||
-      page < 1 ||
-      !Number.isInteger(perPage) ||
-      perPage < 1 ||
-      (enforceMaxPerPage && perPage > MAX_PER_PAGE)
-    ) {
-      return {
+    const listing = listPageOf(req, {
+      defaultPerPage: DEFAULT_PER_PAGE,
+      maxPerPage: enforceMaxPerPage ? MAX_PER_PAGE : undefined,
+      refusal: {
         status: 400,
         body: failureEnvelope([
           {
@@ -247,13 +242,14 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
             message: 'Invalid list options provided. Review the `page` or `per_page` parameter.',
           },
         ]),
-      };
-    }
+      },
+    });
+    if ('status' in listing) return listing;
+    const { page } = listing;
     if (projectName === undefined) {
-      return paged(
+      return pagedReply(
         [...projects.values()].map((project) => projectJson(project)),
-        page,
-        perPage,
+        listing,
       );
     }
     const project = projects.get(decodeURIComponent(projectName));
@@ -265,10 +261,9 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
       project.deployments.filter((deployment) => env === null || deployment.environment === env),
       listOrder,
     );
-    return paged(
+    return pagedReply(
       matching.map((deployment) => deploymentJson(project, deployment)),
-      page,
-      perPage,
+      listing,
     );
   };
 
@@ -436,23 +431,6 @@ function failureEnvelope(errors: { code: number; message: string }[]) {
 
 function successEnvelope(result: unknown) {
   return { result, success: true, errors: [], messages: [] };
-}
-
-function paged(items: unknown[], page: number, perPage: number): FakeReply {
-  const slice = items.slice((page - 1) * perPage, page * perPage);
-  return {
-    status: 200,
-    body: {
-      ...successEnvelope(slice),
-      result_info: {
-        page,
-        per_page: perPage,
-        count: slice.length,
-        total_count: items.length,
-        total_pages: Math.max(1, Math.ceil(items.length / perPage)),
-      },
-    },
-  };
 }
 
 function ordered(deployments: FakeDeployment[], order: ListOrder): FakeDeployment[] {

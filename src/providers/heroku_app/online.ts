@@ -35,6 +35,7 @@ export const herokuAppOnline: OnlineCheck<HerokuSurfaceKeys> = {
         noun: 'Heroku API key',
         problem: apiTokenProblem,
         readLifecycle: readHerokuKeyLifecycle,
+        lifecycleKind: 'heroku_api_key',
       },
     ];
     if (surface.access_token_env) uses.push(accessTokenUse(surface.access_token_env));

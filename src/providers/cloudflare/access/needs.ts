@@ -38,6 +38,8 @@ export type CredentialKind = 'access_service_token' | 'cloudflare_api_token' | '
 export interface CredentialNeed {
   variable: string;
   kind: CredentialKind;
+  /** The `kind` label of its series: the Cloudflare kinds as they are, a provider's own declared kind. */
+  label: string;
   /** provider_declared: the provider's own read (a Heroku key's OAuth authorization). */
   readLifecycle?: CredentialUse['readLifecycle'];
   /** Empty for the management token: the watch itself uses it. */
@@ -65,10 +67,10 @@ function accessAppOf(config: WatchedSurfaceConfig): string | undefined {
 export function lifecycleNeeds(registry: WatchedRegistry, onlineOf: OnlineOf): LifecycleNeeds {
   const settings = registry.lifecycle ?? DEFAULT_LIFECYCLE;
   const credentials = new Map<string, CredentialNeed>();
-  const need = (variable: string, kind: CredentialKind) => {
+  const need = (variable: string, kind: CredentialKind, label: string = kind) => {
     let found = credentials.get(variable);
     if (!found) {
-      found = { variable, kind, surfaces: [] };
+      found = { variable, kind, label, surfaces: [] };
       credentials.set(variable, found);
     }
     return found;
@@ -80,7 +82,7 @@ export function lifecycleNeeds(registry: WatchedRegistry, onlineOf: OnlineOf): L
     const target = online.accessTarget?.(config);
     for (const use of online.credentials(config)) {
       if (use.readLifecycle && !use.lifecycle) {
-        const declared = need(use.variable, 'provider_declared');
+        const declared = need(use.variable, 'provider_declared', use.lifecycleKind ?? 'provider_declared');
         declared.readLifecycle = use.readLifecycle;
         declared.surfaces.push({ key, labels, url: undefined, application: undefined });
         continue;

@@ -12,12 +12,7 @@ import {
   verifyApiToken,
 } from './api.js';
 import { type AccessApplication, applicationCovering, applicationNamed, enrollmentIn } from './matcher.js';
-import {
-  type CredentialKind,
-  type CredentialNeed,
-  type LifecycleNeeds,
-  managementCredentials,
-} from './needs.js';
+import { type CredentialNeed, type LifecycleNeeds, managementCredentials } from './needs.js';
 
 /** What one surface's use of an Access service token looks like in the account. */
 export interface SurfaceCredentialState {
@@ -33,7 +28,8 @@ export interface SurfaceCredentialState {
 /** One credential variable as the provider sees it. Never holds a secret; a client id may appear. */
 export interface CredentialState {
   variable: string;
-  kind: CredentialKind;
+  /** The `kind` label (CredentialNeed.label): access_service_token, cloudflare_api_token, heroku_api_key. */
+  kind: string;
   /** Found, enabled and not expired (Access); `active` and not expired (API token). */
   valid: boolean;
   /** Milliseconds since the epoch; undefined when it never expires (or is not in the account). */
@@ -120,6 +116,18 @@ function surfaceState(
     : { ...base, enrolled: false, application: app.name, detail: enrollment.why };
 }
 
+/** The surfaces of a credential that no Access application gates: nothing to enroll. */
+function surfacesWithoutEnrollment(need: CredentialNeed): SurfaceCredentialState[] {
+  return need.surfaces.map((use) => ({
+    key: use.key,
+    labels: use.labels,
+    variable: need.variable,
+    enrolled: undefined,
+    application: undefined,
+    detail: '',
+  }));
+}
+
 function accessState(
   need: CredentialNeed,
   clientId: string,
@@ -129,7 +137,7 @@ function accessState(
 ): CredentialState {
   const token = tokens.find((candidate) => candidate.clientId === clientId);
   const surfaces = need.surfaces.map((use) => surfaceState(need, use, token, applications));
-  const base = { variable: need.variable, kind: need.kind, surfaces };
+  const base = { variable: need.variable, kind: need.label, surfaces };
   if (!token)
     return {
       ...base,
@@ -226,17 +234,10 @@ export async function readCredentials(
       round.failures.set(need.variable, providerText(reading.detail, secrets));
       continue;
     }
-    const surfaces = need.surfaces.map((use) => ({
-      key: use.key,
-      labels: use.labels,
-      variable: need.variable,
-      enrolled: undefined,
-      application: undefined,
-      detail: '',
-    }));
+    const surfaces = surfacesWithoutEnrollment(need);
     round.credentials.set(need.variable, {
       variable: need.variable,
-      kind: need.kind,
+      kind: need.label,
       valid: reading.ok
         ? reading.valid && (reading.expiresAt === undefined || reading.expiresAt > options.now)
         : false,
@@ -254,20 +255,13 @@ export async function readCredentials(
 
   for (const need of apiNeeds) {
     const token = options.env[need.variable]?.trim() ?? '';
-    const surfaces = need.surfaces.map((use) => ({
-      key: use.key,
-      labels: use.labels,
-      variable: need.variable,
-      enrolled: undefined,
-      application: undefined,
-      detail: '',
-    }));
+    const surfaces = surfacesWithoutEnrollment(need);
     const verdict = await verifyApiToken({ ...call, token });
     if (!verdict.ok) {
       if (verdict.refused) {
         round.credentials.set(need.variable, {
           variable: need.variable,
-          kind: need.kind,
+          kind: need.label,
           valid: false,
           expiresAt: undefined,
           description: 'API token',
@@ -284,7 +278,7 @@ export async function readCredentials(
     round.credentials.set(need.variable, {
       description,
       variable: need.variable,
-      kind: need.kind,
+      kind: need.label,
       valid,
       expiresAt,
       detail: `${description} ${status === 'active' ? '' : `${status}, `}${expiryText(expiresAt, options.now)}`,

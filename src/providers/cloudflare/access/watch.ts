@@ -223,6 +223,7 @@ export class CredentialWatch {
     for (const { state, stale } of this.known.values()) {
       credentials.push({
         variable: state.variable,
+        kind: state.kind,
         valid: state.valid,
         expiresAtSeconds: state.expiresAt === undefined ? undefined : state.expiresAt / 1000,
         stale,

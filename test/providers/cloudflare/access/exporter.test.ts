@@ -90,6 +90,15 @@ describe('the credential watch in the running exporter (the demo)', () => {
       sampleValue(text, 'surface_credential_valid', { variable: 'CLOUDFLARE_ACCESS_MGMT_TOKEN' }),
       1,
     );
+    // The alerts word the fix by kind: a Pages token or a Heroku key is not refreshed like an Access token.
+    const kinds = {
+      CF_ACCESS_SERVICE_TOKEN_VAULT: 'access_service_token',
+      CLOUDFLARE_PAGES_READ_TOKEN: 'cloudflare_api_token',
+      CLOUDFLARE_ACCESS_MGMT_TOKEN: 'cloudflare_api_token',
+      HEROKU_API_KEY: 'heroku_api_key',
+    };
+    for (const [variable, kind] of Object.entries(kinds))
+      assert.equal(sampleValue(text, 'surface_credential_valid', { variable, kind }), 1, variable);
   });
 
   it('poller-status carries each surface’s credentials, and the watch never changes a status', async () => {
