@@ -8,6 +8,7 @@ import { startCloudflareApi } from '../../src/providers/cloudflare/fake.js';
 import { startHerokuApi } from '../../src/providers/heroku_app/fake.js';
 import { startInfisical } from '../../src/providers/infisical/fake.js';
 import { cli, spawnCli, startedUrl, tempDir } from '../cli/support.js';
+import { sampleValue } from '../helpers/exporter.js';
 import { waitFor } from '../helpers/support.js';
 import { startOtlpReceiver } from '../tracing/otlpReceiver.js';
 
@@ -22,16 +23,25 @@ describe('secret hygiene across the whole product', () => {
       CLOUDFLARE_PAGES_READ_TOKEN: 'pages-token-MARKER-9e07',
       FORCE_POLL_TOKEN: 'force-poll-MARKER-77d3',
       METRICS_TOKEN: 'metrics-token-MARKER-1b44',
+      // The credential watch's own token: with it (and the account id) set, the watch reads the fakes.
+      CLOUDFLARE_ACCESS_MGMT_TOKEN: 'mgmt-token-MARKER-4d0a',
+      METRICS_BASIC_AUTH: 'scraper:basic-password-MARKER-e6b9',
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20otlp-header-MARKER-2c58',
     };
+    const basicAuth = Buffer.from(markers.METRICS_BASIC_AUTH).toString('base64');
     const heroku = await startHerokuApi({ apiKeys: [markers.HEROKU_API_KEY] });
     heroku.addApp({ name: 'api-prod' });
-    const cloudflare = await startCloudflareApi({ tokens: [markers.CLOUDFLARE_PAGES_READ_TOKEN] });
+    const cloudflare = await startCloudflareApi({
+      tokens: [markers.CLOUDFLARE_PAGES_READ_TOKEN, markers.CLOUDFLARE_ACCESS_MGMT_TOKEN],
+    });
     cloudflare.addProject('site');
     cloudflare.setLatestStage('site', 'deploy', 'success');
     const infisical = await startInfisical();
     const gate = await startAccessGate({ target: infisical.url, hostname: 'vault.example.com' });
     const accessToken = gate.createServiceToken();
     gate.enroll(accessToken.clientId);
+    // The account knows the gate's token, so the watch matches it and publishes its expiry.
+    cloudflare.access.addServiceToken({ name: 'vault', clientId: accessToken.clientId });
     const receiver = await startOtlpReceiver('accept');
     const dir = await tempDir();
     const registryFile = join(dir.path, 'surfaces.yaml');
@@ -69,7 +79,14 @@ describe('secret hygiene across the whole product', () => {
       OTEL_BSP_SCHEDULE_DELAY: '200',
       LOG_LEVEL: 'debug',
     };
-    const secrets = [...Object.values(markers), accessToken.clientId, accessToken.clientSecret];
+    const secrets = [
+      ...Object.values(markers),
+      'basic-password-MARKER-e6b9',
+      'otlp-header-MARKER-2c58',
+      basicAuth,
+      // The client id is an identifier (issue 16): the watch names it in details; the secret half never.
+      accessToken.clientSecret,
+    ];
     const seen: string[] = [];
     const server = spawnCli(['--config', registryFile, '--listen-address', '127.0.0.1:0'], { env });
     try {
@@ -86,6 +103,22 @@ describe('secret hygiene across the whole product', () => {
       };
       // success paths
       assert.equal(await call('/api/force-poll', { method: 'POST', headers: operator }), 200);
+      assert.equal(await call('/metrics', { headers: { authorization: `Basic ${basicAuth}` } }), 200);
+      await call('/metrics', {
+        headers: { authorization: `Basic ${Buffer.from('scraper:wrong').toString('base64')}` },
+      });
+      // The watch has read every credential, the management token's verify included.
+      await waitFor(
+        async () => {
+          const res = await fetch(`${url}/metrics`, { headers: scraper });
+          const text = await res.text();
+          seen.push(text);
+          return ['CLOUDFLARE_ACCESS_MGMT_TOKEN', 'CF_ACCESS_SERVICE_TOKEN_VAULT'].every(
+            (variable) => sampleValue(text, 'surface_credential_valid', { variable }) !== undefined,
+          );
+        },
+        { timeoutMs: 15_000, what: 'the credential watch to publish' },
+      );
       // failure paths: every credential refused by its provider
       heroku.revokeKey(markers.HEROKU_API_KEY);
       cloudflare.revokeToken(markers.CLOUDFLARE_PAGES_READ_TOKEN);
