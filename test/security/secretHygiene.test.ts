@@ -74,7 +74,8 @@ describe('secret hygiene across the whole product', () => {
       CLOUDFLARE_ACCOUNT_ID: cloudflare.accountId,
       CF_ACCESS_SERVICE_TOKEN_VAULT: `${accessToken.clientId}:${accessToken.clientSecret}`,
       HEROKU_API_URL: heroku.url,
-      CLOUDFLARE_API_URL: `${cloudflare.url}/client/v4`,
+      // The fake serves the v4 API at its root, as the demo and the Pages tests use it.
+      CLOUDFLARE_API_URL: cloudflare.url,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_BSP_SCHEDULE_DELAY: '200',
       LOG_LEVEL: 'debug',
