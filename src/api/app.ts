@@ -1,8 +1,11 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
+import { type Env, readSecret } from '../core/env.js';
+import type { PushLedger } from '../core/push.js';
 import type { ExporterMetrics } from '../metrics/metrics.js';
 import { type Poller, type SurfaceFilter, UnknownSurfaceError } from '../poller/poller.js';
+import { providerFor } from '../providers/index.js';
 import {
   ASSET_PATH,
   buildStatusModel,
@@ -21,6 +24,7 @@ import {
 } from '../statuspage/index.js';
 import { bearerMatches, FailedAuthLimiter, parseTrustProxy, type ScrapeAuth, scrapeAllowed } from './auth.js';
 import { landingPage } from './landing.js';
+import { PushInputError, parsePushInput } from './push.js';
 
 export interface ReloadOutcome {
   ok: boolean;
@@ -44,7 +48,11 @@ export interface AppDeps {
   /** Optional protection of /metrics; open when neither is set. */
   scrapeAuth?: ScrapeAuth;
   /** One budget per credential, so failed operator guesses never cost Prometheus its scrapes. */
-  authLimiters?: { scrape: FailedAuthLimiter; operator: FailedAuthLimiter };
+  authLimiters?: { scrape: FailedAuthLimiter; operator: FailedAuthLimiter; push?: FailedAuthLimiter };
+  /** Where push surfaces' jobs' reports go; without it, /api/push answers 404 for every surface. */
+  pushes?: PushLedger;
+  /** The process variables: push tokens, and the credentials masked in a push's detail. */
+  env?: Env;
   /**
    * TRUST_PROXY, a hop count (1 behind the Heroku router): the failed-auth limit then also counts
    * the client address from X-Forwarded-For, besides the socket's.
@@ -357,6 +365,47 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(outcome.ok ? 200 : 400).json(outcome);
     })
     .all(only('POST'));
+
+  const pushLimiter = limiters.push ?? new FailedAuthLimiter();
+  app
+    .route('/api/push/:env/:surface')
+    .post(async (req, res) => {
+      const { env, surface } = req.params as { env: string; surface: string };
+      const registered = poller.surfaces().find((s) => s.env === env && s.config.name === surface);
+      const variable = registered && providerFor(registered.config).pushTokenEnv?.(registered.config);
+      // One answer for "no such surface" and "not a push surface": a caller learns nothing of the others.
+      if (!deps.pushes || !registered || !variable) throw new HttpError(404, 'not found');
+      const token = readSecret(deps.env ?? {}, variable);
+      authenticate(
+        req,
+        res,
+        pushLimiter,
+        (authorization) => token.ok && bearerMatches(authorization, token.value),
+      );
+      let input: ReturnType<typeof parsePushInput>;
+      try {
+        input = parsePushInput(req, knownSecrets());
+      } catch (err) {
+        if (err instanceof PushInputError) throw new HttpError(400, err.message);
+        throw err;
+      }
+      deps.pushes.record(env, surface, input);
+      // The push is published now, not at the surface's next scheduled probe.
+      const round = await poller.forcePoll({ env, surface });
+      const { status, error, detail } = round.results[0] ?? { status: 'pending', error: null, detail: null };
+      res.json({ env, surface, status, error, detail });
+    })
+    .all(only('POST'));
+
+  /** Every credential the exporter knows of, so that a job quoting one in its detail never publishes it. */
+  const knownSecrets = (): string[] => {
+    const values = poller
+      .surfaces()
+      .flatMap(({ config }) => providerFor(config).credentials(config))
+      .map((variable) => deps.env?.[variable]?.trim());
+    values.push(deps.operatorToken, scrapeAuth.bearer, scrapeAuth.basic);
+    return values.filter((value): value is string => Boolean(value));
+  };
 
   app.use((_req, _res) => {
     throw new HttpError(404, 'not found');

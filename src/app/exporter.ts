@@ -6,6 +6,7 @@ import { formatProblem, type LoadedRegistry, loadRegistryFile, RegistryError } f
 import { type Clock, systemClock } from '../core/clock.js';
 import { Deadline } from '../core/deadline.js';
 import type { Env } from '../core/env.js';
+import { PushLedger } from '../core/push.js';
 import type { ProbeTracer } from '../core/trace.js';
 import { VERSION } from '../core/version.js';
 import { ExporterMetrics } from '../metrics/metrics.js';
@@ -90,6 +91,8 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       connectionsPerOrigin: options.registry.poller.concurrency,
     });
   const history = new ProbeHistory();
+  const clock = options.clock ?? systemClock;
+  const pushes = new PushLedger(clock);
   const poller = new Poller(slice.own, {
     sink: metrics,
     log: log.child({ component: 'StatusPoller' }),
@@ -101,9 +104,9 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     resolveProvider: options.resolveProvider,
     budgetShare: budgetShare(shard),
     onProbeRecorded: (surface, probe) => history.record(surface.env, surface.surface, probe.status),
+    pushes,
   });
   metrics.recordReload(true, Date.now() / 1000);
-  const clock = options.clock ?? systemClock;
   const credentialWatch = new CredentialWatch(slice.own, {
     env,
     log: log.child({ component: 'CredentialWatch' }),
@@ -148,6 +151,8 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     log,
     pollerEnabled: options.pollerEnabled,
     operatorToken: settings.operatorToken,
+    pushes,
+    env,
     reload: options.registryFile ? reload : undefined,
     credentialsOf: (env, surface) => credentialWatch.surfaceCredentials(env, surface),
     version: VERSION,

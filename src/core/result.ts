@@ -26,6 +26,11 @@ export interface ProbeResult<Code extends string = string> {
   tls?: TlsPeer;
   /** Each condition of the surface's `expect:` block with what was seen, in evaluation order. */
   conditions?: readonly ConditionOutcome[];
+  /**
+   * Nothing to judge yet (a push surface before its first heartbeat has passed): the poller
+   * publishes nothing, so the surface stays `unknown`; status and code say what it would become.
+   */
+  pending?: true;
 }
 
 /** The leaf certificate of a TLS connection, and the earliest expiry of the chain it came with. */
@@ -78,4 +83,9 @@ export const down = <Code extends string>(code: Code, detail: string): ProbeResu
   status: 'down',
   code,
   detail,
+});
+/** A result the poller does not publish: the surface stays `unknown` (see ProbeResult.pending). */
+export const pending = <Code extends string>(result: ProbeResult<Code>): ProbeResult<Code> => ({
+  ...result,
+  pending: true,
 });

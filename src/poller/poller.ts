@@ -6,6 +6,7 @@ import { MAINTENANCE_MODE_CODE } from '../core/codes.js';
 import { Deadline } from '../core/deadline.js';
 import type { Env } from '../core/env.js';
 import { inMaintenance } from '../core/maintenance.js';
+import type { PushReports } from '../core/push.js';
 import type { ConditionOutcome, ProbeOutcome, ProbeResult, SurfaceStatus, TlsPeer } from '../core/result.js';
 import type { SurfaceLabels } from '../core/surface.js';
 import { noopTracer, type ProbeTracer, type TraceParent } from '../core/trace.js';
@@ -31,6 +32,8 @@ export interface PollerDeps {
   budgetShare?: number;
   /** Told of every recorded probe, after the metrics (the status page keeps its history from it). */
   onProbeRecorded?: (surface: SurfaceLabels, probe: ProbeOutcome) => void;
+  /** What push surfaces' jobs reported (ProbeContext.lastPush); none when absent (a one-shot probe). */
+  pushes?: PushReports;
 }
 
 export interface SurfaceSnapshot {
@@ -66,7 +69,8 @@ export interface ForcePollEntry {
   env: string;
   surface: string;
   provider: string;
-  status: SurfaceStatus | 'pending';
+  /** `unknown`: the surface has nothing to publish yet (a push surface in its first heartbeat). */
+  status: SurfaceStatus | 'pending' | 'unknown';
   error: string | null;
   detail: string | null;
   duration_ms: number | null;
@@ -136,7 +140,8 @@ export class Poller {
         this.crashes[scope]++;
         deps.sink.countCrash(scope);
       },
-      newContext: (deadline, log, observe, trace) => this.newContext(deadline, log, observe, trace),
+      newContext: (deadline, log, observe, trace, worker) =>
+        this.newContext(deadline, log, observe, trace, worker),
     };
     for (const surface of registry.surfaces)
       this.workers.set(surface.key, new SurfaceWorker(surface, this.host));
@@ -261,8 +266,9 @@ export class Poller {
     log: Logger,
     observe: ExchangeObserver | undefined,
     trace: TraceParent,
+    worker: WorkerIdentity,
   ): ProbeContext {
-    const { http, env, sink } = this.deps;
+    const { http, env, sink, pushes } = this.deps;
     return {
       env,
       log,
@@ -271,6 +277,9 @@ export class Poller {
       metadataTtlSeconds: this.settings.metadata_ttl_seconds,
       budgetShare: this.deps.budgetShare ?? 1,
       now: () => this.clock.now(),
+      monotonic: () => this.clock.monotonic(),
+      surfaceSinceMonotonic: worker.sinceMonotonic,
+      lastPush: () => pushes?.last(worker.labels.env, worker.labels.surface),
       request: (req) => http.send({ ...req, deadline }, observe, trace),
       requestShared: (req) =>
         http.send({ ...req, deadline: new Deadline(this.settings.timeout_seconds * 1000) }, observe, trace),
@@ -284,7 +293,8 @@ export class Poller {
   private noteProbeCompleted(probe: ProbeOutcome): void {
     this.lastPollAt = probe.checkedAt;
     this.lastPollAtMonotonic = this.clock.monotonic();
-    this.roundCounts[probe.status]++;
+    // A pending result is a probe that ran (the poller is alive) but not a state to count.
+    if (!probe.pending) this.roundCounts[probe.status]++;
   }
 
   /**
@@ -322,7 +332,7 @@ export class Poller {
           (probe) => {
             if (answered) return;
             const entry = results[index] as ForcePollEntry;
-            entry.status = probe.status;
+            entry.status = probe.pending ? 'unknown' : probe.status;
             entry.error = probe.code;
             entry.detail = probe.detail;
             entry.duration_ms = Math.round(probe.durationSeconds * 1000);
@@ -428,11 +438,13 @@ class SurfaceWorker {
   /** A failure of an UP surface, held back until the confirming probe lands. */
   private unconfirmed: { probe: ProbeOutcome; timer: NodeJS.Timeout } | null = null;
   private maintenance = false;
+  readonly sinceMonotonic: number;
 
   constructor(
     readonly surface: RegisteredSurface,
     private readonly host: WorkerHost,
   ) {
+    this.sinceMonotonic = host.clock.monotonic();
     this.labels = { env: surface.env, surface: surface.config.name, provider: surface.config.provider };
     this.provider = (host.deps.resolveProvider ?? providerFor)(surface.config);
     this.log = host.deps.log.child({
@@ -616,7 +628,7 @@ class SurfaceWorker {
       const traced = await tracer.traceProbe(
         this.labels,
         async (trace) => {
-          const ctx = newContext(deadline, this.log, observe, trace);
+          const ctx = newContext(deadline, this.log, observe, trace, this);
           try {
             return await withDeadline(this.provider.probe(this.surface.config, ctx), deadline);
           } catch (err) {
@@ -676,6 +688,10 @@ class SurfaceWorker {
   private record(probe: ProbeOutcome, origin: ProbeOrigin): void {
     if (this.retired) return;
     const { deps, noteProbeCompleted } = this.host;
+    if (probe.pending) {
+      noteProbeCompleted(probe);
+      return;
+    }
     this.consecutiveFailures = probe.status === 'up' ? 0 : this.consecutiveFailures + 1;
     noteProbeCompleted(probe);
     if (this.needsConfirmation(probe, origin)) {
@@ -838,5 +854,12 @@ interface WorkerHost {
     log: Logger,
     observe: ExchangeObserver | undefined,
     trace: TraceParent,
+    worker: WorkerIdentity,
   ): ProbeContext;
+}
+
+/** Which surface a probe context is for, and since when its worker exists. */
+interface WorkerIdentity {
+  readonly labels: SurfaceLabels;
+  readonly sinceMonotonic: number;
 }

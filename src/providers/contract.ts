@@ -4,6 +4,7 @@ import type { CodeOf, CoreCode, ErrorCodeDoc } from '../core/codes.js';
 import type { Deadline } from '../core/deadline.js';
 import type { Env } from '../core/env.js';
 import type { MetricFamily } from '../core/metricFamily.js';
+import type { PushReport } from '../core/push.js';
 import type { ProbeResult } from '../core/result.js';
 import type { HttpOutcome, HttpRequest } from '../transport/client.js';
 import type { OnlineCheck } from './online.js';
@@ -42,6 +43,12 @@ export interface ProbeContext {
   readonly budgetShare: number;
   /** Milliseconds since the epoch; injectable so tests can move time. */
   now(): number;
+  /** Milliseconds from an arbitrary origin, never going back: for durations such as a heartbeat. */
+  monotonic(): number;
+  /** monotonic() when this surface's worker was made (the start, or the reload that added or changed it). */
+  readonly surfaceSinceMonotonic: number;
+  /** The last report the surface's own job pushed (POST /api/push/{env}/{surface}), if any. */
+  lastPush(): PushReport | undefined;
   /** Calls left in a budget and, when the provider says (or documents) it, the budget's size. */
   reportRateLimit(budget: RateBudget, remaining: number, quota?: number): void;
 }
@@ -67,6 +74,11 @@ export interface Provider<Schema extends z.ZodObject = z.ZodObject, Code extends
   readonly online?: OnlineCheck<z.infer<Schema>>;
   /** Per-surface metric families beyond the common ones, filled from ProbeResult.samples. */
   readonly families?: readonly MetricFamily[];
+  /**
+   * Set by providers whose surfaces are told their state by a job (push) instead of probed: the
+   * variable holding the bearer token a push must carry. The push API answers 404 for the others.
+   */
+  pushTokenEnv?(surface: z.infer<Schema>): string;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Provider } from './contract.js';
 import { herokuAppProvider } from './heroku_app/provider.js';
 import { httpProvider } from './http/provider.js';
 import { infisicalProvider } from './infisical/provider.js';
+import { pushProvider } from './push/provider.js';
 
 /**
  * THE list of providers. Adding one is its folder and a line here: the registry's schema union,
@@ -16,6 +17,7 @@ export const PROVIDERS = [
   herokuAppProvider,
   cloudflarePagesProvider,
   infisicalProvider,
+  pushProvider,
 ] as const;
 
 // biome-ignore lint/suspicious/noExplicitAny: any provider's schema and codes
