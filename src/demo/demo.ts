@@ -54,6 +54,8 @@ export const DEMO_STATES: Readonly<Record<string, { status: string; code: string
   'prod/console-gate': { status: 'up', code: null },
   'prod/billing': { status: 'up', code: null },
   'prod/status-api': { status: 'degraded', code: 'json_mismatch' },
+  // Fed by the demo itself, as a Heroku Scheduler job would with curl.
+  'prod/nightly-sync': { status: 'up', code: null },
   'staging/api-staging': { status: 'degraded', code: 'health_http_502' },
   'staging/console-staging': { status: 'down', code: 'no_web_dyno' },
   'staging/console-public': { status: 'degraded', code: 'skipped_credentials' },
@@ -66,6 +68,10 @@ export const DEMO_CREDENTIALS = {
 } as const;
 
 // Short enough that every state shows within seconds of starting, long enough to read the logs.
+/** The demo's stand-in for a scheduled job pushes this often, well inside its heartbeat. */
+const DEMO_PUSH_EVERY_MS = 20_000;
+const DEMO_PUSH_HEARTBEAT_SECONDS = 60;
+
 const DEMO_POLLER = {
   interval_seconds: 5,
   timeout_seconds: 3,
@@ -167,6 +173,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       CLOUDFLARE_ACCESS_MGMT_TOKEN: secrets.accessMgmtToken,
       CF_ACCESS_SERVICE_TOKEN_VAULT: `${vaultToken.clientId}:${vaultToken.clientSecret}`,
       CF_ACCESS_SERVICE_TOKEN_CONSOLE: `${consoleToken.clientId}:${consoleToken.clientSecret}`,
+      DEMO_PUSH_TOKEN: randomBytes(24).toString('base64url'),
       // Left unset on purpose: the surface using it shows skipped_credentials.
       CF_ACCESS_SERVICE_TOKEN_CONSOLE_STAGING: undefined,
     };
@@ -179,6 +186,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       env,
       log: options.log,
     });
+    const stopJob = startDemoJob(exporter.url, env.DEMO_PUSH_TOKEN as string, options.log);
     options.log.warn(
       {
         event: 'demo_started',
@@ -199,6 +207,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         options.operatorToken ? '$FORCE_POLL_TOKEN' : operatorToken,
       ),
       stop: async () => {
+        stopJob();
         await exporter.stop();
         await closeFakes();
       },
@@ -315,6 +324,12 @@ function demoRegistry({ consoleGate, vaultGate, billing, billingCa }: DemoFakes)
           expect: { json: { status: 'ok', 'checks.db': 'up' }, max_duration_seconds: 2 },
         },
         {
+          name: 'nightly-sync',
+          provider: 'push',
+          heartbeat_seconds: DEMO_PUSH_HEARTBEAT_SECONDS,
+          token_env: 'DEMO_PUSH_TOKEN',
+        },
+        {
           name: 'vault',
           provider: 'infisical',
           url: vaultGate.url,
@@ -334,6 +349,22 @@ function demoRegistry({ consoleGate, vaultGate, billing, billingCa }: DemoFakes)
       ],
     },
   };
+}
+
+/** Pushes `status=ok` now and every DEMO_PUSH_EVERY_MS, as the README's Scheduler curl line does. */
+function startDemoJob(url: string, token: string, log: Logger): () => void {
+  const run = () =>
+    fetch(`${url}/api/push/prod/nightly-sync?status=ok&duration_seconds=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    }).then(
+      (res) => res.body?.cancel(),
+      (err: unknown) => log.warn({ event: 'demo_push_failed', err: String(err) }, 'demo push failed'),
+    );
+  void run();
+  const timer = setInterval(run, DEMO_PUSH_EVERY_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 function banner(url: string, statusPageUrl: string | undefined, token: string): string {

@@ -22,6 +22,8 @@ const PROMISED: Array<{
   { env: 'prod', surface: 'console-gate', provider: 'http', status: 'up', code: null },
   { env: 'prod', surface: 'billing', provider: 'http', status: 'up', code: null },
   { env: 'prod', surface: 'status-api', provider: 'http', status: 'degraded', code: 'json_mismatch' },
+  // A push surface, fed by the demo's own stand-in for a scheduled job.
+  { env: 'prod', surface: 'nightly-sync', provider: 'push', status: 'up', code: null },
   {
     env: 'prod',
     surface: 'app-previews',
