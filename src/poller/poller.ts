@@ -333,7 +333,7 @@ export class Poller {
             if (answered) return;
             const entry = results[index] as ForcePollEntry;
             entry.status = probe.pending ? 'unknown' : probe.status;
-            entry.error = probe.code;
+            entry.error = probe.pending ? null : probe.code;
             entry.detail = probe.detail;
             entry.duration_ms = Math.round(probe.durationSeconds * 1000);
             if (--outstanding === 0) answer();

@@ -27,6 +27,7 @@ describe('secret hygiene across the whole product', () => {
       CLOUDFLARE_ACCESS_MGMT_TOKEN: 'mgmt-token-MARKER-4d0a',
       METRICS_BASIC_AUTH: 'scraper:basic-password-MARKER-e6b9',
       OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20otlp-header-MARKER-2c58',
+      PUSH_TOKEN: 'push-token-MARKER-3c8e',
     };
     const basicAuth = Buffer.from(markers.METRICS_BASIC_AUTH).toString('base64');
     const heroku = await startHerokuApi({ apiKeys: [markers.HEROKU_API_KEY] });
@@ -64,6 +65,7 @@ describe('secret hygiene across the whole product', () => {
               url: `${gate.url}/api/status?token=${markers.FORCE_POLL_TOKEN}`,
               access_token_env: 'CF_ACCESS_SERVICE_TOKEN_VAULT',
             },
+            { name: 'nightly-sync', provider: 'push', heartbeat_seconds: 60, token_env: 'PUSH_TOKEN' },
             ...extra,
           ],
         },
@@ -120,6 +122,19 @@ describe('secret hygiene across the whole product', () => {
         },
         { timeoutMs: 15_000, what: 'the credential watch to publish' },
       );
+      // A job quoting credentials in its detail (in the body, so this test's own request line holds none).
+      const pusher = { authorization: `Bearer ${markers.PUSH_TOKEN}` };
+      const quoting = JSON.stringify({
+        status: 'fail',
+        detail: `token ${markers.PUSH_TOKEN} key ${markers.HEROKU_API_KEY}`,
+      });
+      const pushJson = { ...pusher, 'content-type': 'application/json' };
+      const pushPath = '/api/push/prod/nightly-sync';
+      assert.equal(await call(pushPath, { method: 'POST', headers: pushJson, body: quoting }), 200);
+      assert.equal(await call(`${pushPath}?status=ok`, { method: 'POST', headers: pusher }), 200);
+      assert.equal(await call(pushPath, { method: 'POST', headers: operator }), 401);
+      assert.equal(await call('/api/push/prod/site', { method: 'POST', headers: pusher }), 404);
+      assert.equal(await call(`${pushPath}?status=maybe`, { method: 'POST', headers: pusher }), 400);
       // failure paths: every credential refused by its provider
       heroku.revokeKey(markers.HEROKU_API_KEY);
       cloudflare.revokeToken(markers.CLOUDFLARE_PAGES_READ_TOKEN);
