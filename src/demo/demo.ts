@@ -162,6 +162,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     heroku.setKeyExpiry(secrets.herokuKey, new Date(Date.now() + 300 * 86_400_000));
 
     const operatorToken = options.operatorToken ?? randomBytes(24).toString('base64url');
+    const pushToken = randomBytes(24).toString('base64url');
     const env: Env = {
       ...options.env,
       FORCE_POLL_TOKEN: operatorToken,
@@ -173,7 +174,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       CLOUDFLARE_ACCESS_MGMT_TOKEN: secrets.accessMgmtToken,
       CF_ACCESS_SERVICE_TOKEN_VAULT: `${vaultToken.clientId}:${vaultToken.clientSecret}`,
       CF_ACCESS_SERVICE_TOKEN_CONSOLE: `${consoleToken.clientId}:${consoleToken.clientSecret}`,
-      DEMO_PUSH_TOKEN: randomBytes(24).toString('base64url'),
+      DEMO_PUSH_TOKEN: pushToken,
       // Left unset on purpose: the surface using it shows skipped_credentials.
       CF_ACCESS_SERVICE_TOKEN_CONSOLE_STAGING: undefined,
     };
@@ -186,7 +187,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       env,
       log: options.log,
     });
-    const stopJob = startDemoJob(exporter.url, env.DEMO_PUSH_TOKEN as string, options.log);
+    const stopJob = startDemoJob(exporter.url, pushToken, options.log);
     options.log.warn(
       {
         event: 'demo_started',
