@@ -57,6 +57,7 @@ export class ExporterMetrics {
   private readonly rateLimitQuota: Gauge;
   private readonly reloadSuccessful: Gauge;
   private readonly reloadTimestamp: Gauge;
+  private readonly registryLoads: Counter;
   private readonly shardOrdinal: Gauge;
   private readonly totalShards: Gauge;
   private readonly eventLoopLag = new WindowedMax();
@@ -119,6 +120,13 @@ export class ExporterMetrics {
       help: 'When the registry was last loaded successfully.',
       registers,
     });
+    this.registryLoads = new Counter({
+      name: 'surface_exporter_config_loads_total',
+      help: 'Registry loads, the one at start included, by result (success or failure).',
+      labelNames: ['result'],
+      registers,
+    });
+    for (const result of ['success', 'failure']) this.registryLoads.inc({ result }, 0);
     // As kube-state-metrics names them, so dashboards and rules written for it read these too.
     this.shardOrdinal = new Gauge({
       name: 'surface_exporter_shard_ordinal',
@@ -249,6 +257,7 @@ export class ExporterMetrics {
 
   recordReload(successful: boolean, atSeconds: number): void {
     this.reloadSuccessful.set(successful ? 1 : 0);
+    this.registryLoads.inc({ result: successful ? 'success' : 'failure' });
     if (successful) this.reloadTimestamp.set(atSeconds);
   }
 

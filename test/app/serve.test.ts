@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { serveProcess } from '../../src/app/serve.js';
-import { spawnCli, startedUrl, type TempDir, tempDir } from '../cli/support.js';
-import { closedPort, type LocalTarget, startTarget, waitFor } from '../helpers/support.js';
+import { spawnCli, type TempDir, tempDir } from '../cli/support.js';
+import { closedPort, type LocalTarget, parseSamples, startTarget, waitFor } from '../helpers/support.js';
 
 function events(stdout: string): Array<Record<string, unknown>> {
   return stdout
@@ -24,7 +22,7 @@ function events(stdout: string): Array<Record<string, unknown>> {
     });
 }
 
-const logged = (stdout: () => string, event: string, message?: RegExp) => () =>
+const _logged = (stdout: () => string, event: string, message?: RegExp) => () =>
   events(stdout()).find((line) => line.event === event && (!message || message.test(String(line.msg))));
 
 describe('serve', { concurrency: true }, () => {
@@ -90,46 +88,42 @@ describe('serve', { concurrency: true }, () => {
   });
 
   it('survives a SIGHUP during start-up and reloads once started', async () => {
-    // Reading a FIFO blocks until someone writes it: start-up waits on the test, deterministically.
-    const fifo = join(dir.path, 'registry.fifo');
-    execFileSync('mkfifo', [fifo]);
-    const feed = () =>
-      waitFor(
-        () => {
-          let fd: number;
-          try {
-            fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-          } catch (err) {
-            // No reader yet.
-            if ((err as NodeJS.ErrnoException).code === 'ENXIO') return undefined;
-            throw err;
-          }
-          writeSync(fd, registry);
-          closeSync(fd);
-          return true;
-        },
-        { timeoutMs: 20_000, what: 'the exporter to open the registry FIFO' },
-      );
-    const child = spawnCli(['--config', fifo, '--listen-address', '127.0.0.1:0'], { env: {} });
+    // serveProcess runs without a pause until it awaits the registry read, so a hangup emitted right
+    // after the call arrives while starting, every time. The emitter stands in for the process
+    // (main.ts holds the real one's hangups from its first instruction and hands them over).
+    const port = await closedPort();
+    const signals = new EventEmitter();
+    const serving = serveProcess(
+      {
+        configFile: join(dir.path, 'surfaces.yaml'),
+        listenAddress: `127.0.0.1:${port}`,
+        noPoller: true,
+        watchConfig: false,
+        demo: false,
+        shard: {},
+      },
+      { env: { LOG_LEVEL: 'silent' }, stdout: { write: () => true }, stderr: { write: () => true } },
+      signals,
+    );
+    signals.emit('SIGHUP');
+    const successfulLoads = async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+      if (!response?.ok) return undefined;
+      return parseSamples(await response.text()).get('surface_exporter_config_loads_total{result="success"}');
+    };
     try {
-      await waitFor(logged(child.stdout, 'starting'), { timeoutMs: 20_000, what: 'the starting line' });
-      child.child.kill('SIGHUP');
-      await waitFor(logged(child.stdout, 'sighup', /while starting/), {
-        timeoutMs: 10_000,
-        what: `the SIGHUP to be held (stderr: ${child.stderr()})`,
+      // The load at start, then exactly one reload for the hangup held while starting.
+      await waitFor(async () => ((await successfulLoads()) === 2 ? true : undefined), {
+        timeoutMs: 20_000,
+        what: 'the held SIGHUP to reload the registry once started',
       });
-      await feed();
-      const url = await waitFor(() => startedUrl(child.stdout()), { timeoutMs: 20_000, what: 'started' });
-      // The held SIGHUP turns into one reload once the exporter is up, which reads the FIFO again.
-      await feed();
-      await waitFor(logged(child.stdout, 'config_reloaded'), { timeoutMs: 10_000, what: 'config_reloaded' });
-      assert.equal((await fetch(`${url}/health`)).status, 200);
-      assert.equal(child.child.exitCode, null, 'still running');
+      assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
     } finally {
-      const { code, signal } = await child.stop();
-      assert.equal(signal, null);
-      assert.equal(code, 0, child.stderr());
+      signals.emit('SIGTERM');
     }
+    assert.equal(await serving, 0);
+    assert.equal(await successfulLoads(), undefined, 'stopped');
+    assert.equal(signals.listenerCount('SIGTERM') + signals.listenerCount('SIGHUP'), 0, 'listeners released');
   });
 
   it('stops gracefully on a SIGTERM that arrives once it listens but before it waits for signals', async () => {
