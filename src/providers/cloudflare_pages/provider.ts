@@ -212,8 +212,7 @@ async function readDeploymentsPage(
 
   if (isRateLimited(cloudflare)) {
     const now = ctx.now();
-    const until = now + (retryAfterMs(response, now) ?? DEFAULT_RATE_LIMIT_WAIT_MS);
-    await call.cooldown.start(until, now);
+    const until = await call.cooldown.start(retryAfterMs(response, now) ?? DEFAULT_RATE_LIMIT_WAIT_MS, now);
     return {
       ok: false,
       result: degraded(

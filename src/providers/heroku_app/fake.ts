@@ -110,8 +110,11 @@ export interface HerokuFake extends FakeControls {
   forbidApp(app: string, key: string): void;
   setRateLimitRemaining(remaining: number): void;
   rateLimitRemaining(): number;
-  /** Every call answers 429 with this Retry-After (seconds; undefined sends none) until cleared. */
-  forceRateLimit(retryAfterSeconds: number | undefined): void;
+  /**
+   * Every call answers 429 with this Retry-After until cleared: seconds, or a Date sent in the HTTP-date
+   * form (undefined sends none).
+   */
+  forceRateLimit(retryAfter: number | Date | undefined): void;
   clearRateLimit(): void;
   /** Every API call answers this status with a Heroku error body, until cleared. */
   failWith(status: number | undefined, id?: string, message?: string): void;
@@ -126,7 +129,7 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
   const rate = {
     pool: RATE_POOL_MAX,
     at: Date.now(),
-    forcedRetryAfter: undefined as number | undefined | null,
+    forcedRetryAfter: undefined as number | Date | undefined | null,
   };
   let failure: { status: number; id: string; message: string } | undefined;
   let legacyErrorKey = false;
@@ -204,14 +207,17 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
     return withHeaders(route(req, key), remaining);
   };
 
-  const rateLimited = (retryAfterSeconds: number | null): FakeReply => ({
+  const rateLimited = (retryAfter: number | Date | null): FakeReply => ({
     ...errorReply(
       429,
       'rate_limit',
       'Your account reached the API rate limit\nPlease wait a few minutes before making new requests',
       { url: 'https://devcenter.heroku.com/articles/platform-api-reference#rate-limits' },
     ),
-    headers: retryAfterSeconds === null ? {} : { 'retry-after': String(retryAfterSeconds) },
+    headers:
+      retryAfter === null
+        ? {}
+        : { 'retry-after': retryAfter instanceof Date ? retryAfter.toUTCString() : String(retryAfter) },
   });
 
   const route = (req: FakeRequest, key: string): FakeReply => {
@@ -404,8 +410,8 @@ export async function startHerokuApi(options: HerokuFakeOptions = {}): Promise<H
       rate.at = Date.now();
     },
     rateLimitRemaining: () => Math.floor(rate.pool),
-    forceRateLimit(retryAfterSeconds) {
-      rate.forcedRetryAfter = retryAfterSeconds === undefined ? null : retryAfterSeconds;
+    forceRateLimit(retryAfter) {
+      rate.forcedRetryAfter = retryAfter === undefined ? null : retryAfter;
     },
     clearRateLimit() {
       rate.forcedRetryAfter = undefined;

@@ -440,7 +440,7 @@ class HerokuApi {
       value: new Map<string, number>(),
       ttlMs: 365 * 24 * 3_600_000,
     }));
-    const now = this.ctx.now();
+    const now = this.ctx.monotonic();
     refreshed.delete(app);
     refreshed.set(app, now);
     // Pruned once per app per hour at most: the oldest entries come first in a Map re-set in time order.
@@ -531,8 +531,7 @@ class HerokuApi {
     const status = response.status;
     if (status === 429) {
       const now = this.ctx.now();
-      const until = now + (retryAfterMs(response, now) ?? DEFAULT_RATE_LIMIT_WAIT_MS);
-      await this.cooldown.start(until, now);
+      const until = await this.cooldown.start(retryAfterMs(response, now) ?? DEFAULT_RATE_LIMIT_WAIT_MS, now);
       return {
         ok: false,
         cacheable: false,

@@ -63,7 +63,11 @@ export function tryParseJsonBody<T>(response: HttpResponse, schema: z.ZodType<T>
 // A bogus Retry-After (a year, say) must not blind a surface: an hour is longer than any provider asks.
 const MAX_RETRY_AFTER_MS = 3_600_000;
 
-/** Retry-After in milliseconds (delta-seconds or an HTTP date), or undefined when absent or unreadable. */
+/**
+ * Retry-After in milliseconds (delta-seconds or an HTTP date), or undefined when absent or unreadable.
+ * An HTTP date is read against the answer's own Date header (the server's clock, RFC 9110 10.2.3),
+ * so a local wall clock stepped back an hour does not turn a 1 s wait into an hour.
+ */
 export function retryAfterMs(response: HttpResponse, nowMs: number): number | undefined {
   const raw = headerValue(response.headers, 'retry-after')?.trim();
   if (!raw) return undefined;
@@ -72,7 +76,8 @@ export function retryAfterMs(response: HttpResponse, nowMs: number): number | un
   else {
     const at = Date.parse(raw);
     if (Number.isNaN(at)) return undefined;
-    ms = at - nowMs;
+    const serverNow = Date.parse(headerValue(response.headers, 'date') ?? '');
+    ms = at - (Number.isNaN(serverNow) ? nowMs : serverNow);
   }
   return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }
@@ -94,18 +99,21 @@ export class Cooldown {
     private readonly key: string,
   ) {}
 
-  /** The time (ms since the epoch) before which no call may be made, or undefined when calls are allowed. */
+  /**
+   * The wall time (ms since the epoch) before which no call may be made, for the detail text only, or
+   * undefined when calls are allowed. Whether calls are allowed is the cache's monotonic expiry.
+   */
   async until(): Promise<number | undefined> {
     // A ttl of 0 is never stored, so this only reads an existing entry.
     return this.cache.getOrLoad<number | undefined>(this.key, async () => ({ value: undefined, ttlMs: 0 }));
   }
 
-  async start(untilMs: number, nowMs: number): Promise<void> {
+  /** Starts a wait of `waitMs` (a duration, kept on the cache's monotonic clock); answers its wall-clock end. */
+  async start(waitMs: number, wallNowMs: number): Promise<number> {
+    const untilMs = wallNowMs + waitMs;
     this.cache.delete(this.key);
-    await this.cache.getOrLoad(this.key, async () => ({
-      value: untilMs,
-      ttlMs: Math.max(untilMs - nowMs, 1),
-    }));
+    await this.cache.getOrLoad(this.key, async () => ({ value: untilMs, ttlMs: Math.max(waitMs, 1) }));
+    return untilMs;
   }
 }
 
