@@ -397,7 +397,8 @@ names, check it with \`node dist/main.js check-config --online\`, then \`npm sta
 `;
 }
 
-function wrap(text: string, width = 100): string {
+/** Wraps banner text at word boundaries (the demo's and `npm run stack`'s banners). */
+export function wrap(text: string, width = 100): string {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(' ')) {

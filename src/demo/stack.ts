@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { parse, stringify } from 'yaml';
 import type { Env } from '../core/env.js';
-import { type RunningDemo, startDemo } from './demo.js';
+import { type RunningDemo, startDemo, wrap } from './demo.js';
 
 export const STACK_INSTALL_HINT = 'sudo apt-get install -y prometheus prometheus-alertmanager';
 
@@ -261,7 +261,7 @@ function stackBanner(stack: {
       `${rule.alert} has no \`for:\` to cut: its expression waits ${humanDuration(`${Math.round((rule.thresholdSeconds ?? 0) / 60)}m`)}, so it fires about that long after the demo starts.`,
   );
   return `Prometheus and Alertmanager run against it with ${RULES_FILE}.
-${wrapText([timing, ...slow].join(' '))}
+${wrap([timing, ...slow].join(' '))}
 
   alerts in Prometheus    ${prometheusUrl}${prometheusPages}/alerts
   rules                   ${prometheusUrl}${prometheusPages}/rules
@@ -272,18 +272,6 @@ ${wrapText([timing, ...slow].join(' '))}
 
 State and generated configs: ${stack.workDir}
 `;
-}
-
-function wrapText(text: string, width = 100): string {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line && line.length + word.length + 1 > width) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  return [...lines, line].join('\n');
 }
 
 interface StackAddresses {
