@@ -57,16 +57,11 @@ const grafanaVariable = (name: string) => `\${${name}}`;
 const prometheusDatasource: common.DataSourceRef = { type: 'prometheus', uid: grafanaVariable('datasource') };
 
 /** Status as a number for tiles and timelines: the mappings turn it back into words and colours. */
-const STATUS_MAPPINGS: dashboard.ValueMapping[] = [
-  {
-    type: dashboard.MappingType.ValueToText,
-    options: {
-      '0': { text: 'UP', color: 'green', index: 0 },
-      '1': { text: 'DEGRADED', color: 'orange', index: 1 },
-      '2': { text: 'DOWN', color: 'red', index: 2 },
-    },
-  },
-];
+const STATUS_MAPPINGS: dashboard.ValueMapping[] = valuesAsText([
+  ['UP', 'green'],
+  ['DEGRADED', 'orange'],
+  ['DOWN', 'red'],
+]);
 
 export function buildDashboards(options: DashboardOptions = DEFAULT_DASHBOARD_OPTIONS): {
   surfaces: ImportableDashboard;
@@ -142,12 +137,7 @@ function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
       )
         .unit('s')
         .decimals(0)
-        .thresholds(
-          new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
-            { value: null, color: 'green' },
-            { value: staleAfter, color: 'red' },
-          ]),
-        )
+        .thresholds(thresholdAt(staleAfter, 'green', 'red'))
         .height(6)
         .span(12),
     )
@@ -168,12 +158,10 @@ function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
     )
     .withRow(new dashboard.RowBuilder('Trends'))
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Probe latency p50 / p95')
-        .description(
-          'Exemplars (diamonds) link a latency point to the trace of the probe behind it, in the Tempo datasource chosen above.',
-        )
-        .datasource(prometheusDatasource)
+      trendPanel(
+        'Probe latency p50 / p95',
+        'Exemplars (diamonds) link a latency point to the trace of the probe behind it, in the Tempo datasource chosen above.',
+      )
         .withTarget(
           query(
             `histogram_quantile(0.5, sum by (env, surface, le) (rate(surface_probe_duration_seconds_bucket{${f}}[$__rate_interval])))`,
@@ -192,12 +180,10 @@ function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
         .span(12),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Errors by code')
-        .description(
-          'Probes per second ending with each error code; each surface counted once whatever the replicas.',
-        )
-        .datasource(prometheusDatasource)
+      trendPanel(
+        'Errors by code',
+        'Probes per second ending with each error code; each surface counted once whatever the replicas.',
+      )
         .withTarget(
           query(
             `sum by (code) (max by (env, surface, code) (rate(surface_probe_errors_total{${f}}[$__rate_interval])))`,
@@ -235,12 +221,10 @@ function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
       }),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Request phases')
-        .description(
-          'Where the last probe request of each surface spent its time: DNS, TCP connect and TLS (0 on a reused connection), processing (request sent to first byte: CDN, router and app) and transfer.',
-        )
-        .datasource(prometheusDatasource)
+      trendPanel(
+        'Request phases',
+        'Where the last probe request of each surface spent its time: DNS, TCP connect and TLS (0 on a reused connection), processing (request sent to first byte: CDN, router and app) and transfer.',
+      )
         .withTarget(
           query(
             `max by (env, surface, phase) (surface_probe_phase_seconds{${f}})`,
@@ -291,15 +275,12 @@ function surfacesDashboard(options: DashboardOptions): dashboard.Dashboard {
         )
         .datasource(prometheusDatasource)
         .withTarget(query(`max by (env, surface) (surface_maintenance{${f}})`, '{{surface}} ({{env}})'))
-        .mappings([
-          {
-            type: dashboard.MappingType.ValueToText,
-            options: {
-              '0': { text: 'in service', color: 'transparent', index: 0 },
-              '1': { text: 'maintenance', color: 'blue', index: 1 },
-            },
-          },
-        ])
+        .mappings(
+          valuesAsText([
+            ['in service', 'transparent'],
+            ['maintenance', 'blue'],
+          ]),
+        )
         .showValue(common.VisibilityMode.Never)
         .mergeValues(true)
         .height(8)
@@ -341,17 +322,14 @@ function credentialPanels(builder: dashboard.DashboardBuilder, options: Dashboar
           '{{variable}}',
         ),
       )
-        .mappings([
-          {
-            type: dashboard.MappingType.ValueToText,
-            options: {
-              '0': { text: 'INVALID', color: 'red', index: 0 },
-              '1': { text: 'valid', color: 'green', index: 1 },
-              '2': { text: 'INVALID (stale)', color: 'red', index: 2 },
-              '3': { text: 'valid (stale)', color: 'yellow', index: 3 },
-            },
-          },
-        ])
+        .mappings(
+          valuesAsText([
+            ['INVALID', 'red'],
+            ['valid', 'green'],
+            ['INVALID (stale)', 'red'],
+            ['valid (stale)', 'yellow'],
+          ]),
+        )
         .thresholds(greenThresholds())
         .height(8)
         .span(12),
@@ -365,15 +343,12 @@ function credentialPanels(builder: dashboard.DashboardBuilder, options: Dashboar
           '{{surface}} ({{env}}): {{variable}}',
         ),
       )
-        .mappings([
-          {
-            type: dashboard.MappingType.ValueToText,
-            options: {
-              '0': { text: 'NOT ENROLLED', color: 'orange', index: 0 },
-              '1': { text: 'enrolled', color: 'green', index: 1 },
-            },
-          },
-        ])
+        .mappings(
+          valuesAsText([
+            ['NOT ENROLLED', 'orange'],
+            ['enrolled', 'green'],
+          ]),
+        )
         .thresholds(greenThresholds())
         .height(8)
         .span(24),
@@ -398,12 +373,10 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
       labelVariable('instance', 'Replica', `label_values(surface_exporter_build_info{${job}}, instance)`),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Heartbeat age')
-        .description(
-          `Seconds since the poller last completed a probe. Past the red line (${heartbeatStale} s) SurfacePollerHeartbeatStale pages.`,
-        )
-        .datasource(prometheusDatasource)
+      trendPanel(
+        'Heartbeat age',
+        `Seconds since the poller last completed a probe. Past the red line (${heartbeatStale} s) SurfacePollerHeartbeatStale pages.`,
+      )
         .withTarget(
           query(
             `time() - (max by (instance) (surface_poller_last_poll_timestamp_seconds{${p}}) > 0)`,
@@ -411,31 +384,22 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
           ),
         )
         .unit('s')
-        .thresholds(
-          new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
-            { value: null, color: 'green' },
-            { value: heartbeatStale, color: 'red' },
-          ]),
-        )
-        .thresholdsStyle(
-          new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Line),
-        )
+        .thresholds(thresholdAt(heartbeatStale, 'green', 'red'))
+        .thresholdsStyle(thresholdAsLine())
         .height(8)
         .span(12),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Failing surfaces per replica')
-        .description(
-          `Share of each replica’s surfaces failing below HTTP (${UNREACHABLE_CODES.filter(
-            (member) => member.network,
-          )
-            .map((member) => member.code)
-            .join(
-              ', ',
-            )}), maintenance aside. Past the red line (${options.thresholds.blindFraction * 100} %, and at least ${options.thresholds.blindMinSurfaces} surfaces) SurfaceExporterBlind pages: the replica’s own network is broken.`,
+      trendPanel(
+        'Failing surfaces per replica',
+        `Share of each replica’s surfaces failing below HTTP (${UNREACHABLE_CODES.filter(
+          (member) => member.network,
         )
-        .datasource(prometheusDatasource)
+          .map((member) => member.code)
+          .join(
+            ', ',
+          )}), maintenance aside. Past the red line (${options.thresholds.blindFraction * 100} %, and at least ${options.thresholds.blindMinSurfaces} surfaces) SurfaceExporterBlind pages: the replica’s own network is broken.`,
+      )
         .withTarget(
           query(
             [
@@ -454,22 +418,13 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
         .unit('percentunit')
         .min(0)
         .max(1)
-        .thresholds(
-          new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
-            { value: null, color: 'green' },
-            { value: options.thresholds.blindFraction, color: 'red' },
-          ]),
-        )
-        .thresholdsStyle(
-          new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Line),
-        )
+        .thresholds(thresholdAt(options.thresholds.blindFraction, 'green', 'red'))
+        .thresholdsStyle(thresholdAsLine())
         .height(8)
         .span(12),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Probes per second')
-        .datasource(prometheusDatasource)
+      trendPanel('Probes per second')
         .withTarget(
           query(
             `sum by (instance) (rate(surface_poller_polls_total{${p}}[$__rate_interval]))`,
@@ -481,12 +436,10 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
         .span(12),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Round duration')
-        .description(
-          'Each surface runs on its own schedule, so a round lasts as long as its slowest probe: p99 and mean probe time.',
-        )
-        .datasource(prometheusDatasource)
+      trendPanel(
+        'Round duration',
+        'Each surface runs on its own schedule, so a round lasts as long as its slowest probe: p99 and mean probe time.',
+      )
         .withTarget(
           query(
             `histogram_quantile(0.99, sum by (instance, le) (rate(surface_probe_duration_seconds_bucket{${p}}[$__rate_interval])))`,
@@ -505,12 +458,10 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
         .span(12),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Crashes by scope')
-        .description(
-          'probe: a probe threw (probe_crashed). worker: a worker loop failed and backs off (thread_crashed).',
-        )
-        .datasource(prometheusDatasource)
+      trendPanel(
+        'Crashes by scope',
+        'probe: a probe threw (probe_crashed). worker: a worker loop failed and backs off (thread_crashed).',
+      )
         .withTarget(
           query(`sum by (scope) (rate(surface_poller_crashes_total{${p}}[$__rate_interval]))`, '{{scope}}'),
         )
@@ -520,10 +471,7 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
         .span(12),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Workers alive')
-        .description('A worker waiting out its backoff after a crash counts as not alive.')
-        .datasource(prometheusDatasource)
+      trendPanel('Workers alive', 'A worker waiting out its backoff after a crash counts as not alive.')
         .withTarget(query(`sum by (instance) (surface_worker_alive{${p}})`, 'alive {{instance}}'))
         .withTarget(
           query(`sum by (instance) (surface_poller_surfaces{${p}})`, 'registered {{instance}}', 'B'),
@@ -534,12 +482,10 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
         .span(12),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Shards')
-        .description(
-          'Replicas up and surfaces owned per shard (shard_ordinal), against the total the replicas were given. A shard at 0 replicas is SurfaceExporterShardsMissing; uneven surfaces are rendezvous hashing at small counts.',
-        )
-        .datasource(prometheusDatasource)
+      trendPanel(
+        'Shards',
+        'Replicas up and surfaces owned per shard (shard_ordinal), against the total the replicas were given. A shard at 0 replicas is SurfaceExporterShardsMissing; uneven surfaces are rendezvous hashing at small counts.',
+      )
         .withTarget(
           query(
             `count by (shard_ordinal) (surface_exporter_shard_ordinal{${job}})`,
@@ -560,47 +506,34 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
         .span(12),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Rate budget remaining')
-        .description(
-          `Share of each provider’s API budget left, against the quota the exporter reports (surface_provider_rate_limit_quota: ${Object.entries(
-            PROVIDER_RATE_BUDGETS,
-          )
-            .map(([provider, budget]) => `${provider} per ${budget.per.replace(/^an /, '')}`)
-            .join(
-              ', ',
-            )}). Below ${options.thresholds.rateBudgetLowFraction * 100} % ProviderRateBudgetLow fires.`,
+      trendPanel(
+        'Rate budget remaining',
+        `Share of each provider’s API budget left, against the quota the exporter reports (surface_provider_rate_limit_quota: ${Object.entries(
+          PROVIDER_RATE_BUDGETS,
         )
-        .datasource(prometheusDatasource)
+          .map(([provider, budget]) => `${provider} per ${budget.per.replace(/^an /, '')}`)
+          .join(
+            ', ',
+          )}). Below ${options.thresholds.rateBudgetLowFraction * 100} % ProviderRateBudgetLow fires.`,
+      )
         .withTarget(query(budgets.join('\nor\n'), '{{provider}}'))
         .unit('percentunit')
         .min(0)
         .max(1)
-        .thresholds(
-          new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
-            { value: null, color: 'red' },
-            { value: options.thresholds.rateBudgetLowFraction, color: 'green' },
-          ]),
-        )
-        .thresholdsStyle(
-          new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Line),
-        )
+        .thresholds(thresholdAt(options.thresholds.rateBudgetLowFraction, 'red', 'green'))
+        .thresholdsStyle(thresholdAsLine())
         .height(8)
         .span(12),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('CPU')
-        .datasource(prometheusDatasource)
+      trendPanel('CPU')
         .withTarget(query(`rate(process_cpu_seconds_total{${p}}[$__rate_interval])`, '{{instance}}'))
         .unit('percentunit')
         .height(8)
         .span(8),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Memory')
-        .datasource(prometheusDatasource)
+      trendPanel('Memory')
         .withTarget(query(`process_resident_memory_bytes{${p}}`, 'resident {{instance}}'))
         .withTarget(query(`nodejs_heap_size_used_bytes{${p}}`, 'heap used {{instance}}', 'B'))
         .unit('bytes')
@@ -608,22 +541,17 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
         .span(8),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Event loop lag')
-        .description('A busy event loop delays every timer, and with them the probe schedule.')
-        .datasource(prometheusDatasource)
+      trendPanel('Event loop lag', 'A busy event loop delays every timer, and with them the probe schedule.')
         .withTarget(query(`nodejs_eventloop_lag_p99_seconds{${p}}`, 'p99 {{instance}}'))
         .unit('s')
         .height(8)
         .span(8),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Probe slots')
-        .description(
-          'Probes waiting for one of the poller.concurrency slots, and probes running by lane: queue (in a slot) or slow (timed out last time, waited a full timeout, or forced). A queue that never empties fires SurfacePollerQueueBacklog.',
-        )
-        .datasource(prometheusDatasource)
+      trendPanel(
+        'Probe slots',
+        'Probes waiting for one of the poller.concurrency slots, and probes running by lane: queue (in a slot) or slow (timed out last time, waited a full timeout, or forced). A queue that never empties fires SurfacePollerQueueBacklog.',
+      )
         .withTarget(query(`sum by (instance) (surface_poller_probes_queued{${p}})`, 'queued {{instance}}'))
         .withTarget(
           query(
@@ -638,12 +566,10 @@ function pollerDashboard(options: DashboardOptions): dashboard.Dashboard {
         .span(12),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Slot wait')
-        .description(
-          'p99 of the time a probe waited for its slot, by the lane it ran in; at most one timeout_seconds by design.',
-        )
-        .datasource(prometheusDatasource)
+      trendPanel(
+        'Slot wait',
+        'p99 of the time a probe waited for its slot, by the lane it ran in; at most one timeout_seconds by design.',
+      )
         .withTarget(
           query(
             `histogram_quantile(0.99, sum by (instance, lane, le) (rate(surface_poller_slot_wait_seconds_bucket{${p}}[$__rate_interval])))`,
@@ -716,7 +642,13 @@ function query(expr: string, legendFormat: string, refId = 'A'): prometheus.Data
   );
 }
 
-/** A table of one instant query whose value is a Unix time in ms, shown as "N minutes ago". */
+/** A time series of Prometheus queries; the caller adds the unit, axes and size. */
+function trendPanel(title: string, description?: string): timeseries.PanelBuilder {
+  const panel = new timeseries.PanelBuilder().title(title);
+  if (description !== undefined) panel.description(description);
+  return panel.datasource(prometheusDatasource);
+}
+
 /** A stat panel of tiles, one per series, coloured by value and showing the series name: the runbook's tile grid. */
 function tileStat(
   title: string,
@@ -734,6 +666,7 @@ function tileStat(
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
 }
 
+/** A table of one instant query whose value is a Unix time in ms, shown as "N minutes ago". */
 function timestampTable(spec: {
   title: string;
   description: string;
@@ -760,6 +693,25 @@ function timestampTable(spec: {
     .overrideByName(spec.timestampColumn, [{ id: 'unit', value: 'dateTimeFromNow' }])
     .height(spec.height)
     .span(12);
+}
+
+/** One step: `below` under `value`, `above` from it on. */
+function thresholdAt(value: number, below: string, above: string): dashboard.ThresholdsConfigBuilder {
+  return new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
+    { value: null, color: below },
+    { value, color: above },
+  ]);
+}
+
+function thresholdAsLine(): common.GraphThresholdsStyleConfigBuilder {
+  return new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Line);
+}
+
+/** Values 0, 1, 2 … shown as these words in these colours. */
+function valuesAsText(texts: Array<[text: string, color: string]>): dashboard.ValueMapping[] {
+  const options: Record<string, { text: string; color: string; index: number }> = {};
+  for (const [index, [text, color]] of texts.entries()) options[String(index)] = { text, color, index };
+  return [{ type: dashboard.MappingType.ValueToText, options }];
 }
 
 function greenThresholds(): dashboard.ThresholdsConfigBuilder {
