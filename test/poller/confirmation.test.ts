@@ -27,6 +27,42 @@ async function switchableTarget() {
   return { target, state, answered };
 }
 
+type WwwExporter = Awaited<ReturnType<typeof startTestExporter>>;
+
+/**
+ * Runs `body` against an exporter probing one http surface, prod/www, on a switchable target, once
+ * its first scheduled probe is UP; `before` is how many answers the target had given by then.
+ */
+async function withUpSurface(
+  poller: { interval_seconds: number; timeout_seconds: number; confirm_after_seconds: number },
+  body: (run: {
+    exporter: WwwExporter;
+    state: { failNext: number; failAlways: boolean };
+    answered: number[];
+    before: number;
+  }) => Promise<void>,
+  exporterOptions: { logLevel?: 'debug' } = {},
+): Promise<void> {
+  const { target, state, answered } = await switchableTarget();
+  const exporter = await startTestExporter({
+    ...exporterOptions,
+    registry: {
+      poller,
+      environments: { prod: [{ name: 'www', provider: 'http', url: `${target.url}/health` }] },
+    },
+  });
+  try {
+    await waitFor(() => exporter.poller.status().surfaces[0]?.status === 'up', {
+      timeoutMs: 8000,
+      what: 'the first scheduled probe UP',
+    });
+    await body({ exporter, state, answered, before: answered.length });
+  } finally {
+    await exporter.stop();
+    await target.close();
+  }
+}
+
 /** Scrapes until `stop` resolves, keeping every value surface_status{status="degraded"} had. */
 function watchDegraded(exporter: { url: string }, stop: Promise<unknown>) {
   const seen: Array<number | undefined> = [];
@@ -46,129 +82,95 @@ function watchDegraded(exporter: { url: string }, stop: Promise<unknown>) {
 
 describe('confirmation before a state change', () => {
   it('a single failed probe of an UP surface is counted but never published', async () => {
-    const { target, state, answered } = await switchableTarget();
     // The confirming probe (0.3 s) lands long before the next scheduled one (5 s).
-    const exporter = await startTestExporter({
-      logLevel: 'debug',
-      registry: {
-        poller: { interval_seconds: 5, timeout_seconds: 1, confirm_after_seconds: 0.3 },
-        environments: { prod: [{ name: 'www', provider: 'http', url: `${target.url}/health` }] },
+    await withUpSurface(
+      { interval_seconds: 5, timeout_seconds: 1, confirm_after_seconds: 0.3 },
+      async ({ exporter, state, answered, before }) => {
+        state.failNext = 1;
+        const confirmed = waitFor(() => answered.length >= before + 2, {
+          timeoutMs: 9000,
+          intervalMs: 10,
+          what: 'the failed probe and its confirmation',
+        });
+        const { seen, watching } = watchDegraded(exporter, confirmed);
+        await confirmed;
+        await watching;
+        assert.deepEqual(answered.slice(before, before + 2), [502, 200]);
+        assert.ok(seen.length > 0);
+        assert.deepEqual(
+          seen.filter((value) => value !== 0),
+          [],
+          'surface_status showed the unconfirmed failure',
+        );
+        const samples = parseSamples((await scrape(exporter)).text);
+        assert.equal(
+          samples.get(sampleKey('surface_probe_errors_total', { ...WWW, code: 'health_http_502' })),
+          1,
+        );
+        assert.equal(
+          samples.get(sampleKey('surface_error_info', { ...WWW, code: 'health_http_502' })),
+          undefined,
+        );
+        // The unconfirmed probe's latency counts too.
+        await waitFor(
+          async () =>
+            parseSamples((await scrape(exporter)).text).get(
+              sampleKey('surface_probe_duration_seconds_count', WWW),
+            ) === answered.length,
+          { what: 'every probe, the unconfirmed one included, in the latency histogram' },
+        );
+        const changes = exporter.logs
+          .lines()
+          .filter((line) => line.msg === 'poll_once: surface changed state');
+        assert.deepEqual(
+          changes.map((line) => line.status),
+          ['up'],
+        );
+        assert.ok(
+          exporter.logs.lines().some((line) => line.msg === 'poll_once: failure, probing again to confirm'),
+        );
       },
-    });
-    try {
-      await waitFor(() => exporter.poller.status().surfaces[0]?.status === 'up', {
-        timeoutMs: 8000,
-        what: 'the first scheduled probe UP',
-      });
-      const before = answered.length;
-      state.failNext = 1;
-      const confirmed = waitFor(() => answered.length >= before + 2, {
-        timeoutMs: 9000,
-        intervalMs: 10,
-        what: 'the failed probe and its confirmation',
-      });
-      const { seen, watching } = watchDegraded(exporter, confirmed);
-      await confirmed;
-      await watching;
-      assert.deepEqual(answered.slice(before, before + 2), [502, 200]);
-      assert.ok(seen.length > 0);
-      assert.deepEqual(
-        seen.filter((value) => value !== 0),
-        [],
-        'surface_status showed the unconfirmed failure',
-      );
-      const samples = parseSamples((await scrape(exporter)).text);
-      assert.equal(
-        samples.get(sampleKey('surface_probe_errors_total', { ...WWW, code: 'health_http_502' })),
-        1,
-      );
-      assert.equal(
-        samples.get(sampleKey('surface_error_info', { ...WWW, code: 'health_http_502' })),
-        undefined,
-      );
-      // The unconfirmed probe's latency counts too.
-      await waitFor(
-        async () =>
-          parseSamples((await scrape(exporter)).text).get(
-            sampleKey('surface_probe_duration_seconds_count', WWW),
-          ) === answered.length,
-        { what: 'every probe, the unconfirmed one included, in the latency histogram' },
-      );
-      const changes = exporter.logs.lines().filter((line) => line.msg === 'poll_once: surface changed state');
-      assert.deepEqual(
-        changes.map((line) => line.status),
-        ['up'],
-      );
-      assert.ok(
-        exporter.logs.lines().some((line) => line.msg === 'poll_once: failure, probing again to confirm'),
-      );
-    } finally {
-      await exporter.stop();
-      await target.close();
-    }
+      { logLevel: 'debug' },
+    );
   });
 
   it('publishes a failure once the confirming probe fails too; both attempts count', async () => {
-    const { target, state, answered } = await switchableTarget();
-    const exporter = await startTestExporter({
-      registry: {
-        poller: { interval_seconds: 5, timeout_seconds: 1, confirm_after_seconds: 0.3 },
-        environments: { prod: [{ name: 'www', provider: 'http', url: `${target.url}/health` }] },
+    await withUpSurface(
+      { interval_seconds: 5, timeout_seconds: 1, confirm_after_seconds: 0.3 },
+      async ({ exporter, state, answered, before }) => {
+        state.failAlways = true;
+        const published = await waitFor(
+          async () => {
+            const samples = parseSamples((await scrape(exporter)).text);
+            return samples.get(sampleKey('surface_status', { ...WWW, status: 'degraded' })) === 1 && samples;
+          },
+          { timeoutMs: 9000, intervalMs: 10, what: 'the confirmed failure in /metrics' },
+        );
+        // Published by the second failing probe, the confirmation, not by a third scheduled one.
+        assert.deepEqual(answered.slice(before), [502, 502]);
+        assert.equal(
+          published.get(sampleKey('surface_probe_errors_total', { ...WWW, code: 'health_http_502' })),
+          2,
+        );
+        assert.equal(published.get(sampleKey('surface_error_info', { ...WWW, code: 'health_http_502' })), 1);
+        assert.equal(exporter.poller.status().surfaces[0]?.error, 'health_http_502');
       },
-    });
-    try {
-      await waitFor(() => exporter.poller.status().surfaces[0]?.status === 'up', {
-        timeoutMs: 8000,
-        what: 'the first scheduled probe UP',
-      });
-      const before = answered.length;
-      state.failAlways = true;
-      const published = await waitFor(
-        async () => {
-          const samples = parseSamples((await scrape(exporter)).text);
-          return samples.get(sampleKey('surface_status', { ...WWW, status: 'degraded' })) === 1 && samples;
-        },
-        { timeoutMs: 9000, intervalMs: 10, what: 'the confirmed failure in /metrics' },
-      );
-      // Published by the second failing probe, the confirmation, not by a third scheduled one.
-      assert.deepEqual(answered.slice(before), [502, 502]);
-      assert.equal(
-        published.get(sampleKey('surface_probe_errors_total', { ...WWW, code: 'health_http_502' })),
-        2,
-      );
-      assert.equal(published.get(sampleKey('surface_error_info', { ...WWW, code: 'health_http_502' })), 1);
-      assert.equal(exporter.poller.status().surfaces[0]?.error, 'health_http_502');
-    } finally {
-      await exporter.stop();
-      await target.close();
-    }
+    );
   });
 
   it('with confirm_after_seconds 0 a single failure is published at once', async () => {
-    const { target, state, answered } = await switchableTarget();
-    const exporter = await startTestExporter({
-      registry: {
-        poller: { interval_seconds: 1, timeout_seconds: 0.5, confirm_after_seconds: 0 },
-        environments: { prod: [{ name: 'www', provider: 'http', url: `${target.url}/health` }] },
+    await withUpSurface(
+      { interval_seconds: 1, timeout_seconds: 0.5, confirm_after_seconds: 0 },
+      async ({ exporter, state, answered, before }) => {
+        state.failNext = 1;
+        await waitFor(() => exporter.poller.status().surfaces[0]?.status === 'degraded', {
+          timeoutMs: 5000,
+          intervalMs: 5,
+          what: 'the single failure published',
+        });
+        assert.deepEqual(answered.slice(before), [502]);
       },
-    });
-    try {
-      await waitFor(() => exporter.poller.status().surfaces[0]?.status === 'up', {
-        timeoutMs: 5000,
-        what: 'the first scheduled probe UP',
-      });
-      const before = answered.length;
-      state.failNext = 1;
-      await waitFor(() => exporter.poller.status().surfaces[0]?.status === 'degraded', {
-        timeoutMs: 5000,
-        intervalMs: 5,
-        what: 'the single failure published',
-      });
-      assert.deepEqual(answered.slice(before), [502]);
-    } finally {
-      await exporter.stop();
-      await target.close();
-    }
+    );
   });
 });
 
