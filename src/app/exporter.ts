@@ -52,7 +52,10 @@ export interface ExporterOptions {
 }
 
 export interface RunningExporter {
+  /** Where to reach it from this host: 127.0.0.1 when it listens on every interface. */
   url: string;
+  /** What it really bound, as server.address() says, e.g. `0.0.0.0:9742 (every IPv4 interface)`. */
+  listening: string;
   /** Undefined with STATUS_PAGE=off. */
   statusPageUrl: string | undefined;
   port: number;
@@ -198,9 +201,11 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     if (!options.http) await http.close();
     throw err;
   }
-  const port = (server.address() as AddressInfo).port;
+  const bound = server.address() as AddressInfo;
+  const port = bound.port;
   const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  const listening = boundInterfaces(bound);
 
   const statusPageUrl = statusPage === 'off' ? undefined : `${url}/status`;
   const stopWatchdog = startEventLoopWatchdog(metrics, log.child({ component: 'StatusPoller' }));
@@ -211,12 +216,13 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       event: 'started',
       status_page: statusPageUrl,
       url,
+      listening,
       surfaces: slice.own.surfaces.length,
       ...(shard.total > 1 ? { shard: shard.ordinal, total_shards: shard.total } : {}),
       poller: options.pollerEnabled ? 'running' : 'disabled',
       version: VERSION,
     },
-    statusPageUrl ? `status page ${statusPageUrl}` : 'surface-exporter listening',
+    `${statusPageUrl ? `status page ${statusPageUrl}` : 'surface-exporter listening'}; listening on ${listening}`,
   );
 
   let stopping: Promise<void> | undefined;
@@ -237,7 +243,31 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     return stopping;
   };
 
-  return { url, statusPageUrl, port, poller, metrics, credentialWatch, http, server, reload, stop };
+  return {
+    url,
+    listening,
+    statusPageUrl,
+    port,
+    poller,
+    metrics,
+    credentialWatch,
+    http,
+    server,
+    reload,
+    stop,
+  };
+}
+
+/**
+ * The bound address in words: `url` names 127.0.0.1 for an unspecified host, which is where a
+ * person on the host reaches it, but the socket then accepts on every interface, and says so here.
+ */
+export function boundInterfaces(bound: AddressInfo): string {
+  const address =
+    bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
+  if (bound.address === '0.0.0.0') return `${address} (every IPv4 interface)`;
+  if (bound.address === '::') return `${address} (every interface, IPv6 and IPv4)`;
+  return address;
 }
 
 function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {

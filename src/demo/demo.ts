@@ -193,6 +193,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         event: 'demo_started',
         status_page: exporter.statusPageUrl,
         url: exporter.url,
+        listening: exporter.listening,
         surfaces: Object.keys(DEMO_STATES).length,
       },
       `${exporter.statusPageUrl ? `status page ${exporter.statusPageUrl}: ` : ''}running the built-in demo: every surface is a local fake (give a registry to watch real ones)`,
@@ -204,6 +205,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       env,
       banner: banner(
         exporter.url,
+        exporter.listening,
         exporter.statusPageUrl,
         options.operatorToken ? '$FORCE_POLL_TOKEN' : operatorToken,
       ),
@@ -368,7 +370,7 @@ function startDemoJob(url: string, token: string, log: Logger): () => void {
   return () => clearInterval(timer);
 }
 
-function banner(url: string, statusPageUrl: string | undefined, token: string): string {
+function banner(url: string, listening: string, statusPageUrl: string | undefined, token: string): string {
   const states = [
     ...new Set(
       Object.values(DEMO_STATES).map((state) =>
@@ -385,6 +387,7 @@ function banner(url: string, statusPageUrl: string | undefined, token: string): 
 ${page}
 ${intro}
 
+  listening on   ${listening}
   metrics        ${url}/metrics
   health         ${url}/health
   poller status  curl -s -H 'Authorization: Bearer ${token}' ${url}/api/_internal/poller-status
