@@ -222,7 +222,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       poller: options.pollerEnabled ? 'running' : 'disabled',
       version: VERSION,
     },
-    `${statusPageUrl ? `status page ${statusPageUrl}` : 'surface-exporter listening'}; listening on ${listening}`,
+    statusPageUrl ? `status page ${statusPageUrl}` : `listening on ${listening}`,
   );
 
   let stopping: Promise<void> | undefined;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { maintenanceList } from '../core/maintenance.js';
-import { ENV_VAR_NAME, severitySchema, surfaceLabelsSchema } from '../core/surface.js';
+import { ENV_VAR_NAME, HTTP_URL, severitySchema, surfaceLabelsSchema } from '../core/surface.js';
 import { surfaceSchema } from '../providers/index.js';
 
 /** Defaults come from the runbook this project replaces: 30 s polls, 120 s staleness, 300 s backoff. */
@@ -134,12 +134,9 @@ export const statusPageSchema = z
       .describe(
         "Show each surface's target (URL, app, project) and probe detail, which may name hosts, on the status page and in /api/status.",
       ),
-    runbook_url: z
-      .url({ protocol: /^https?$/, error: 'an http(s) URL' })
-      .optional()
-      .describe(
-        "Your copy of docs/runbook.md; tiles link a code to its section, `<runbook_url>#health_http_status` for example. Unset: the exporter's own /status/codes page.",
-      ),
+    runbook_url: HTTP_URL.optional().describe(
+      "Your copy of docs/runbook.md; tiles link a code to its section, `<runbook_url>#health_http_status` for example. Unset: the exporter's own /status/codes page.",
+    ),
   })
   .strict();
 

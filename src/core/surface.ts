@@ -7,6 +7,27 @@ export const ENV_VAR_NAME = z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an environment variable name ([A-Z0-9_], at most 64 characters)');
 
+/**
+ * Every URL key of the registry. Credentials written into a URL (`user:password@`) are refused:
+ * the HTTP client never sends them, so the target would be asked without them and nobody told.
+ * The error shows the value with them masked (config/load.ts), as it shows any URL.
+ */
+export const HTTP_URL = z
+  .url({ protocol: /^https?$/, error: 'an http(s) URL' })
+  .refine((raw) => !hasUserinfo(raw), {
+    message:
+      'an http(s) URL without user:password@, which is never sent (an http surface sends an Authorization header from a variable with headers_env)',
+  });
+
+function hasUserinfo(raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    return url.username !== '' || url.password !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** How urgent a surface's alerts are: `page` wakes someone, `ticket` waits for office hours. */
 export const SEVERITIES = ['page', 'ticket'] as const;
 export type Severity = (typeof SEVERITIES)[number];

@@ -18,7 +18,7 @@ describe('list', () => {
           {
             name: 'ping',
             provider: 'http',
-            url: 'https://user:pw-secret@ping.example.com/health?key=abc123secret',
+            url: 'https://ping.example.com/health?key=abc123secret',
           },
         ],
       },

@@ -177,7 +177,7 @@ describe('probe', () => {
             {
               name: 'legacy',
               provider: 'http',
-              url: `${target.url.replace('http://', 'http://admin:pa55word-secret@')}/health?token=${secretQuery}`,
+              url: `${target.url}/health?token=${secretQuery}`,
             },
           ],
         },
@@ -187,7 +187,26 @@ describe('probe', () => {
       const report = JSON.parse(run.stdout) as ProbeReport;
       assert.equal(report.code, 'health_http_503');
       assert.match(report.http[0]?.url ?? '', /\/health\?token=\*\*\*$/);
-      assertNoSecret(run.stdout + run.stderr, ['pa55word-secret', secretQuery, 'admin:']);
+      assertNoSecret(run.stdout + run.stderr, [secretQuery]);
+      // Userinfo would never be sent: the registry is refused, the password masked in the error.
+      const withUserinfo = await dir.file('userinfo-refused.yaml', {
+        environments: {
+          prod: [
+            {
+              name: 'legacy',
+              provider: 'http',
+              url: target.url.replace('http://', 'http://admin:pa55word-secret@'),
+            },
+          ],
+        },
+      });
+      const refused = await cli(['probe', '--config', withUserinfo, 'legacy'], scenario.env);
+      assert.equal(refused.code, 3);
+      assert.match(
+        refused.stderr,
+        /environments\.prod\[0\]\.url: .*user:password@.*\(got "http:\/\/\*\*\*@127\.0\.0\.1/,
+      );
+      assertNoSecret(refused.stdout + refused.stderr, ['pa55word-secret', 'admin:']);
     } finally {
       await target.close();
     }

@@ -34,7 +34,6 @@ describe('fault matrix: what the start-up log says about the listen address', ()
     const { record, bound } = await startedRecord(':0');
     assert.equal(bound.address, '0.0.0.0');
     assert.equal(record?.listening, `0.0.0.0:${bound.port} (every IPv4 interface)`);
-    assert.match(String(record?.msg), new RegExp(`listening on 0\\.0\\.0\\.0:${bound.port} \\(every IPv4`));
     // The URL to open on this host stays loopback; it no longer stands for what was bound.
     assert.equal(record?.url, `http://127.0.0.1:${bound.port}`);
   });

@@ -445,7 +445,7 @@ describe('status page secrets', () => {
     registry.environments.prod?.push({
       name: 'with-userinfo',
       provider: 'http',
-      url: `${secretTarget.url.replace('http://', 'http://user:userinfo-secret-marker@')}/health?token=query-secret-marker`,
+      url: `${secretTarget.url}/health?token=query-secret-marker`,
     });
     const exporter = await startTestExporter({
       pollerEnabled: false,

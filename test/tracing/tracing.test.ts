@@ -76,7 +76,7 @@ environments:
   test:
     - name: healthy
       provider: http
-      url: ${targets.replace('http://', `http://probe:pass-${marker}@`)}/ok?token=query-${marker}
+      url: ${targets}/ok?token=query-${marker}
     - name: bad-gateway
       provider: http
       url: ${targets}/bad

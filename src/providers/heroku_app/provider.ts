@@ -3,7 +3,7 @@ import type { CodeOf, CoreCode } from '../../core/codes.js';
 import { httpStatusCode } from '../../core/codes.js';
 import { type AccessServiceToken, readAccessToken, readSecret } from '../../core/env.js';
 import { degraded, down, type ProbeResult, skipped, up } from '../../core/result.js';
-import { ENV_VAR_NAME, surfaceBase } from '../../core/surface.js';
+import { ENV_VAR_NAME, HTTP_URL, surfaceBase } from '../../core/surface.js';
 import { type HttpResponse, headerValue } from '../../transport/client.js';
 import { redactUrl } from '../../transport/redact.js';
 import { defineProvider, type ProbeContext } from '../contract.js';
@@ -49,12 +49,9 @@ export const herokuAppSurface = surfaceBase
       .regex(/^\/\S*$/, 'a path starting with /')
       .default('/health')
       .describe("Path requested on the app's own web_url (never a custom domain); default /health."),
-    health_url: z
-      .url({ protocol: /^https?$/, error: 'an http(s) URL' })
-      .optional()
-      .describe(
-        'A full health URL that replaces web_url + health_path: for an app whose herokuapp.com URL redirects to its custom domain or refuses that host, or a Private Space app with internal routing.',
-      ),
+    health_url: HTTP_URL.optional().describe(
+      'A full health URL that replaces web_url + health_path: for an app whose herokuapp.com URL redirects to its custom domain or refuses that host, or a Private Space app with internal routing.',
+    ),
     api_key_env: ENV_VAR_NAME.default('HEROKU_API_KEY').describe(
       'Variable holding the Heroku API key sent as a Bearer token; default HEROKU_API_KEY.',
     ),

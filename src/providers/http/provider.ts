@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { readAccessToken, readSecret } from '../../core/env.js';
 import { skipped } from '../../core/result.js';
-import { ENV_VAR_NAME, surfaceBase } from '../../core/surface.js';
+import { ENV_VAR_NAME, HTTP_URL, surfaceBase } from '../../core/surface.js';
 import { redactUrl } from '../../transport/redact.js';
 import { defineProvider } from '../contract.js';
 import { ACCESS_APP, ACCESS_DENY_URL, ACCESS_TOKEN_ENV, accessTokenUse } from '../shared/accessGate.js';
@@ -24,7 +24,7 @@ export const httpSurface = surfaceBase
     provider: z
       .literal('http')
       .describe('A plain HTTP(S) endpoint, judged by its status and `expect:` conditions.'),
-    url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).describe('The URL to request.'),
+    url: HTTP_URL.describe('The URL to request.'),
     method: z
       .enum(['GET', 'HEAD', 'POST', 'PUT'])
       .default('GET')

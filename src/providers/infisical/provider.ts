@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { httpStatusCode } from '../../core/codes.js';
 import { type AccessServiceToken, readAccessToken } from '../../core/env.js';
 import { degraded, skipped, up } from '../../core/result.js';
-import { surfaceBase } from '../../core/surface.js';
+import { HTTP_URL, surfaceBase } from '../../core/surface.js';
 import type { HttpResponse } from '../../transport/client.js';
 import { redactUrl } from '../../transport/redact.js';
 import { defineProvider } from '../contract.js';
@@ -29,9 +29,9 @@ export const infisicalSurface = surfaceBase
     provider: z
       .literal('infisical')
       .describe('An Infisical server (the vault), judged by GET {url}/api/status.'),
-    url: z
-      .url({ protocol: /^https?$/, error: 'an http(s) URL' })
-      .describe('Base URL of the Infisical server, /api/status is appended; required, no default.'),
+    url: HTTP_URL.describe(
+      'Base URL of the Infisical server; /api/status is appended to its path (a query string is kept, a fragment dropped); required, no default.',
+    ),
     access_token_env: ACCESS_TOKEN_ENV,
     access_deny_url: ACCESS_DENY_URL,
     access_app: ACCESS_APP,
@@ -48,8 +48,16 @@ const statusSchema = z.looseObject({ message: z.string() });
 // Fastify's error handler: {reqId, statusCode, error, message}.
 const errorSchema = z.looseObject({ error: z.string().optional(), message: z.string().optional() });
 
+/**
+ * `/api/status` under the base URL's path, built on its parts: appended to the text, a query string
+ * or a fragment would swallow it (`https://vault/?a=b#x/api/status`). The query is kept and sent
+ * (a gateway in front may route on it); a fragment is dropped, as HTTP never sends one.
+ */
 function statusUrl(base: string): string {
-  return `${base.replace(/\/+$/, '')}/api/status`;
+  const url = new URL(base);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/api/status`;
+  url.hash = '';
+  return url.toString();
 }
 
 const CODES = [

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type AccessServiceToken, readAccessToken } from '../../core/env.js';
 import { degraded, type ProbeResult } from '../../core/result.js';
-import { ENV_VAR_NAME } from '../../core/surface.js';
+import { ENV_VAR_NAME, HTTP_URL } from '../../core/surface.js';
 import { type HttpResponse, headerValue } from '../../transport/client.js';
 import {
   type CredentialUse,
@@ -33,12 +33,9 @@ export function accessHeaders(token: AccessServiceToken | undefined): Record<str
 }
 
 /** Optional, beside ACCESS_TOKEN_ENV: where an application with a custom non-identity deny URL redirects a refused token. */
-export const ACCESS_DENY_URL = z
-  .url({ protocol: /^https?$/, error: 'an http(s) URL' })
-  .optional()
-  .describe(
-    "The Access application's custom non-identity deny URL (`custom_non_identity_deny_url`), if it has one: a redirect there is Access refusing the service token.",
-  );
+export const ACCESS_DENY_URL = HTTP_URL.optional().describe(
+  "The Access application's custom non-identity deny URL (`custom_non_identity_deny_url`), if it has one: a redirect there is Access refusing the service token.",
+);
 
 const GATE_CAUSE =
   'the service token is not in a Service Auth (non_identity) policy of this Access application, or it was revoked';
