@@ -1,13 +1,11 @@
 import type { Request } from 'express';
+import { maskSecrets } from '../core/env.js';
 import type { PushReport } from '../core/push.js';
 
 export const MAX_PUSH_DETAIL_LENGTH = 256;
 // As every seconds field of the registry.
 const MAX_PUSH_DURATION_SECONDS = 86_400;
 const PUSH_KEYS = ['status', 'detail', 'duration_seconds'] as const;
-const MASK = '***';
-// A shorter value is too likely to be an ordinary word of a detail to be masked in it.
-const MIN_MASKED_LENGTH = 6;
 
 /** A push refused for its content: the message says which parameter and what it must be. */
 export class PushInputError extends Error {}
@@ -78,14 +76,4 @@ function durationOf(value: unknown): number | undefined {
       `duration_seconds must be a number of seconds from 0 to ${MAX_PUSH_DURATION_SECONDS}`,
     );
   return seconds;
-}
-
-/** Replaces every known secret (and each half of a `client_id:client_secret`) quoted in a job's text. */
-export function maskSecrets(text: string, secrets: readonly string[]): string {
-  const pieces = secrets.flatMap((secret) => [secret, ...secret.split(':')]);
-  // Longest first, so that a half never leaves the rest of its whole behind.
-  const masked = [...new Set(pieces.filter((piece) => piece.length >= MIN_MASKED_LENGTH))].sort(
-    (a, b) => b.length - a.length,
-  );
-  return masked.reduce((result, secret) => result.split(secret).join(MASK), text);
 }

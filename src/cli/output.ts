@@ -1,5 +1,5 @@
 import type { ProcessIo } from '../app/serve.js';
-import type { Env } from '../core/env.js';
+import { type Env, maskSecrets, secretsOf } from '../core/env.js';
 
 /** Where a subcommand reads its environment and writes its output; tests pass their own. */
 export type CliIo = ProcessIo;
@@ -27,9 +27,6 @@ const ALWAYS_SECRET = [
   'FORCE_POLL_TOKEN',
 ];
 
-/** Shorter values would mask ordinary words; real tokens are far longer. */
-const MIN_MASKED_LENGTH = 6;
-
 /**
  * Replaces every secret value with `***` in text bound for a terminal or a script. Probes never put
  * credentials in their details, but CLI output is pasted into tickets, so this is the backstop.
@@ -38,23 +35,11 @@ export class SecretMasker {
   private readonly secrets: string[];
 
   constructor(env: Env, variables: Iterable<string>) {
-    const values = new Set<string>();
-    for (const name of new Set([...ALWAYS_SECRET, ...variables])) {
-      const value = env[name]?.trim();
-      if (!value) continue;
-      values.add(value);
-      // Access tokens are `client_id:client_secret`; either half alone is still a secret.
-      for (const part of value.split(':')) values.add(part.trim());
-    }
-    this.secrets = [...values]
-      .filter((value) => value.length >= MIN_MASKED_LENGTH)
-      .sort((a, b) => b.length - a.length);
+    this.secrets = secretsOf(env, new Set([...ALWAYS_SECRET, ...variables]));
   }
 
   mask(text: string): string {
-    let masked = text;
-    for (const secret of this.secrets) masked = masked.replaceAll(secret, '***');
-    return masked;
+    return maskSecrets(text, this.secrets);
   }
 }
 

@@ -30,3 +30,39 @@ export function readAccessToken(env: Env, variable: string): CredentialLookup<Ac
   }
   return { ok: true, value: { clientId, clientSecret } };
 }
+
+/** Shorter values would mask ordinary words; real tokens are far longer. */
+const MIN_MASKED_LENGTH = 6;
+const MASK = '***';
+
+/**
+ * The values a text must never quote: each one as given and, since an Access service token is
+ * `client_id:client_secret`, each of its halves, as the longest-first list maskSecrets applies.
+ */
+export function maskableSecrets(values: Iterable<string | undefined>): string[] {
+  const pieces = new Set<string>();
+  for (const raw of values) {
+    const value = raw?.trim();
+    if (!value) continue;
+    pieces.add(value);
+    for (const part of value.split(':')) pieces.add(part.trim());
+  }
+  return [...pieces].filter((piece) => piece.length >= MIN_MASKED_LENGTH).sort((a, b) => b.length - a.length);
+}
+
+/** The values of credential variables, ready for maskSecrets. */
+export function secretsOf(env: Env, variables: Iterable<string>): string[] {
+  return maskableSecrets([...variables].map((variable) => env[variable]));
+}
+
+/**
+ * Replaces every known secret quoted in a text with `***`: the one masking of the exporter, for
+ * details built from what a server answered, a job's pushed text and CLI output alike. Longest
+ * first, so that a half never leaves the rest of its whole behind.
+ */
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+  let masked = text;
+  for (const secret of maskableSecrets(secrets))
+    if (masked.includes(secret)) masked = masked.replaceAll(secret, MASK);
+  return masked;
+}

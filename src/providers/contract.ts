@@ -2,12 +2,13 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { CodeOf, CoreCode, ErrorCodeDoc } from '../core/codes.js';
 import type { Deadline } from '../core/deadline.js';
-import type { Env } from '../core/env.js';
+import { type Env, secretsOf } from '../core/env.js';
 import type { MetricFamily } from '../core/metricFamily.js';
 import type { PushReport } from '../core/push.js';
 import type { ProbeResult } from '../core/result.js';
 import type { HttpOutcome, HttpRequest } from '../transport/client.js';
 import type { OnlineCheck } from './online.js';
+import { maskProbeResult } from './shared/api.js';
 import type { SharedCache } from './shared/cache.js';
 
 /**
@@ -70,6 +71,11 @@ export interface Provider<Schema extends z.ZodObject = z.ZodObject, Code extends
   target(surface: z.infer<Schema>): string;
   /** The environment variables the surface reads its credentials from. */
   credentials(surface: z.infer<Schema>): string[];
+  /**
+   * Those of credentials() that hold an identifier, not a secret (an account id): a detail may name
+   * it, so it is left out of the masking every probe result gets.
+   */
+  identifiers?(surface: z.infer<Schema>): string[];
   /** What `check-config --online` asks this provider's API about the surfaces of the registry. */
   readonly online?: OnlineCheck<z.infer<Schema>>;
   /** Per-surface metric families beyond the common ones, filled from ProbeResult.samples. */
@@ -85,6 +91,9 @@ export interface Provider<Schema extends z.ZodObject = z.ZodObject, Code extends
  * Checks a provider declaration against its own code list: its probe may return only the codes it
  * declares (and the core's), so a code without a doc and a runbook section fails to compile.
  * The schema alone decides the surface type (NoInfer), so the methods are typed from it.
+ *
+ * Every probe's result leaves here with its surface's credentials masked (maskProbeResult): one
+ * place for every provider, however its details were built from what the server answered.
  */
 export function defineProvider<Schema extends z.ZodObject, const Docs extends readonly ErrorCodeDoc[]>(
   provider: { readonly schema: Schema; readonly codes: Docs } & Omit<
@@ -92,5 +101,14 @@ export function defineProvider<Schema extends z.ZodObject, const Docs extends re
     'schema' | 'codes'
   >,
 ): Provider<Schema, CodeOf<Docs> | CoreCode> {
-  return provider;
+  const { probe, credentials, identifiers } = provider;
+  const secretVariables = (surface: z.infer<Schema>) => {
+    const named = identifiers?.(surface) ?? [];
+    return credentials(surface).filter((variable) => !named.includes(variable));
+  };
+  return {
+    ...provider,
+    probe: async (surface, ctx) =>
+      maskProbeResult(await probe(surface, ctx), secretsOf(ctx.env, secretVariables(surface))),
+  };
 }

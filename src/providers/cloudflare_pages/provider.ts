@@ -185,6 +185,7 @@ export const cloudflarePagesProvider = defineProvider({
     `cloudflare pages ${surface.project} (${surface.environment}${surface.branch === undefined ? '' : `, branch ${surface.branch}`})`,
   online: cloudflarePagesOnline,
   credentials: (surface) => [surface.token_env, surface.account_id_env],
+  identifiers: (surface) => [surface.account_id_env],
 });
 
 /** How long a result may be reused: terminal stages for the TTL, errors briefly, anything in flight never. */

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { controlsOf, type FakeControls, FakeHttp, type FakeReply } from '../shared/fakeServer.js';
+import {
+  controlsOf,
+  type FakeControls,
+  FakeHttp,
+  type FakeReply,
+  type FakeRequest,
+} from '../shared/fakeServer.js';
 
 /**
  * A fake Infisical server: `GET /api/status` and the error bodies its Fastify error handler and a
@@ -11,6 +17,8 @@ import { controlsOf, type FakeControls, FakeHttp, type FakeReply } from '../shar
  * `not_bootstrapped`: 404 "Admin config not found". `proxy_502`: the reverse proxy's HTML page.
  * `rate_limited`: 429 (Infisical Cloud only, and /api/status is allow-listed; here for completeness).
  * `connection_reset`: the connection drops without an answer (a crashing process or a dying proxy).
+ * `echo_headers`: 403 whose message quotes the request's headers back, as a proxy or an auth
+ * middleware in front of Infisical may, credentials included.
  */
 export type InfisicalMode =
   | 'healthy'
@@ -18,7 +26,8 @@ export type InfisicalMode =
   | 'not_bootstrapped'
   | 'proxy_502'
   | 'rate_limited'
-  | 'connection_reset';
+  | 'connection_reset'
+  | 'echo_headers';
 
 export interface InfisicalFake extends FakeControls {
   setMode(mode: InfisicalMode): void;
@@ -31,6 +40,7 @@ export async function startInfisical(): Promise<InfisicalFake> {
       if (req.path !== '/api/status') {
         return errorBody(404, 'NotFound', `Route GET:${req.path} not found`);
       }
+      if (mode === 'echo_headers') return echoHeaders(req);
       return mode === 'connection_reset' ? 'drop' : statusReply(mode);
     },
     wrongTypes: () => ({ date: 20260820, message: 42, emailConfigured: 'yes' }),
@@ -43,7 +53,7 @@ export async function startInfisical(): Promise<InfisicalFake> {
   };
 }
 
-function statusReply(mode: Exclude<InfisicalMode, 'connection_reset'>): FakeReply {
+function statusReply(mode: Exclude<InfisicalMode, 'connection_reset' | 'echo_headers'>): FakeReply {
   switch (mode) {
     case 'healthy':
       return {
@@ -71,6 +81,19 @@ function statusReply(mode: Exclude<InfisicalMode, 'connection_reset'>): FakeRepl
         body: '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n',
       };
   }
+}
+
+/** Credential-looking headers first, as such a middleware names what it refused. */
+function echoHeaders(req: FakeRequest): FakeReply {
+  const names = Object.keys(req.headers).sort(
+    (a, b) => Number(isCredential(b)) - Number(isCredential(a)) || a.localeCompare(b),
+  );
+  const quoted = names.map((name) => `${name}=${String(req.headers[name])}`).join(', ');
+  return errorBody(403, 'Forbidden', `rejected headers: ${quoted}`);
+}
+
+function isCredential(name: string): boolean {
+  return /^(cf-access-|x-api-key|authorization)/.test(name);
 }
 
 /** Fastify's error handler body: {reqId, statusCode, error, message}. */

@@ -86,7 +86,9 @@ export const infisicalProvider = defineProvider({
     if (outcome.kind === 'failure')
       return transportFailure(outcome, 'connection_error', 'Infisical /api/status');
     const edge = { tokenSent: accessToken !== undefined, accessDenyUrl: surface.access_deny_url };
-    return { ...judgeStatus(outcome, edge), ...targetEvidence(outcome) };
+    // Masked before the text is cut, so a cut through an echoed secret leaves none of it behind.
+    const sent = accessToken ? [accessToken.clientId, accessToken.clientSecret] : [];
+    return { ...judgeStatus(outcome, edge, sent), ...targetEvidence(outcome) };
   },
   target: (surface) => redactUrl(statusUrl(surface.url)),
   online: {
@@ -100,7 +102,7 @@ export const infisicalProvider = defineProvider({
   families: TARGET_RESPONSE_FAMILIES,
 });
 
-function judgeStatus(outcome: HttpResponse, edgeContext: EdgeContext) {
+function judgeStatus(outcome: HttpResponse, edgeContext: EdgeContext, secrets: readonly string[]) {
   const edge = judgeEdge(outcome, edgeContext);
   if (edge) return edge;
   if (outcome.status !== 200) {
@@ -108,11 +110,11 @@ function judgeStatus(outcome: HttpResponse, edgeContext: EdgeContext) {
     const said = [body?.error, body?.message].filter(Boolean).join(': ');
     return degraded(
       httpStatusCode('http_', outcome.status),
-      `Infisical /api/status answered HTTP ${outcome.status}${said ? ` (${providerText(said)})` : ''}`,
+      `Infisical /api/status answered HTTP ${outcome.status}${said ? ` (${providerText(said, secrets)})` : ''}`,
     );
   }
   const parsed = parseJsonBody(outcome, statusSchema, 'Infisical /api/status');
   if (!parsed.ok) return degraded('api_bad_response', parsed.detail);
   const ms = Math.round(outcome.durationSeconds * 1000);
-  return up(`Infisical says "${providerText(parsed.value.message)}" in ${ms} ms`);
+  return up(`Infisical says "${providerText(parsed.value.message, secrets)}" in ${ms} ms`);
 }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { maskSecrets } from '../../core/env.js';
 import { degraded, type ProbeResult } from '../../core/result.js';
 import { type HttpFailure, type HttpResponse, headerValue } from '../../transport/client.js';
 import type { SharedCache } from './cache.js';
@@ -117,9 +118,31 @@ export class Cooldown {
   }
 }
 
-/** Keeps a provider's free text short and free of the credential that was sent with the request. */
+/**
+ * Keeps a provider's free text short and free of the credentials that were sent with the request:
+ * masked before it is cut, so a cut never leaves the start of a secret behind. Every probe's result
+ * is masked again against all of its surface's credentials (maskProbeResult), whoever built it.
+ */
 export function providerText(text: string, secrets: readonly string[] = []): string {
-  let out = text.replace(/\s+/g, ' ').trim();
-  for (const secret of secrets) if (secret.length >= 4) out = out.replaceAll(secret, '***');
+  const out = maskSecrets(text.replace(/\s+/g, ' ').trim(), secrets);
   return out.length > 200 ? `${out.slice(0, 197)}...` : out;
+}
+
+/**
+ * A probe's result with every credential of its surface masked wherever it carries text built from
+ * an answer (the detail, the conditions' excerpts): a server or proxy that echoes a request header
+ * back (`CF-Access-Client-Secret`, an API key, a secret header) must not publish it to logs,
+ * metrics, traces, the API or the status page.
+ */
+export function maskProbeResult<Code extends string>(
+  result: ProbeResult<Code>,
+  secrets: readonly string[],
+): ProbeResult<Code> {
+  if (secrets.length === 0) return result;
+  const detail = maskSecrets(result.detail, secrets);
+  const conditions = result.conditions?.map((condition) => {
+    const seen = maskSecrets(condition.seen, secrets);
+    return seen === condition.seen ? condition : { ...condition, seen };
+  });
+  return { ...result, detail, ...(conditions ? { conditions } : {}) };
 }
