@@ -2,7 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { type AppDeps, createApp, type ReloadOutcome } from '../api/app.js';
-import { formatProblem, type LoadedRegistry, loadRegistryFile, RegistryError } from '../config/load.js';
+import {
+  formatProblem,
+  type LoadedRegistry,
+  parseRegistry,
+  RegistryError,
+  readRegistryText,
+} from '../config/load.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { Deadline } from '../core/deadline.js';
 import type { Env } from '../core/env.js';
@@ -16,7 +22,7 @@ import { CREDENTIAL_READ_DEADLINE_MS, CredentialWatch } from '../providers/cloud
 import { PROVIDER_FAMILIES, providerFor } from '../providers/index.js';
 import { ProbeHistory, pollerStatusSource, statusPageCredentialsProblem } from '../statuspage/index.js';
 import { HttpClient } from '../transport/client.js';
-import { coalesce } from './reload.js';
+import { coalesce, DEFAULT_SETTLE, readSettled, type SettleOptions, UnsettledFileError } from './reload.js';
 import { boundServer, DEFAULT_SERVER_BOUNDS, type ServerBounds } from './serverBounds.js';
 import { readSettings, type Settings, SettingsError } from './settings.js';
 import { budgetShare, misdirectedTo, type ShardSettings, SINGLE_SHARD, sliceRegistry } from './sharding.js';
@@ -49,6 +55,8 @@ export interface ExporterOptions {
   serverBounds?: Partial<ServerBounds>;
   /** The slice of the registry this process watches; the whole of it by default. */
   shard?: ShardSettings;
+  /** How a reload waits for a file being written to settle (DEFAULT_SETTLE); tests shorten it. */
+  reloadSettle?: Partial<SettleOptions>;
 }
 
 export interface RunningExporter {
@@ -120,10 +128,17 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   });
   let statusPageConfig = options.registry.statusPage;
 
+  const settle = { ...DEFAULT_SETTLE, ...options.reloadSettle };
   const reloadOnce = async (): Promise<ReloadOutcome> => {
     if (!options.registryFile) return { ok: false, errors: ['no registry file to reload'] };
     try {
-      const next = sliceRegistry(await loadRegistryFile(options.registryFile, options.onlyEnv), shard);
+      const file = options.registryFile;
+      const text = await readSettled(() => readRegistryText(file), settle).catch((err: unknown) => {
+        if (err instanceof UnsettledFileError)
+          throw new RegistryError(file, [{ file, path: '', message: err.message }]);
+        throw err;
+      });
+      const next = sliceRegistry(parseRegistry(text, file, options.onlyEnv), shard);
       const counts = poller.applyRegistry(next.own);
       slice = next;
       credentialWatch.applyRegistry(next.own);

@@ -25,3 +25,36 @@ export function coalesce<T>(task: () => Promise<T>): () => Promise<T> {
     return waiting;
   };
 }
+
+export interface SettleOptions {
+  /** Time between two reads that must agree. */
+  delayMs: number;
+  /** Reads before giving up on a file that keeps changing. */
+  maxReads: number;
+  /** Called with each read's text; tests use it to write the rest of a file between two reads. */
+  onRead?: (text: string, attempt: number) => void;
+}
+
+/**
+ * A non-atomic writer (`cat > surfaces.yaml`, a slow copy) leaves a file that is valid YAML halfway:
+ * applied, half the surfaces would be removed. So a reload uses a text only once two reads
+ * `delayMs` apart agree, and gives up after `maxReads`, keeping the running registry.
+ */
+export const DEFAULT_SETTLE: SettleOptions = { delayMs: 200, maxReads: 5 };
+
+export class UnsettledFileError extends Error {}
+
+export async function readSettled(read: () => Promise<string>, options: SettleOptions): Promise<string> {
+  let previous = await read();
+  options.onRead?.(previous, 1);
+  for (let attempt = 2; attempt <= options.maxReads; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+    const current = await read();
+    options.onRead?.(current, attempt);
+    if (current === previous) return current;
+    previous = current;
+  }
+  throw new UnsettledFileError(
+    `the file was still changing: ${options.maxReads} reads ${options.delayMs} ms apart never agreed`,
+  );
+}

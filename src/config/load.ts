@@ -70,15 +70,18 @@ export interface LoadedRegistry {
 export const MAX_REGISTRY_BYTES = 8 * 1024 * 1024;
 
 export async function loadRegistryFile(file: string, onlyEnv?: string): Promise<LoadedRegistry> {
-  let text: string;
+  return parseRegistry(await readRegistryText(file), file, onlyEnv);
+}
+
+/** The registry file's text, or a RegistryError saying why it cannot be read. */
+export async function readRegistryText(file: string): Promise<string> {
   try {
-    text = await readCapped(file);
+    return await readCapped(file);
   } catch (err) {
     const reason =
       (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new RegistryError(file, [{ file, path: '', message: `cannot read the registry: ${reason}` }]);
   }
-  return parseRegistry(text, file, onlyEnv);
 }
 
 /** A regular file of at most MAX_REGISTRY_BYTES: a FIFO or a device would block the read forever. */
