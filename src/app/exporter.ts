@@ -91,6 +91,11 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     providerFamilies: PROVIDER_FAMILIES,
   });
   metrics.setShard(shard);
+  // Exemplars wait for their spans to reach the collector: a dropped batch leaves none behind.
+  const stopSettling = options.tracer?.onProbeSpansSettled?.((traceIds, exported) =>
+    metrics.settleExemplars(traceIds, exported),
+  );
+  if (stopSettling) metrics.holdExemplarsUntilExported();
   // A shard never learns of the surfaces it does not own past this point: no worker, no series, no API call.
   let slice = sliceRegistry(options.registry, shard);
   // As many keep-alive connections per origin as probes may be in flight: many surfaces often share
@@ -213,6 +218,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       });
     });
   } catch (err) {
+    stopSettling?.();
     if (!options.http) await http.close();
     throw err;
   }
@@ -244,6 +250,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   const stop = () => {
     stopping ??= (async () => {
       stopWatchdog();
+      stopSettling?.();
       credentialWatch.stop();
       // Refuse new requests first, so that no force-poll starts probes while the poller stops.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -24,7 +24,16 @@ export interface ProbeTracer {
     parent?: TraceParent,
   ): Promise<{ result: ProbeResult; traceId?: string }>;
   traceForcePoll<T>(run: (trace: TraceParent) => Promise<T>): Promise<T>;
+  /**
+   * Set by a tracer whose spans leave later, in batches: calls `listener` with the trace ids of the
+   * probe spans of each batch once the collector took it (`exported`) or it was lost, so that an
+   * exemplar names only a trace that exists. Returns the unsubscribe. Without it, a returned trace
+   * id counts as exported.
+   */
+  onProbeSpansSettled?(listener: ProbeSpansSettled): () => void;
 }
+
+export type ProbeSpansSettled = (traceIds: readonly string[], exported: boolean) => void;
 
 export const noopTracer: ProbeTracer = {
   traceProbe: async (_attributes, run) => ({ result: await run(undefined) }),

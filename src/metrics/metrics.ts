@@ -35,6 +35,9 @@ export interface ProbeSlotUsage {
   queued: number;
 }
 
+/** Twice the largest span queue OTEL_BSP_MAX_QUEUE_SIZE allows. */
+const MAX_EXEMPLARS_AWAITING_EXPORT = 131_072;
+
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 export const PROMETHEUS_TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -48,6 +51,9 @@ export class ExporterMetrics {
   readonly registry = new Registry<OpenMetricsContentType>();
   private readonly surfaces = new Map<string, SurfaceSeries>();
   private readonly rendering = new Map<ExpositionFormat, Promise<ScrapeBody>>();
+  private exemplarsWaitForExport = false;
+  /** Trace id -> the series holding an exemplar of it until its span is exported or lost. */
+  private readonly awaitingExport = new Map<string, SurfaceSeries[]>();
 
   private readonly lastPoll: Gauge;
   private readonly polls: Counter;
@@ -203,15 +209,49 @@ export class ExporterMetrics {
   }
 
   recordProbe(labels: SurfaceLabels, outcome: ProbeOutcome): void {
-    this.seriesOf(labels).observe(outcome);
+    const series = this.seriesOf(labels);
+    series.observe(outcome, this.holdExemplar(series, outcome));
     this.polls.inc();
     this.lastPoll.set(outcome.checkedAt / 1000);
   }
 
   recordUnconfirmedProbe(labels: SurfaceLabels, outcome: ProbeOutcome): void {
-    this.seriesOf(labels).observeUnconfirmed(outcome);
+    const series = this.seriesOf(labels);
+    series.observeUnconfirmed(outcome, this.holdExemplar(series, outcome));
     this.polls.inc();
     this.lastPoll.set(outcome.checkedAt / 1000);
+  }
+
+  /**
+   * From here on a probe's trace id becomes an exemplar only once settleExemplars says the
+   * collector took its span: spans leave in batches after the probe, and a batch the collector
+   * refuses (a 5xx, unreachable) is dropped, which would leave exemplars pointing at nothing.
+   */
+  holdExemplarsUntilExported(): void {
+    this.exemplarsWaitForExport = true;
+  }
+
+  settleExemplars(traceIds: readonly string[], exported: boolean): void {
+    for (const traceId of traceIds) {
+      const waiting = this.awaitingExport.get(traceId);
+      if (!waiting) continue;
+      this.awaitingExport.delete(traceId);
+      for (const series of waiting) series.settleExemplar(traceId, exported);
+    }
+  }
+
+  private holdExemplar(series: SurfaceSeries, outcome: ProbeOutcome): boolean {
+    if (!this.exemplarsWaitForExport || !outcome.traceId) return false;
+    // A force-poll's probes share its trace id.
+    const waiting = this.awaitingExport.get(outcome.traceId);
+    if (waiting) waiting.push(series);
+    else this.awaitingExport.set(outcome.traceId, [series]);
+    // Spans the SDK drops from a full queue are never settled: the oldest waits are forgotten.
+    if (this.awaitingExport.size > MAX_EXEMPLARS_AWAITING_EXPORT) {
+      const oldest = this.awaitingExport.keys().next().value;
+      if (oldest !== undefined) this.awaitingExport.delete(oldest);
+    }
+    return true;
   }
 
   setRouting(labels: SurfaceLabels, routing: SurfaceRouting): void {

@@ -186,6 +186,8 @@ export function providerSurfaceFamily(family: MetricFamily): SurfaceFamily {
 export class SurfaceSeries {
   private readonly state: SurfaceState;
   private rendered: Partial<Record<ExpositionFormat, RenderedBlock>> = {};
+  /** Per bucket, the newest exemplar whose span has not been exported yet (see holdExemplar). */
+  private readonly unexported: Array<Exemplar | undefined> = [];
 
   constructor(
     labels: SurfaceLabels,
@@ -210,7 +212,7 @@ export class SurfaceSeries {
     };
   }
 
-  observe(outcome: ProbeOutcome): void {
+  observe(outcome: ProbeOutcome, holdExemplar = false): void {
     const state = this.state;
     state.observed = true;
     state.status = outcome.status;
@@ -218,12 +220,30 @@ export class SurfaceSeries {
     state.lastCheckSeconds = outcome.checkedAt / 1000;
     state.samples = outcome.samples ?? [];
     state.missingCredential = outcome.missingCredential ?? null;
-    this.count(outcome);
+    this.count(outcome, holdExemplar);
   }
 
-  /** Counts the probe (latency, error code) and leaves the published state alone. */
-  observeUnconfirmed(outcome: ProbeOutcome): void {
-    this.count(outcome);
+  /**
+   * Counts the probe (latency, error code) and leaves the published state alone. With
+   * `holdExemplar`, the probe's trace id waits for settleExemplar before it shows.
+   */
+  observeUnconfirmed(outcome: ProbeOutcome, holdExemplar = false): void {
+    this.count(outcome, holdExemplar);
+  }
+
+  /**
+   * The collector took (`exported`) or lost the span of a held exemplar: only a taken one replaces
+   * its bucket's exemplar, so a scrape never names a trace the collector never received.
+   */
+  settleExemplar(traceId: string, exported: boolean): void {
+    for (let bucket = 0; bucket < this.unexported.length; bucket++) {
+      const exemplar = this.unexported[bucket];
+      if (exemplar?.traceId !== traceId) continue;
+      this.unexported[bucket] = undefined;
+      if (!exported) continue;
+      this.state.exemplars[bucket] = exemplar;
+      this.rendered = {};
+    }
   }
 
   setRouting(routing: SurfaceRouting): void {
@@ -240,18 +260,20 @@ export class SurfaceSeries {
     this.rendered = {};
   }
 
-  private count(outcome: ProbeOutcome): void {
+  private count(outcome: ProbeOutcome, holdExemplar: boolean): void {
     const state = this.state;
     const bucket = bucketIndex(outcome.durationSeconds);
     state.bucketCounts[bucket] = (state.bucketCounts[bucket] ?? 0) + 1;
     state.durationSum += outcome.durationSeconds;
     state.durationCount++;
     if (outcome.traceId) {
-      state.exemplars[bucket] = {
+      const exemplar = {
         traceId: outcome.traceId,
         value: outcome.durationSeconds,
         timestampSeconds: Date.now() / 1000,
       };
+      if (holdExemplar) this.unexported[bucket] = exemplar;
+      else state.exemplars[bucket] = exemplar;
     }
     if (outcome.code !== null) {
       const code = counterCode(outcome.code, state.errorCounts);

@@ -1,5 +1,7 @@
 import { core, type tracing } from '@opentelemetry/sdk-node';
 import type { Logger } from 'pino';
+import type { ProbeSpansSettled } from '../core/trace.js';
+import { PROBE_SPAN } from './spans.js';
 
 export const FAILURE_REPORT_INTERVAL_MS = 60_000;
 
@@ -21,12 +23,19 @@ export class FailureReportingExporter implements tracing.SpanExporter {
     private readonly log: Logger,
     private readonly endpoint: string,
     private readonly now: () => number = Date.now,
+    /** Told which probe traces each batch carried and whether the collector took them (exemplars). */
+    private readonly onProbeSpansSettled: ProbeSpansSettled = () => {},
   ) {}
 
   export(spans: tracing.ReadableSpan[], resultCallback: (result: core.ExportResult) => void): void {
     this.inner.export(spans, (result) => {
-      if (result.code === core.ExportResultCode.SUCCESS) this.noteSuccess();
+      const exported = result.code === core.ExportResultCode.SUCCESS;
+      if (exported) this.noteSuccess();
       else this.noteFailure(spans.length, result.error);
+      const probeTraces = spans
+        .filter((span) => span.name === PROBE_SPAN)
+        .map((span) => span.spanContext().traceId);
+      if (probeTraces.length > 0) this.onProbeSpansSettled(probeTraces, exported);
       resultCallback(result);
     });
   }

@@ -4,7 +4,7 @@ import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/expor
 import { OTLPTraceExporter as OTLPProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { NodeSDK, resources, tracing } from '@opentelemetry/sdk-node';
 import type { Logger } from 'pino';
-import { noopTracer, type ProbeTracer } from '../core/trace.js';
+import { noopTracer, type ProbeSpansSettled, type ProbeTracer } from '../core/trace.js';
 import type { RequestInterceptor } from '../transport/client.js';
 import { redactUrl } from '../transport/redact.js';
 import {
@@ -74,6 +74,7 @@ export function startTracing(options: TracingOptions): Tracing {
   }
 
   const shownEndpoint = redactUrl(config.endpoint);
+  const settledListeners = new Set<ProbeSpansSettled>();
   const exporterOptions: OtlpExporterOptions = {
     url: config.endpoint,
     headers: config.headers,
@@ -86,6 +87,10 @@ export function startTracing(options: TracingOptions): Tracing {
       : new OTLPProtobufTraceExporter(exporterOptions),
     log,
     shownEndpoint,
+    Date.now,
+    (traceIds, exported) => {
+      for (const listener of settledListeners) listener(traceIds, exported);
+    },
   );
   const sdk = new NodeSDK({
     serviceName: config.serviceName,
@@ -120,7 +125,13 @@ export function startTracing(options: TracingOptions): Tracing {
   const tracer = trace.getTracer(TRACER_NAME, options.version);
   let stopping: Promise<void> | undefined;
   return {
-    tracer: createProbeTracer(tracer),
+    tracer: {
+      ...createProbeTracer(tracer),
+      onProbeSpansSettled: (listener) => {
+        settledListeners.add(listener);
+        return () => settledListeners.delete(listener);
+      },
+    },
     interceptor: createRequestInterceptor(tracer),
     shutdown: () => {
       stopping ??= (async () => {

@@ -2,8 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { protobufExportAsJson } from './otlpProtobuf.js';
 
-/** How the fake collector treats an export: accept it, fail it, or never answer. */
-export type ReceiverMode = 'accept' | 'fail_500' | 'never_answer';
+/** How the fake collector treats an export: accept it, fail it (500, or 503 as an overloaded one), or never answer. */
+export type ReceiverMode = 'accept' | 'fail_500' | 'fail_503' | 'never_answer';
 
 export type AttributeValue = string | number | boolean;
 
@@ -29,6 +29,7 @@ export interface OtlpReceiver {
   /** How each accepted export was encoded (Content-Type). */
   readonly encodings: ('json' | 'protobuf')[];
   readonly exportAttempts: number;
+  setMode(mode: ReceiverMode): void;
   close(): Promise<void>;
 }
 
@@ -61,7 +62,8 @@ interface OtlpExport {
   }[];
 }
 
-export async function startOtlpReceiver(mode: ReceiverMode): Promise<OtlpReceiver> {
+export async function startOtlpReceiver(initialMode: ReceiverMode): Promise<OtlpReceiver> {
+  let mode = initialMode;
   const rawBodies: Buffer[] = [];
   const spans: ReceivedSpan[] = [];
   const encodings: ('json' | 'protobuf')[] = [];
@@ -78,6 +80,10 @@ export async function startOtlpReceiver(mode: ReceiverMode): Promise<OtlpReceive
         res
           .writeHead(500, { 'content-type': 'application/json' })
           .end('{"code":13,"message":"collector broke"}');
+        return;
+      }
+      if (mode === 'fail_503') {
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('upstream overloaded');
         return;
       }
       const contentType = req.headers['content-type'] ?? '';
@@ -106,6 +112,9 @@ export async function startOtlpReceiver(mode: ReceiverMode): Promise<OtlpReceive
     encodings,
     get exportAttempts() {
       return exportAttempts;
+    },
+    setMode(next) {
+      mode = next;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -181,7 +181,8 @@ describe('FailureReportingExporter', () => {
   }
   const failed = { code: core.ExportResultCode.FAILED, error: new Error('Internal Server Error') };
   const succeeded = { code: core.ExportResultCode.SUCCESS };
-  const spans = (count: number) => Array.from({ length: count }) as tracing.ReadableSpan[];
+  const spans = (count: number) =>
+    Array.from({ length: count }, () => ({ name: 'http.request' })) as tracing.ReadableSpan[];
 
   it('logs the first failure at once, then at most one summary a minute, and the recovery once', () => {
     const sink = captureLogs();
