@@ -6,6 +6,7 @@ import type { MetricFamily } from '../../core/metricFamily.js';
 import { degraded, type FamilySample, type ProbeResult, skipped, up } from '../../core/result.js';
 import { ENV_VAR_NAME, surfaceBase } from '../../core/surface.js';
 import type { HttpResponse } from '../../transport/client.js';
+import { CLOUDFLARE_WINDOW_CALLS, cloudflareBudget } from '../cloudflare/budget.js';
 import {
   authRefusalCause,
   cloudflareApiUrl,
@@ -68,9 +69,6 @@ const DEFAULT_RATE_LIMIT_WAIT_MS = 300_000;
 const ERROR_TTL_CAP_MS = 60_000;
 
 const CODE_PROJECT_NOT_FOUND = 8000007;
-// The global limit Cloudflare documents (1,200 calls per 5 minutes), for an answer that gives a
-// remaining count without its policy.
-const DOCUMENTED_QUOTA = 1200;
 
 /** The documented stage names and statuses; anything else is exported as `unknown` to keep labels bounded. */
 const STAGE_NAMES = new Set(['queued', 'initialize', 'clone_repo', 'build', 'deploy']);
@@ -139,6 +137,18 @@ export const cloudflarePagesProvider = defineProvider({
     const tokenKey = `cloudflare:${baseUrl} ${surface.token_env}`;
     const cacheKey = `${tokenKey} ${surface.account_id_env} ${surface.project} ${surface.environment} ${surface.branch ?? '*'}`;
     return ctx.cache.getOrLoad(cacheKey, async () => {
+      const budget = await cloudflareBudget(ctx.cache, ctx.budgetShare);
+      let calls = 0;
+      // How long the answer is reused: the shard's Cloudflare plan decides, once the calls are known.
+      const reuse = (cache: Reuse) => {
+        const planned = budget.pagesRefreshed(cacheKey, {
+          calls,
+          configuredTtlMs: ctx.metadataTtlSeconds * 1000,
+          atMonotonic: ctx.monotonic(),
+          log: ctx.log,
+        });
+        return ttlFor(ctx, cache, planned);
+      };
       const cooldown = new Cooldown(ctx.cache, `${tokenKey}:not-before`);
       const waitUntil = await cooldown.until();
       if (waitUntil !== undefined) {
@@ -156,6 +166,7 @@ export const cloudflarePagesProvider = defineProvider({
         const url =
           `${baseUrl}/accounts/${encodeURIComponent(accountId.value)}/pages/projects/` +
           `${encodeURIComponent(surface.project)}/deployments?env=${surface.environment}&page=${page}&per_page=${DEPLOYMENTS_PER_PAGE}`;
+        calls++;
         // Other surfaces on this project may join this load: it runs under its own deadline, not this probe's.
         const outcome = await ctx.requestShared({
           url,
@@ -163,22 +174,25 @@ export const cloudflarePagesProvider = defineProvider({
           maxBodyBytes: BODY_CAP_BYTES,
         });
         if (outcome.kind === 'failure') {
-          return { value: transportFailure(outcome, 'connection_error', 'Cloudflare API'), ttlMs: 0 };
+          return {
+            value: transportFailure(outcome, 'connection_error', 'Cloudflare API'),
+            ttlMs: reuse('never'),
+          };
         }
-        const budget = readRateLimit(outcome);
-        if (budget.remaining !== undefined)
-          ctx.reportRateLimit('cloudflare', budget.remaining, budget.quota ?? DOCUMENTED_QUOTA);
+        const reported = readRateLimit(outcome);
+        if (reported.remaining !== undefined)
+          ctx.reportRateLimit('cloudflare', reported.remaining, reported.quota ?? CLOUDFLARE_WINDOW_CALLS);
         // The account id is an identifier, not a credential: it is in every API URL and trace anyway,
         // and naming it helps an operator see which account answered. Only the token is scrubbed.
         const read = await readDeploymentsPage(ctx, surface, outcome, { cooldown, secrets: [token.value] });
-        if (!read.ok) return { value: read.result, ttlMs: ttlFor(ctx, read.cache) };
+        if (!read.ok) return { value: read.result, ttlMs: reuse(read.cache) };
         deployments.push(...read.deployments);
         pagesRead = page;
         morePages = read.totalPages > page;
         if (!morePages || newestCounting(surface, deployments).judged !== undefined) break;
       }
       const judged = judgeDeployments(ctx, surface, deployments, { pagesRead, morePages });
-      return { value: judged.result, ttlMs: ttlFor(ctx, judged.cache) };
+      return { value: judged.result, ttlMs: reuse(judged.cache) };
     });
   },
   target: (surface) =>
@@ -191,9 +205,13 @@ export const cloudflarePagesProvider = defineProvider({
 /** How long a result may be reused: terminal stages for the TTL, errors briefly, anything in flight never. */
 type Reuse = 'terminal' | 'error' | 'never';
 
-function ttlFor(ctx: ProbeContext, reuse: Reuse): number {
-  if (reuse === 'terminal') return ctx.metadataTtlSeconds * 1000;
-  if (reuse === 'error') return Math.min(ctx.metadataTtlSeconds * 1000, ERROR_TTL_CAP_MS);
+/**
+ * The TTL as the shard's Cloudflare plan lengthened it; an error's shorter reuse is lengthened in
+ * the same proportion, or a registry of failing projects would spend the budget the plan saved.
+ */
+function ttlFor(ctx: ProbeContext, reuse: Reuse, planned: { ttlMs: number; stretch: number }): number {
+  if (reuse === 'terminal') return planned.ttlMs;
+  if (reuse === 'error') return Math.min(ctx.metadataTtlSeconds * 1000, ERROR_TTL_CAP_MS) * planned.stretch;
   return 0;
 }
 

@@ -16,6 +16,7 @@ import {
   retryAfterMs,
   transportFailure,
 } from '../shared/api.js';
+import { PLANNED_FRACTION_OF_SHARE } from '../shared/budget.js';
 import {
   ACCESS_GATE_CODE_DOCS,
   CONDITION_CODE_DOCS,
@@ -84,7 +85,6 @@ const LOW_BUDGET_MIN_TTL_MS = 60_000;
 // A TTL configured under the refill minute is an operator choosing freshness over budget (or a test):
 // it is taken as given, and the pool feedback above remains its guard.
 const CALLS_PER_REFRESH = 3;
-const PLANNED_FRACTION_OF_SHARE = 0.8;
 // An app not refreshed for an hour has left the registry (or this shard): it no longer counts.
 const APP_FORGOTTEN_AFTER_MS = 3_600_000;
 // A 429 without Retry-After: a minute refills 75 calls, enough for this exporter to resume.

@@ -44,6 +44,8 @@ export interface CredentialRound {
   credentials: Map<string, CredentialState>;
   /** Variables that could not be read this time, with why (a failed or refused API call). */
   failures: Map<string, string>;
+  /** Calls sent to the Cloudflare API (not a provider's own reads): what the round cost the budget. */
+  cloudflareCalls: number;
 }
 
 export interface RoundOptions {
@@ -174,7 +176,7 @@ export async function readCredentials(
   needs: LifecycleNeeds,
   options: RoundOptions,
 ): Promise<CredentialRound> {
-  const round: CredentialRound = { credentials: new Map(), failures: new Map() };
+  const round: CredentialRound = { credentials: new Map(), failures: new Map(), cloudflareCalls: 0 };
   const management = managementCredentials(needs, options.env);
   if (!management.ok) return round;
   const baseUrl = cloudflareApiUrl(options.env);
@@ -184,7 +186,10 @@ export async function readCredentials(
   });
   const call: ApiCall = {
     secrets,
-    send: options.send,
+    send: (req) => {
+      round.cloudflareCalls++;
+      return options.send(req);
+    },
     baseUrl,
     token: management.token,
     accountId: management.accountId,

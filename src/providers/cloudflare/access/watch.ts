@@ -5,6 +5,8 @@ import type {
   SurfaceCredentialSample,
 } from '../../../core/credentials.js';
 import type { Env } from '../../../core/env.js';
+import { SharedCache } from '../../shared/cache.js';
+import { type CloudflareBudget, cloudflareBudget } from '../budget.js';
 import type { Send } from './api.js';
 import {
   type LifecycleNeeds,
@@ -44,6 +46,13 @@ export interface CredentialWatchDeps {
   /** Wall time in milliseconds; injectable so tests move time. */
   now(): number;
   timers?: Timers;
+  /**
+   * Where the process's Cloudflare plan lives (the poller's cache), so the watch and the Pages
+   * probes plan one budget together; a cache of its own (the watch planning alone) by default.
+   */
+  cache?: SharedCache;
+  /** The part of the Cloudflare budget this process plans against (ProbeContext.budgetShare); 1 by default. */
+  budgetShare?: number;
 }
 
 interface Known {
@@ -84,6 +93,12 @@ export class CredentialWatch {
   private running = false;
   private inFlight: Promise<void> | undefined;
   private readonly timers: Timers;
+  private readonly cache: SharedCache;
+  private budget: CloudflareBudget | undefined;
+  /** The planned interval: the configured one, or longer when the Cloudflare budget needs it. */
+  private intervalMs: number;
+  /** How long after the last round the pending timer fires. */
+  private armedMs = 0;
 
   constructor(
     registry: WatchedRegistry,
@@ -91,6 +106,8 @@ export class CredentialWatch {
   ) {
     this.needs = lifecycleNeeds(registry, deps.onlineOf);
     this.timers = deps.timers ?? nodeTimers;
+    this.cache = deps.cache ?? new SharedCache();
+    this.intervalMs = this.needs.intervalSeconds * 1000;
   }
 
   /** Whether the management token and account id are set. */
@@ -110,11 +127,12 @@ export class CredentialWatch {
       return;
     }
     this.running = true;
-    void this.tick();
+    void this.tick(false);
   }
 
   stop(): void {
     this.running = false;
+    this.budget?.watchStopped();
     if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -128,7 +146,7 @@ export class CredentialWatch {
     this.publish();
     if (this.running && JSON.stringify(this.needsKey(this.needs)) !== before) {
       if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
-      void this.tick();
+      void this.tick(false);
     }
   }
 
@@ -169,8 +187,16 @@ export class CredentialWatch {
     ]);
   }
 
-  private async tick(): Promise<void> {
+  /** `scheduled`: the timer fired, so a plan lengthened since the last round defers the read. */
+  private async tick(scheduled: boolean): Promise<void> {
     this.timer = undefined;
+    // The Pages probes may have grown the plan since the timer was set: the read waits the difference.
+    const lengthenedBy = scheduled && this.budget ? this.budget.plan().watchIntervalMs - this.armedMs : 0;
+    if (lengthenedBy > 0 && Number.isFinite(lengthenedBy)) {
+      this.armedMs += lengthenedBy;
+      this.timer = this.timers.setTimeout(() => void this.tick(true), lengthenedBy);
+      return;
+    }
     try {
       await this.readNow();
     } catch (err) {
@@ -178,11 +204,13 @@ export class CredentialWatch {
       this.deps.log.error({ err, event: 'credential_watch_crashed' }, 'credential watch read threw');
     }
     if (!this.running || this.timer !== undefined) return;
-    this.timer = this.timers.setTimeout(() => void this.tick(), this.needs.intervalSeconds * 1000);
+    this.armedMs = this.intervalMs;
+    this.timer = this.timers.setTimeout(() => void this.tick(true), this.intervalMs);
   }
 
   private async read(): Promise<void> {
     const now = this.deps.now();
+    this.budget ??= await cloudflareBudget(this.cache, this.deps.budgetShare ?? 1);
     const round = await readCredentials(this.needs, {
       env: this.deps.env,
       send: this.deps.send,
@@ -192,10 +220,14 @@ export class CredentialWatch {
         if (quota !== undefined) this.deps.sink.setRateLimitQuota('cloudflare', quota);
       },
     });
+    const configuredIntervalMs = this.needs.intervalSeconds * 1000;
+    this.intervalMs = this.running
+      ? this.budget.watchRead({ calls: round.cloudflareCalls, configuredIntervalMs, log: this.deps.log })
+      : configuredIntervalMs;
     for (const [variable, state] of round.credentials)
       if (this.needs.credentials.has(variable))
         this.known.set(variable, { state, readAt: now, stale: false });
-    const maxAgeMs = STALE_INTERVALS * this.needs.intervalSeconds * 1000;
+    const maxAgeMs = STALE_INTERVALS * this.intervalMs;
     for (const [variable, known] of this.known) {
       if (round.credentials.has(variable)) continue;
       known.stale = true;

@@ -1,0 +1,232 @@
+import type { Logger } from 'pino';
+import { PLANNED_FRACTION_OF_SHARE } from '../shared/budget.js';
+import type { SharedCache } from '../shared/cache.js';
+
+/**
+ * Cloudflare's global limit (provider-apis.md §2.5): 1,200 calls per 5 minutes per user, counted
+ * "cumulatively regardless of whether the request is made via the dashboard, API key, or API token".
+ * Which tokens belong to one user cannot be told from here, so every Cloudflare call of this process
+ * (the Pages probes and the credential watch) is planned against one such budget.
+ */
+export const CLOUDFLARE_WINDOW_CALLS = 1200;
+export const CLOUDFLARE_WINDOW_MS = 300_000;
+
+// Under a minute, metadata_ttl_seconds is an operator choosing freshness over budget (or a test),
+// as for Heroku: it is taken as given, and only the watch is lengthened around it.
+const OPERATOR_FRESHNESS_BELOW_MS = 60_000;
+// The credential watch gives way first: the credential alerts count in days, and an hourly read (its
+// default) loses nothing of them. Past an hour the Pages refresh gives way, since a deployment's
+// outcome is what a Pages surface exists to report; the watch goes beyond an hour only when its own
+// reads at an hour would take more than half of the plan.
+const WATCH_GIVES_WAY_UP_TO_MS = 3_600_000;
+// A project not refreshed for an hour (or two planned TTLs, when longer) has left the registry or
+// this shard: it no longer counts.
+const PROJECT_FORGOTTEN_AFTER_MS = 3_600_000;
+// A plan that moved by less than a fifth since the last log line is not logged again: the first
+// round after a start grows the count one project at a time.
+const ANNOUNCE_WHEN_MOVED_BY = 0.2;
+// Low-discrepancy phases (the golden-ratio sequence): however many projects there are, their
+// refreshes spread evenly over the TTL instead of expiring together from the round that loaded them.
+const GOLDEN_FRACTION = (Math.sqrt(5) - 1) / 2;
+
+const PLAN_KEY = 'cloudflare:budget-plan';
+
+/** How often this process refreshes each consumer of the Cloudflare budget, in milliseconds. */
+export interface CloudflarePlan {
+  pagesTtlMs: number;
+  watchIntervalMs: number;
+}
+
+interface PagesProject {
+  lastRefreshAt: number;
+  callsPerRefresh: number;
+  phase: number;
+  /** Its refresh has been moved to its phase since the plan was last lengthened. */
+  phased: boolean;
+}
+
+/**
+ * One shard's plan of the Cloudflare budget. Feed-forward, as Heroku's: refreshing P projects (c
+ * calls each) every TTL and reading W calls every watch interval spends
+ * (Σc / TTL + W / interval) x 300 s calls per 5 minutes. That must fit 80 % of 1,200 x budgetShare;
+ * when it does not, the watch interval and then the Pages TTL are lengthened, never shortened
+ * below what the operator set.
+ */
+export class CloudflareBudget {
+  private readonly projects = new Map<string, PagesProject>();
+  private projectsSeen = 0;
+  private plannedPagesCalls = 0;
+  private pagesConfiguredMs: number | undefined;
+  private watch: { callsPerRound: number; configuredMs: number } | undefined;
+  private announced: CloudflarePlan | undefined;
+
+  constructor(private readonly share: number) {}
+
+  /**
+   * A Pages load made `calls` calls for `project` (a cache key): how long its answer is reused
+   * (`ttlMs`, for a finished deployment) and by how much the configured reuse is lengthened
+   * (`stretch`, applied to the shorter reuse of an error answer too).
+   */
+  pagesRefreshed(
+    project: string,
+    refresh: { calls: number; configuredTtlMs: number; atMonotonic: number; log: Logger },
+  ): { ttlMs: number; stretch: number } {
+    this.pagesConfiguredMs = refresh.configuredTtlMs;
+    let known = this.projects.get(project);
+    if (known) {
+      this.projects.delete(project);
+      this.plannedPagesCalls -= known.callsPerRefresh;
+    } else {
+      known = {
+        lastRefreshAt: 0,
+        callsPerRefresh: 0,
+        phase: (this.projectsSeen++ * GOLDEN_FRACTION) % 1,
+        phased: false,
+      };
+    }
+    known.lastRefreshAt = refresh.atMonotonic;
+    known.callsPerRefresh = refresh.calls;
+    // Re-set in time order, so the oldest refreshes come first when forgetting.
+    this.projects.set(project, known);
+    this.plannedPagesCalls += refresh.calls;
+    this.forgetProjects(refresh.atMonotonic);
+    const plan = this.planAndAnnounce(refresh.log);
+    const lengthened = plan.pagesTtlMs > refresh.configuredTtlMs;
+    const stretch = lengthened && refresh.configuredTtlMs > 0 ? plan.pagesTtlMs / refresh.configuredTtlMs : 1;
+    if (!lengthened) {
+      known.phased = false;
+      return { ttlMs: plan.pagesTtlMs, stretch };
+    }
+    if (known.phased) return { ttlMs: plan.pagesTtlMs, stretch };
+    known.phased = true;
+    return { ttlMs: plan.pagesTtlMs * (1 + known.phase), stretch };
+  }
+
+  /** A credential watch round made `calls` Cloudflare calls: the interval until the next one. */
+  watchRead(round: { calls: number; configuredIntervalMs: number; log: Logger }): number {
+    this.watch = { callsPerRound: round.calls, configuredMs: round.configuredIntervalMs };
+    return this.planAndAnnounce(round.log).watchIntervalMs;
+  }
+
+  /** The watch stopped (or is off): its reads no longer count. */
+  watchStopped(): void {
+    this.watch = undefined;
+  }
+
+  plan(): CloudflarePlan {
+    const budgetPerMs =
+      (CLOUDFLARE_WINDOW_CALLS * this.share * PLANNED_FRACTION_OF_SHARE) / CLOUDFLARE_WINDOW_MS;
+    const pagesCalls = this.plannedPagesCalls;
+    const watchCalls = this.watch?.callsPerRound ?? 0;
+    const pagesConfigured = this.pagesConfiguredMs ?? 0;
+    const watchConfigured = this.watch?.configuredMs ?? Number.POSITIVE_INFINITY;
+    // Refreshed more often than the configured TTL says is never planned: a zero TTL counts as a minute.
+    const pagesRate = (ttl: number) =>
+      pagesCalls > 0 ? pagesCalls / Math.max(ttl, OPERATOR_FRESHNESS_BELOW_MS) : 0;
+    const watchRate = (interval: number) => (watchCalls > 0 ? watchCalls / interval : 0);
+    let pagesTtlMs = pagesConfigured;
+    let watchIntervalMs = watchConfigured;
+    const fits = () => pagesRate(pagesTtlMs) + watchRate(watchIntervalMs) <= budgetPerMs;
+    if (watchCalls > 0 && !fits()) {
+      const room = budgetPerMs - pagesRate(pagesTtlMs);
+      const wanted = room > 0 ? watchCalls / room : Number.POSITIVE_INFINITY;
+      watchIntervalMs = Math.max(watchConfigured, Math.min(wanted, WATCH_GIVES_WAY_UP_TO_MS));
+    }
+    if (pagesCalls > 0 && pagesConfigured >= OPERATOR_FRESHNESS_BELOW_MS && !fits()) {
+      const room = Math.max(budgetPerMs - watchRate(watchIntervalMs), budgetPerMs / 2);
+      pagesTtlMs = Math.max(pagesConfigured, pagesCalls / room);
+    }
+    if (watchCalls > 0 && !fits()) {
+      const room = Math.max(budgetPerMs - pagesRate(pagesTtlMs), budgetPerMs / 2);
+      watchIntervalMs = Math.max(watchIntervalMs, watchCalls / room);
+    }
+    return { pagesTtlMs, watchIntervalMs };
+  }
+
+  private forgetProjects(now: number): void {
+    const forgottenAfter = Math.max(PROJECT_FORGOTTEN_AFTER_MS, 2 * (this.announced?.pagesTtlMs ?? 0));
+    for (const [project, known] of this.projects) {
+      if (now - known.lastRefreshAt < forgottenAfter) break;
+      this.projects.delete(project);
+      this.plannedPagesCalls -= known.callsPerRefresh;
+    }
+  }
+
+  private planAndAnnounce(log: Logger): CloudflarePlan {
+    const plan = this.plan();
+    const before = this.announced ?? this.configured();
+    const moved = (now: number, then: number) =>
+      Number.isFinite(now) !== Number.isFinite(then) ||
+      Math.abs(now - then) > ANNOUNCE_WHEN_MOVED_BY * Math.min(now, then);
+    const lengthened = (of: CloudflarePlan) => this.lengthenedParts(of).length > 0;
+    if (
+      moved(plan.pagesTtlMs, before.pagesTtlMs) ||
+      moved(plan.watchIntervalMs, before.watchIntervalMs) ||
+      lengthened(plan) !== lengthened(before)
+    ) {
+      if (lengthened(plan) || this.announced !== undefined) this.announce(plan, log);
+      this.announced = plan;
+    }
+    return plan;
+  }
+
+  private configured(): CloudflarePlan {
+    return {
+      pagesTtlMs: this.pagesConfiguredMs ?? 0,
+      watchIntervalMs: this.watch?.configuredMs ?? Number.POSITIVE_INFINITY,
+    };
+  }
+
+  private lengthenedParts(plan: CloudflarePlan): string[] {
+    const configured = this.configured();
+    const seconds = (ms: number) => `${Math.ceil(ms / 1000)} s`;
+    return [
+      ...(plan.pagesTtlMs > configured.pagesTtlMs
+        ? [
+            `Cloudflare refresh lengthened to ${seconds(plan.pagesTtlMs)} (metadata_ttl_seconds: ${seconds(configured.pagesTtlMs)})`,
+          ]
+        : []),
+      ...(plan.watchIntervalMs > configured.watchIntervalMs
+        ? [
+            `credential watch lengthened to ${seconds(plan.watchIntervalMs)} (lifecycle.interval_seconds: ${seconds(configured.watchIntervalMs)})`,
+          ]
+        : []),
+    ];
+  }
+
+  private announce(plan: CloudflarePlan, log: Logger): void {
+    const parts = this.lengthenedParts(plan);
+    const shareText = Number.isInteger(1 / this.share) ? `1/${1 / this.share}` : `${this.share}`;
+    const planned = Math.floor(CLOUDFLARE_WINDOW_CALLS * this.share * PLANNED_FRACTION_OF_SHARE);
+    const fields = {
+      event: 'cloudflare_budget_plan',
+      budget_share: this.share,
+      planned_calls_per_5m: planned,
+      pages_projects: this.projects.size,
+      pages_calls_per_refresh: this.plannedPagesCalls,
+      pages_ttl_seconds: Math.ceil(plan.pagesTtlMs / 1000),
+      watch_calls_per_round: this.watch?.callsPerRound ?? 0,
+      watch_interval_seconds: Number.isFinite(plan.watchIntervalMs)
+        ? Math.ceil(plan.watchIntervalMs / 1000)
+        : null,
+    };
+    const which = `${this.projects.size} Pages project(s), ${this.watch?.callsPerRound ?? 0} watch call(s) a round`;
+    log.info(
+      fields,
+      parts.length > 0
+        ? `${parts.join(' and ')} to fit ${shareText} of the budget: ${planned} calls per 5 minutes for ${which}`
+        : `Cloudflare refresh and credential watch back to their configured intervals (${which})`,
+    );
+  }
+}
+
+/**
+ * This process's Cloudflare plan, kept in the shared cache so the Pages probes and the credential
+ * watch (which gets the same cache) plan together without a module-level singleton.
+ */
+export function cloudflareBudget(cache: SharedCache, share: number): Promise<CloudflareBudget> {
+  return cache.getOrLoad(PLAN_KEY, async () => ({
+    value: new CloudflareBudget(share),
+    ttlMs: 365 * 24 * 3_600_000,
+  }));
+}
