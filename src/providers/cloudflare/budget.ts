@@ -22,9 +22,9 @@ const WATCH_GIVES_WAY_UP_TO_MS = 3_600_000;
 // A project not refreshed for an hour (or two planned TTLs, when longer) has left the registry or
 // this shard: it no longer counts.
 const PROJECT_FORGOTTEN_AFTER_MS = 3_600_000;
-// A plan that moved by less than a fifth since the last log line is not logged again: the first
-// round after a start grows the count one project at a time.
-const ANNOUNCE_WHEN_MOVED_BY = 0.2;
+// The first round after a start grows the count one project at a time: the plan is logged when it
+// starts or stops lengthening, and its changes at most once per 5-minute window (the latest plan),
+// so a start logs two lines, not one per project, and the plan that settles is always logged.
 // Low-discrepancy phases (the golden-ratio sequence): however many projects there are, their
 // refreshes spread evenly over the TTL instead of expiring together from the round that loaded them.
 const GOLDEN_FRACTION = (Math.sqrt(5) - 1) / 2;
@@ -59,6 +59,9 @@ export class CloudflareBudget {
   private pagesConfiguredMs: number | undefined;
   private watch: { callsPerRound: number; configuredMs: number } | undefined;
   private announced: CloudflarePlan | undefined;
+  private announcedAt: number | undefined;
+  /** monotonic() of the latest Pages refresh: the plan's clock. */
+  private latestAt: number | undefined;
 
   constructor(private readonly share: number) {}
 
@@ -72,6 +75,7 @@ export class CloudflareBudget {
     refresh: { calls: number; configuredTtlMs: number; atMonotonic: number; log: Logger },
   ): { ttlMs: number; stretch: number } {
     this.pagesConfiguredMs = refresh.configuredTtlMs;
+    this.latestAt = refresh.atMonotonic;
     let known = this.projects.get(project);
     if (known) {
       this.projects.delete(project);
@@ -155,17 +159,23 @@ export class CloudflareBudget {
   private planAndAnnounce(log: Logger): CloudflarePlan {
     const plan = this.plan();
     const before = this.announced ?? this.configured();
-    const moved = (now: number, then: number) =>
-      Number.isFinite(now) !== Number.isFinite(then) ||
-      Math.abs(now - then) > ANNOUNCE_WHEN_MOVED_BY * Math.min(now, then);
-    const lengthened = (of: CloudflarePlan) => this.lengthenedParts(of).length > 0;
-    if (
-      moved(plan.pagesTtlMs, before.pagesTtlMs) ||
-      moved(plan.watchIntervalMs, before.watchIntervalMs) ||
-      lengthened(plan) !== lengthened(before)
-    ) {
-      if (lengthened(plan) || this.announced !== undefined) this.announce(plan, log);
+    const inSeconds = (ms: number) => (Number.isFinite(ms) ? Math.ceil(ms / 1000) : -1);
+    const changed =
+      inSeconds(plan.pagesTtlMs) !== inSeconds(before.pagesTtlMs) ||
+      inSeconds(plan.watchIntervalMs) !== inSeconds(before.watchIntervalMs);
+    // Without a Pages refresh there is no clock here; the watch's own plan moves once a round.
+    const due =
+      this.latestAt === undefined ||
+      this.announcedAt === undefined ||
+      this.latestAt - this.announcedAt >= CLOUDFLARE_WINDOW_MS;
+    const lengthenedNow = this.lengthened(plan);
+    const lengthenedBefore = this.lengthened(before);
+    const startedOrStopped =
+      lengthenedNow.pages !== lengthenedBefore.pages || lengthenedNow.watch !== lengthenedBefore.watch;
+    if (startedOrStopped || (changed && due)) {
+      if (lengthenedNow.any || lengthenedBefore.any) this.announce(plan, log);
       this.announced = plan;
+      this.announcedAt = this.latestAt;
     }
     return plan;
   }
@@ -177,25 +187,29 @@ export class CloudflareBudget {
     };
   }
 
-  private lengthenedParts(plan: CloudflarePlan): string[] {
+  private lengthened(plan: CloudflarePlan): { pages: boolean; watch: boolean; any: boolean } {
     const configured = this.configured();
+    const pages = plan.pagesTtlMs > configured.pagesTtlMs;
+    const watch = plan.watchIntervalMs > configured.watchIntervalMs;
+    return { pages, watch, any: pages || watch };
+  }
+
+  private announce(plan: CloudflarePlan, log: Logger): void {
+    const configured = this.configured();
+    const lengthened = this.lengthened(plan);
     const seconds = (ms: number) => `${Math.ceil(ms / 1000)} s`;
-    return [
-      ...(plan.pagesTtlMs > configured.pagesTtlMs
+    const parts = [
+      ...(lengthened.pages
         ? [
             `Cloudflare refresh lengthened to ${seconds(plan.pagesTtlMs)} (metadata_ttl_seconds: ${seconds(configured.pagesTtlMs)})`,
           ]
         : []),
-      ...(plan.watchIntervalMs > configured.watchIntervalMs
+      ...(lengthened.watch
         ? [
             `credential watch lengthened to ${seconds(plan.watchIntervalMs)} (lifecycle.interval_seconds: ${seconds(configured.watchIntervalMs)})`,
           ]
         : []),
     ];
-  }
-
-  private announce(plan: CloudflarePlan, log: Logger): void {
-    const parts = this.lengthenedParts(plan);
     const shareText = Number.isInteger(1 / this.share) ? `1/${1 / this.share}` : `${this.share}`;
     const planned = Math.floor(CLOUDFLARE_WINDOW_CALLS * this.share * PLANNED_FRACTION_OF_SHARE);
     const fields = {

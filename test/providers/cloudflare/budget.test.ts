@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { owningShard } from '../../../src/app/sharding.js';
+import { parseRegistry } from '../../../src/config/load.js';
+import type { Clock } from '../../../src/core/clock.js';
+import { Deadline } from '../../../src/core/deadline.js';
+import { CredentialWatch, type Timers } from '../../../src/providers/cloudflare/access/watch.js';
+import { CLOUDFLARE_WINDOW_CALLS, CLOUDFLARE_WINDOW_MS } from '../../../src/providers/cloudflare/budget.js';
+import { type CloudflareFake, startCloudflareApi } from '../../../src/providers/cloudflare/fake.js';
+import { providerFor } from '../../../src/providers/index.js';
+import { PLANNED_FRACTION_OF_SHARE } from '../../../src/providers/shared/budget.js';
+import { captureLogs, startTestExporter, type TestExporter, waitFor } from '../../helpers/support.js';
+
+const MGMT = 'mgmt-token-budget-0123456789abcdefABCDEF';
+const TOKEN_COUNT = 10;
+const tokenOf = (index: number) => `pages-token-${index}-0123456789abcdefABCDEF`;
+const START = Date.parse('2026-12-01T09:00:00Z');
+// The poll interval, and the simulation's step: every surface is probed once a step.
+const STEP_MS = 10_000;
+const WINDOW_STEPS = CLOUDFLARE_WINDOW_MS / STEP_MS;
+
+/** Timers on the simulated clock: the test fires what is due at each step. */
+function simulatedTimers(now: () => number): Timers & { due(): Array<() => void>; armedMs: number[] } {
+  const pending = new Map<object, { at: number; callback: () => void }>();
+  const armedMs: number[] = [];
+  return {
+    armedMs,
+    setTimeout: (callback, ms) => {
+      const handle = {};
+      armedMs.push(ms);
+      pending.set(handle, { at: now() + ms, callback });
+      return handle;
+    },
+    clearTimeout: (handle) => {
+      pending.delete(handle as object);
+    },
+    due: () => {
+      const due = [...pending].filter(([, timer]) => timer.at <= now());
+      for (const [handle] of due) pending.delete(handle);
+      return due.map(([, timer]) => timer.callback);
+    },
+  };
+}
+
+interface Simulation {
+  /** Calls the fake saw in each step, split by who made them. */
+  pagesCalls: number[];
+  watchCalls: number[];
+  exporter: TestExporter;
+  timers: ReturnType<typeof simulatedTimers>;
+  /** The exporter's and the watch's log lines. */
+  logs: Array<Record<string, unknown>>;
+}
+
+describe('one Cloudflare budget for the Pages probes and the credential watch', () => {
+  let cloudflare: CloudflareFake;
+
+  before(async () => {
+    cloudflare = await startCloudflareApi({
+      tokens: [MGMT, ...Array.from({ length: TOKEN_COUNT }, (_, index) => tokenOf(index))],
+    });
+  });
+  after(() => cloudflare.close());
+
+  /**
+   * Starts shard 0 of `total` with `projects` Pages surfaces it owns (spread over `tokens` token
+   * variables, each watched), starts a credential watch on the exporter's cache and share, then
+   * probes every surface each 10 s step of simulated time for `minutes`.
+   */
+  async function simulate(options: {
+    total: number;
+    projects: number;
+    tokens: number;
+    minutes: number;
+  }): Promise<Simulation> {
+    let offsetMs = 0;
+    const clock: Clock = { now: () => START + offsetMs, monotonic: () => offsetMs };
+    const surfaces: Array<Record<string, string>> = [];
+    const env: Record<string, string> = {
+      CLOUDFLARE_API_URL: cloudflare.url,
+      CLOUDFLARE_ACCOUNT_ID: cloudflare.accountId,
+      CLOUDFLARE_ACCESS_MGMT_TOKEN: MGMT,
+    };
+    for (let index = 0; surfaces.length < options.projects; index++) {
+      const name = `site-${options.total}-${options.projects}-${index}`;
+      if (owningShard('prod', name, options.total) !== 0) continue;
+      cloudflare.addProject(name);
+      cloudflare.addDeployment(name, { stage: 'deploy', status: 'success' });
+      const token = surfaces.length % options.tokens;
+      env[`PAGES_TOKEN_${token}`] = tokenOf(token);
+      surfaces.push({ name, provider: 'cloudflare_pages', project: name, token_env: `PAGES_TOKEN_${token}` });
+    }
+    const registry = {
+      poller: { interval_seconds: STEP_MS / 1000, timeout_seconds: 5, metadata_ttl_seconds: 60 },
+      lifecycle: { interval_seconds: 60 },
+      environments: { prod: surfaces },
+    };
+    const exporter = await startTestExporter({
+      registry,
+      pollerEnabled: false,
+      env,
+      clock,
+      shard: { ordinal: 0, total: options.total },
+    });
+    // The exporter's own watch runs on the node timers; this one, given the exporter's cache and
+    // share as app/exporter.ts gives them, runs on the simulated clock.
+    const timers = simulatedTimers(clock.now);
+    const watchLog = captureLogs('info');
+    const watch = new CredentialWatch(parseRegistry(stringify(registry), 'budget.yaml'), {
+      env,
+      log: watchLog.log,
+      sink: exporter.metrics.credentials,
+      onlineOf: (config) => providerFor(config).online,
+      send: (req) => exporter.http.send({ ...req, deadline: new Deadline(5000) }),
+      now: clock.now,
+      timers,
+      cache: exporter.poller.cache,
+      budgetShare: 1 / options.total,
+    });
+    const keys = surfaces.map((surface) => `prod/${surface.name}`);
+    const pagesPath = `/accounts/${cloudflare.accountId}/pages/`;
+    const pagesCalls: number[] = [];
+    const watchCalls: number[] = [];
+    const roundDone = async (armedBefore: number) =>
+      waitFor(() => timers.armedMs.length > armedBefore, { what: 'the watch to schedule its next read' });
+    try {
+      for (let step = 0; step * STEP_MS <= options.minutes * 60_000; step++) {
+        offsetMs = step * STEP_MS;
+        // The fake's own window runs on the wall clock, which this test outpaces: keep it full.
+        cloudflare.setRateLimitRemaining(CLOUDFLARE_WINDOW_CALLS);
+        cloudflare.resetCalls();
+        if (step === 0) {
+          const armed = timers.armedMs.length;
+          watch.start();
+          await roundDone(armed);
+        }
+        for (const due of timers.due()) {
+          const armed = timers.armedMs.length;
+          due();
+          await roundDone(armed);
+        }
+        await Promise.all(keys.map((key) => exporter.poller.probeOnce(key)));
+        const pages = cloudflare.callsUnder(pagesPath);
+        pagesCalls.push(pages);
+        watchCalls.push(cloudflare.calls() - pages);
+      }
+    } finally {
+      watch.stop();
+    }
+    return {
+      pagesCalls,
+      watchCalls,
+      exporter,
+      timers,
+      logs: [...exporter.logs.lines(), ...watchLog.capture.lines()],
+    };
+  }
+
+  /** The most calls in any 5-minute window that starts at or after `fromStep`. */
+  const worstWindow = (simulation: Simulation, fromStep: number) => {
+    const calls = simulation.pagesCalls.map((pages, step) => pages + (simulation.watchCalls[step] ?? 0));
+    let worst = 0;
+    for (let first = fromStep; first + WINDOW_STEPS <= calls.length; first++)
+      worst = Math.max(
+        worst,
+        calls.slice(first, first + WINDOW_STEPS).reduce((sum, n) => sum + n, 0),
+      );
+    return worst;
+  };
+  const planLines = (simulation: Simulation) =>
+    simulation.logs.filter((line) => line.event === 'cloudflare_budget_plan');
+
+  it('one shard of three with 70 projects on 10 watched tokens stays within 80 % of 1,200 / 3 per 5 minutes', async (t) => {
+    const simulation = await simulate({ total: 3, projects: 70, tokens: TOKEN_COUNT, minutes: 25 });
+    t.after(() => simulation.exporter.stop());
+    const limit = (CLOUDFLARE_WINDOW_CALLS * PLANNED_FRACTION_OF_SHARE) / 3;
+    // As configured (a 60 s TTL, a read of 11 tokens every 60 s) the shard would spend
+    // 70 x 5 + 11 x 5 = 405 calls per 5 minutes.
+    assert.equal(
+      simulation.watchCalls[0],
+      TOKEN_COUNT + 1,
+      'a round verifies every token and the management token',
+    );
+    // The first five minutes hold the round that reads every project once, before any plan.
+    const worst = worstWindow(simulation, WINDOW_STEPS);
+    assert.ok(worst <= limit, `${worst} calls in a 5-minute window, more than ${limit}`);
+    assert.ok(
+      worst >= limit * 0.75,
+      `${worst} calls in the worst 5-minute window: the plan wastes the share`,
+    );
+    // The watch gave way first, up to an hour. Its first round, at the start, came before any
+    // project was known; when its minute was up the plan had grown, so it waited the rest of the hour.
+    assert.deepEqual(simulation.timers.armedMs, [60_000, 3_540_000]);
+    assert.equal(
+      simulation.watchCalls.slice(1).reduce((sum, n) => sum + n, 0),
+      0,
+    );
+    const last = planLines(simulation).at(-1);
+    assert.ok(last, 'the lengthened plan is logged');
+    assert.equal(last.watch_interval_seconds, 3600);
+    assert.equal(last.budget_share, 1 / 3);
+    // 70 calls per refresh in the 320 left beside the watch's 11 an hour: 70 x 300 / (320 - 11/12) = 66 s.
+    assert.equal(last.pages_ttl_seconds, 66);
+    assert.match(
+      String(last.msg),
+      /^Cloudflare refresh lengthened to 66 s \(metadata_ttl_seconds: 60 s\) and credential watch lengthened to 3600 s \(lifecycle.interval_seconds: 60 s\) to fit 1\/3 of the budget: 320 calls per 5 minutes/,
+    );
+  });
+
+  it('alone, with few projects and tokens, nothing is lengthened', async (t) => {
+    const simulation = await simulate({ total: 1, projects: 5, tokens: 2, minutes: 10 });
+    t.after(() => simulation.exporter.stop());
+    // Every project refreshed each configured 60 s, each token read each configured 60 s.
+    for (const [step, pages] of simulation.pagesCalls.entries())
+      assert.equal(pages, step % 6 === 0 ? 5 : 0, `Pages calls at step ${step}`);
+    assert.ok(
+      simulation.timers.armedMs.every((ms) => ms === 60_000),
+      `${simulation.timers.armedMs}`,
+    );
+    assert.equal(simulation.timers.armedMs.length, 11);
+    assert.equal(worstWindow(simulation, 0), 5 * 5 + 3 * 5);
+    assert.deepEqual(planLines(simulation), []);
+  });
+});
