@@ -10,6 +10,7 @@ import {
 } from '../../src/app/sharding.js';
 import { EXIT_USAGE } from '../../src/cli/args.js';
 import type { Clock } from '../../src/core/clock.js';
+import { type CloudflareFake, startCloudflareApi } from '../../src/providers/cloudflare/fake.js';
 import { type HerokuFake, startHerokuApi } from '../../src/providers/heroku_app/fake.js';
 import { cli, tempDir } from '../cli/support.js';
 import {
@@ -20,6 +21,7 @@ import {
   startTarget,
   startTestExporter,
   type TestExporter,
+  waitFor,
 } from '../helpers/support.js';
 
 describe('shard settings', () => {
@@ -287,4 +289,68 @@ describe('budget share', () => {
       assert.equal(heroku.calls(), 3, 'and refreshes it once its planned TTL is over');
     });
   }
+
+  describe('of the Cloudflare budget, for the Pages probes and the credential watch together', () => {
+    const PAGES_TOKEN = 'cf-shard-pages-token-0123456789abcdef';
+    const MGMT_TOKEN = 'cf-shard-mgmt-token-0123456789abcdef';
+    let cloudflare: CloudflareFake;
+    before(async () => {
+      cloudflare = await startCloudflareApi({ tokens: [PAGES_TOKEN, MGMT_TOKEN] });
+    });
+    after(() => cloudflare.close());
+
+    /*
+     * 70 projects at a 60 s TTL spend 350 calls per 5 minutes. Alone that fits 80 % of 1,200; one
+     * shard of three plans for 80 % of 400 = 320, so the watch gives way (to an hour) and the TTL
+     * is lengthened to 70 x 300 / (320 - 2/12) = 66 s.
+     */
+    for (const [total, lengthened] of [
+      [1, false],
+      [3, true],
+    ] as const) {
+      it(`with ${total} shard(s) the plan ${lengthened ? 'lengthens both' : 'keeps both as configured'}`, async (t) => {
+        const surfaces: Array<Record<string, string>> = [];
+        for (let index = 0; surfaces.length < 70; index++) {
+          const name = `pages-${total}-${index}`;
+          if (owningShard('prod', name, total) !== 0) continue;
+          cloudflare.addProject(name);
+          cloudflare.addDeployment(name, { stage: 'deploy', status: 'success' });
+          surfaces.push({ name, provider: 'cloudflare_pages', project: name });
+        }
+        const exporter = await startTestExporter({
+          registry: {
+            poller: { interval_seconds: 30, timeout_seconds: 5, metadata_ttl_seconds: 60 },
+            lifecycle: { interval_seconds: 60 },
+            environments: { prod: surfaces },
+          },
+          pollerEnabled: false,
+          env: {
+            CLOUDFLARE_API_URL: cloudflare.url,
+            CLOUDFLARE_ACCOUNT_ID: cloudflare.accountId,
+            CLOUDFLARE_PAGES_READ_TOKEN: PAGES_TOKEN,
+            CLOUDFLARE_ACCESS_MGMT_TOKEN: MGMT_TOKEN,
+          },
+          shard: { ordinal: 0, total },
+        });
+        t.after(() => exporter.stop());
+        for (const surface of surfaces) await exporter.poller.probeOnce(`prod/${surface.name}`);
+        // The exporter's own watch, as `serve` starts it: it plans in the same budget.
+        exporter.credentialWatch.start();
+        await waitFor(
+          () => exporter.credentialWatch.surfaceCredentials('prod', surfaces[0]?.name ?? '') !== undefined,
+          { what: 'the credential watch to finish its first round' },
+        );
+        const plans = exporter.logs.lines().filter((line) => line.event === 'cloudflare_budget_plan');
+        if (!lengthened) {
+          assert.deepEqual(plans, []);
+          return;
+        }
+        const last = plans.at(-1);
+        assert.equal(last?.budget_share, 1 / 3);
+        assert.equal(last?.pages_ttl_seconds, 66);
+        assert.equal(last?.watch_interval_seconds, 3600);
+        assert.match(String(last?.msg), /credential watch lengthened to 3600 s .* to fit 1\/3 of the budget/);
+      });
+    }
+  });
 });

@@ -22,9 +22,6 @@ const WATCH_GIVES_WAY_UP_TO_MS = 3_600_000;
 // A project not refreshed for an hour (or two planned TTLs, when longer) has left the registry or
 // this shard: it no longer counts.
 const PROJECT_FORGOTTEN_AFTER_MS = 3_600_000;
-// The first round after a start grows the count one project at a time: the plan is logged when it
-// starts or stops lengthening, and its changes at most once per 5-minute window (the latest plan),
-// so a start logs two lines, not one per project, and the plan that settles is always logged.
 // Low-discrepancy phases (the golden-ratio sequence): however many projects there are, their
 // refreshes spread evenly over the TTL instead of expiring together from the round that loaded them.
 const GOLDEN_FRACTION = (Math.sqrt(5) - 1) / 2;
@@ -58,10 +55,11 @@ export class CloudflareBudget {
   private plannedPagesCalls = 0;
   private pagesConfiguredMs: number | undefined;
   private watch: { callsPerRound: number; configuredMs: number } | undefined;
-  private announced: CloudflarePlan | undefined;
+  private announced: (CloudflarePlan & { pagesLengthened: boolean; watchLengthened: boolean }) | undefined;
   private announcedAt: number | undefined;
   /** monotonic() of the latest Pages refresh: the plan's clock. */
   private latestAt: number | undefined;
+  private latestPagesTtlMs = 0;
 
   constructor(private readonly share: number) {}
 
@@ -95,6 +93,7 @@ export class CloudflareBudget {
     this.plannedPagesCalls += refresh.calls;
     this.forgetProjects(refresh.atMonotonic);
     const plan = this.planAndAnnounce(refresh.log);
+    this.latestPagesTtlMs = plan.pagesTtlMs;
     const lengthened = plan.pagesTtlMs > refresh.configuredTtlMs;
     const stretch = lengthened && refresh.configuredTtlMs > 0 ? plan.pagesTtlMs / refresh.configuredTtlMs : 1;
     if (!lengthened) {
@@ -124,16 +123,24 @@ export class CloudflareBudget {
     const watchCalls = this.watch?.callsPerRound ?? 0;
     const pagesConfigured = this.pagesConfiguredMs ?? 0;
     const watchConfigured = this.watch?.configuredMs ?? Number.POSITIVE_INFINITY;
-    // Refreshed more often than the configured TTL says is never planned: a zero TTL counts as a minute.
+    // A TTL under a minute is not planned; the poll interval, unknown here, then decides how often
+    // those projects are read, and they are counted as read every minute.
     const pagesRate = (ttl: number) =>
       pagesCalls > 0 ? pagesCalls / Math.max(ttl, OPERATOR_FRESHNESS_BELOW_MS) : 0;
     const watchRate = (interval: number) => (watchCalls > 0 ? watchCalls / interval : 0);
+    // A round is a burst: the interval holds a whole number of rounds in every 5-minute window, so
+    // that no window sees one round more than the plan gave it.
+    const watchIntervalIn = (room: number) => {
+      if (!(room > 0)) return Number.POSITIVE_INFINITY;
+      const roundsPerWindow = Math.floor((room * CLOUDFLARE_WINDOW_MS) / watchCalls);
+      return roundsPerWindow >= 1 ? CLOUDFLARE_WINDOW_MS / roundsPerWindow : watchCalls / room;
+    };
     let pagesTtlMs = pagesConfigured;
     let watchIntervalMs = watchConfigured;
     const fits = () => pagesRate(pagesTtlMs) + watchRate(watchIntervalMs) <= budgetPerMs;
     if (watchCalls > 0 && !fits()) {
       const room = budgetPerMs - pagesRate(pagesTtlMs);
-      const wanted = room > 0 ? watchCalls / room : Number.POSITIVE_INFINITY;
+      const wanted = watchIntervalIn(room);
       watchIntervalMs = Math.max(watchConfigured, Math.min(wanted, WATCH_GIVES_WAY_UP_TO_MS));
     }
     if (pagesCalls > 0 && pagesConfigured >= OPERATOR_FRESHNESS_BELOW_MS && !fits()) {
@@ -142,13 +149,13 @@ export class CloudflareBudget {
     }
     if (watchCalls > 0 && !fits()) {
       const room = Math.max(budgetPerMs - pagesRate(pagesTtlMs), budgetPerMs / 2);
-      watchIntervalMs = Math.max(watchIntervalMs, watchCalls / room);
+      watchIntervalMs = Math.max(watchIntervalMs, watchIntervalIn(room));
     }
     return { pagesTtlMs, watchIntervalMs };
   }
 
   private forgetProjects(now: number): void {
-    const forgottenAfter = Math.max(PROJECT_FORGOTTEN_AFTER_MS, 2 * (this.announced?.pagesTtlMs ?? 0));
+    const forgottenAfter = Math.max(PROJECT_FORGOTTEN_AFTER_MS, 2 * this.latestPagesTtlMs);
     for (const [project, known] of this.projects) {
       if (now - known.lastRefreshAt < forgottenAfter) break;
       this.projects.delete(project);
@@ -156,6 +163,11 @@ export class CloudflareBudget {
     }
   }
 
+  /**
+   * The first round after a start grows the count one project at a time: the plan is logged when a
+   * part starts or stops being lengthened, and its changes at most once per 5-minute window, so a
+   * start logs a line or two, not one per project, and the plan that settles is logged.
+   */
   private planAndAnnounce(log: Logger): CloudflarePlan {
     const plan = this.plan();
     const before = this.announced ?? this.configured();
@@ -168,13 +180,13 @@ export class CloudflareBudget {
       this.latestAt === undefined ||
       this.announcedAt === undefined ||
       this.latestAt - this.announcedAt >= CLOUDFLARE_WINDOW_MS;
-    const lengthenedNow = this.lengthened(plan);
-    const lengthenedBefore = this.lengthened(before);
+    const now = this.lengthened(plan);
     const startedOrStopped =
-      lengthenedNow.pages !== lengthenedBefore.pages || lengthenedNow.watch !== lengthenedBefore.watch;
+      now.pages !== (this.announced?.pagesLengthened ?? false) ||
+      now.watch !== (this.announced?.watchLengthened ?? false);
     if (startedOrStopped || (changed && due)) {
-      if (lengthenedNow.any || lengthenedBefore.any) this.announce(plan, log);
-      this.announced = plan;
+      if (now.pages || now.watch || this.announced !== undefined) this.announce(plan, log);
+      this.announced = { ...plan, pagesLengthened: now.pages, watchLengthened: now.watch };
       this.announcedAt = this.latestAt;
     }
     return plan;
@@ -187,11 +199,12 @@ export class CloudflareBudget {
     };
   }
 
-  private lengthened(plan: CloudflarePlan): { pages: boolean; watch: boolean; any: boolean } {
+  private lengthened(plan: CloudflarePlan): { pages: boolean; watch: boolean } {
     const configured = this.configured();
-    const pages = plan.pagesTtlMs > configured.pagesTtlMs;
-    const watch = plan.watchIntervalMs > configured.watchIntervalMs;
-    return { pages, watch, any: pages || watch };
+    return {
+      pages: plan.pagesTtlMs > configured.pagesTtlMs,
+      watch: plan.watchIntervalMs > configured.watchIntervalMs,
+    };
   }
 
   private announce(plan: CloudflarePlan, log: Logger): void {

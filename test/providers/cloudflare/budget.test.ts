@@ -208,6 +208,19 @@ describe('one Cloudflare budget for the Pages probes and the credential watch', 
     );
   });
 
+  it('the watch gives way first: when lengthening it suffices, the Pages refresh stays as configured', async (t) => {
+    // 60 projects spend 300 of the 320; the watch's 11 calls get the other 20, room for one round
+    // in each 5-minute window: every 300 s.
+    const simulation = await simulate({ total: 3, projects: 60, tokens: TOKEN_COUNT, minutes: 10 });
+    t.after(() => simulation.exporter.stop());
+    for (const [step, pages] of simulation.pagesCalls.entries())
+      assert.equal(pages, step % 6 === 0 ? 60 : 0, `Pages calls at step ${step}`);
+    const last = planLines(simulation).at(-1);
+    assert.equal(last?.pages_ttl_seconds, 60);
+    assert.equal(last?.watch_interval_seconds, 300);
+    assert.ok(worstWindow(simulation, 0) <= 320, `${worstWindow(simulation, 0)} calls in a 5-minute window`);
+  });
+
   it('alone, with few projects and tokens, nothing is lengthened', async (t) => {
     const simulation = await simulate({ total: 1, projects: 5, tokens: 2, minutes: 10 });
     t.after(() => simulation.exporter.stop());
