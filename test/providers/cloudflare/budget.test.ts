@@ -145,6 +145,9 @@ describe('one Cloudflare budget for the Pages probes and the credential watch', 
         pagesCalls.push(pages);
         watchCalls.push(cloudflare.calls() - pages);
       }
+    } catch (err) {
+      await exporter.stop();
+      throw err;
     } finally {
       watch.stop();
     }
@@ -200,6 +203,9 @@ describe('one Cloudflare budget for the Pages probes and the credential watch', 
     assert.ok(last, 'the lengthened plan is logged');
     assert.equal(last.watch_interval_seconds, 3600);
     assert.equal(last.budget_share, 1 / 3);
+    const logged = JSON.stringify(simulation.logs);
+    for (const secret of [MGMT, ...Array.from({ length: TOKEN_COUNT }, (_, index) => tokenOf(index))])
+      assert.ok(!logged.includes(secret), 'no token value in any log line');
     // 70 calls per refresh in the 320 left beside the watch's 11 an hour: 70 x 300 / (320 - 11/12) = 66 s.
     assert.equal(last.pages_ttl_seconds, 66);
     assert.match(
