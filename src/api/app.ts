@@ -9,6 +9,7 @@ import { providerFor } from '../providers/index.js';
 import {
   ASSET_PATH,
   buildStatusModel,
+  MalformedCursorError,
   type ProbeHistory,
   renderBadge,
   renderCodesPage,
@@ -20,6 +21,8 @@ import {
   STATUS_PATH,
   type StatusPageMode,
   type StatusSource,
+  statusAnswer,
+  TileChanges,
   UnknownEnvironmentError,
 } from '../statuspage/index.js';
 import { bearerMatches, FailedAuthLimiter, parseTrustProxy, type ScrapeAuth, scrapeAllowed } from './auth.js';
@@ -196,6 +199,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const statusPage = deps.statusPage?.mode === 'off' ? undefined : deps.statusPage;
   if (statusPage) {
+    const changes = new TileChanges();
     const guard = (req: Request, res: Response, next: NextFunction) => {
       if (statusPage.mode === 'token') {
         // Fail closed: `token` with nothing to compare against never means an open page.
@@ -234,7 +238,8 @@ export function createApp(deps: AppDeps): express.Express {
     const page = (req: Request, res: Response) => {
       const started = performance.now();
       const { env, model: built } = model(req);
-      sendTimed(res, started, 'html', renderStatusPage(built, env));
+      const cursor = changes.observe(built, env);
+      sendTimed(res, started, 'html', renderStatusPage(built, env, { changes, cursor }));
     };
     app.route('/').get(guard, page).all(only(GET));
     app.route(STATUS_PATH).get(guard, page).all(only(GET));
@@ -258,7 +263,15 @@ export function createApp(deps: AppDeps): express.Express {
       .route(STATUS_API_PATH)
       .get(guard, (req, res) => {
         const started = performance.now();
-        sendTimed(res, started, 'json', JSON.stringify(model(req).model));
+        const { since } = req.query;
+        if (since !== undefined && typeof since !== 'string') throw new HttpError(400, 'invalid since');
+        const { env, model: built } = model(req);
+        try {
+          sendTimed(res, started, 'json', JSON.stringify(statusAnswer(built, changes, env, since)));
+        } catch (err) {
+          if (err instanceof MalformedCursorError) throw new HttpError(400, err.message);
+          throw err;
+        }
       })
       .all(only(GET));
 

@@ -56,28 +56,181 @@ ${historyRules}
 ${spanRules}
 `;
 
-// The page works without this: it only swaps in a fresh render every refresh_seconds (the server
-// renders tiles once, in one place) and says so when the exporter stops answering.
+const LABELS = Object.fromEntries(TILE_STATES.map((state) => [state, STATE_LOOKS[state].label]));
+const HISTORY_LABELS = Object.fromEntries(
+  Object.entries(HISTORY_CODES).map(([code, state]) => [code, STATE_LOOKS[state].label]),
+);
+
+/**
+ * The page works without this. It asks `/api/status?since=<cursor>` every refresh_seconds for the
+ * tiles whose result changed and rebuilds those, with the summaries, banner and every "ago". The
+ * markup it builds is the server's (page.ts), element for element, which a browser test compares.
+ * When the set of surfaces changed (a reload), the answer is full and the tiles no longer match the
+ * page's, so it fetches the page once and swaps it in, since tiles stand in registry order.
+ */
 const SCRIPT = `'use strict';
 (() => {
-  const seconds = Number(document.body.dataset.refreshSeconds) || 5;
-  const swapped = ['summary', 'banner', 'surfaces', 'generated'];
+  const LABELS = ${JSON.stringify(LABELS)};
+  const ORDER = ${JSON.stringify(TILE_STATES)};
+  const HISTORY_LABELS = ${JSON.stringify(HISTORY_LABELS)};
+  const body = document.body;
+  const seconds = Number(body.dataset.refreshSeconds) || 5;
+  let cursor = body.dataset.cursor;
+  const el = (tag, attributes, ...children) => {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+    node.append(...children);
+    return node;
+  };
+  const formatAge = (s) =>
+    s < 120 ? Math.round(s) + ' s' : s < 7200 ? Math.round(s / 60) + ' min' : s < 172800 ? Math.round(s / 3600) + ' h' : Math.round(s / 86400) + ' d';
+  const ageOf = (iso, nowMs) => Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000));
+  const expiryText = (iso, nowMs) => {
+    const left = (Date.parse(iso) - nowMs) / 1000;
+    return ' (' + (left > 0 ? 'in ' + formatAge(left) : 'expired') + ')';
+  };
+  const tally = (counts) => ORDER.filter((state) => counts[state] > 0).map((state) => counts[state] + ' ' + LABELS[state]);
+  const withCode = (text) => text.split('\`').map((part, index) => (index % 2 === 1 ? el('code', {}, part) : part));
+  const strip = (codes) => {
+    if (codes.length === 0) return el('div', { class: 'history', role: 'img', 'aria-label': 'History: no result yet' });
+    const node = el('div', { class: 'history', role: 'img' });
+    const counts = {};
+    let run = 0;
+    for (let index = codes.length - 1; index >= 0; index--) {
+      const code = codes[index];
+      counts[code] = (counts[code] || 0) + 1;
+      run++;
+      if (index === 0 || codes[index - 1] !== code) {
+        node.append(el('i', { class: run <= 1 ? code : code + ' s' + run }));
+        run = 0;
+      }
+    }
+    const said = Object.keys(HISTORY_LABELS).filter((code) => counts[code]).map((code) => counts[code] + ' ' + HISTORY_LABELS[code]);
+    node.setAttribute('aria-label', 'History of the last ' + codes.length + (codes.length === 1 ? ' result: ' : ' results: ') + said.join(', '));
+    return node;
+  };
+  const tile = (t, nowMs) => {
+    const rows = [];
+    if (t.state !== t.status && t.status !== 'unknown') rows.push(el('dt', {}, 'Last result'), el('dd', {}, t.status.toUpperCase()));
+    rows.push(el('dt', {}, 'Code'), el('dd', {}, t.code === null ? 'none' : el('code', {}, t.code)));
+    if (t.fix !== null) rows.push(el('dt', {}, 'Fix'), el('dd', {}, ...withCode(t.fix), ' ', el('a', { href: t.runbook_url ?? '' }, 'Runbook')));
+    if (t.detail) rows.push(el('dt', {}, 'Detail'), el('dd', {}, t.detail));
+    rows.push(el('dt', {}, 'Latency'), el('dd', {}, t.latency_ms === null ? '\u2013' : t.latency_ms + ' ms'));
+    rows.push(
+      el('dt', {}, 'Checked'),
+      el('dd', {}, t.checked_at === null ? 'never' : el('time', { class: 'ago', datetime: t.checked_at }, formatAge(ageOf(t.checked_at, nowMs)) + ' ago')),
+    );
+    const failing = t.consecutive_failures;
+    if (failing > 0) rows.push(el('dt', {}, 'Failing'), el('dd', {}, failing + (failing === 1 ? ' check' : ' checks') + ' in a row'));
+    const expiry = t.credential_expires_at;
+    if (expiry)
+      rows.push(el('dt', {}, 'Credential'), el('dd', {}, 'expires ', el('time', { class: 'expiry', datetime: expiry }, expiry.slice(0, 10)), expiryText(expiry, nowMs)));
+    const provider = el('p', { class: 'provider' }, t.provider);
+    if (t.target !== undefined) provider.append(' \u00b7 ', el('code', {}, t.target));
+    return el(
+      'li',
+      { class: 'tile tile-' + t.state, 'data-env': t.env, 'data-surface': t.surface, 'data-state': t.state },
+      el('div', { class: 'tile-head' }, el('h3', {}, t.surface), el('span', { class: 'state state-' + t.state }, t.label)),
+      provider,
+      el('dl', {}, ...rows),
+      strip(t.history),
+    );
+  };
+  const pill = (state, text) => el('span', { class: 'state state-' + state }, text);
+  const banner = (answer) => {
+    const { poller } = answer;
+    if (poller.state === 'stale') {
+      const since = poller.age_seconds === null ? 'since the exporter started' : 'for ' + formatAge(poller.age_seconds);
+      return [
+        el('p', { class: 'banner', role: 'alert' },
+          'Poller heartbeat stale: no probe has completed ' + since + ' (stale_after_seconds is ' + answer.stale_after_seconds + '). The tiles show the last results seen; ',
+          el('a', { href: '/health' }, '/health'),
+          ' answers 503.'),
+      ];
+    }
+    if (poller.state === 'disabled')
+      return [el('p', { class: 'banner info', role: 'status' }, 'The background poller is off (--no-poller or TESTING=true): tiles change only when a force-poll runs.')];
+    return [];
+  };
+  const title = (answer) => {
+    const failing = ORDER.filter((state) => state !== 'up' && answer.counts[state] > 0);
+    const said = failing.length > 0
+      ? failing.map((state) => answer.counts[state] + ' ' + LABELS[state]).join(', ')
+      : answer.total === 0 ? 'no surfaces' : 'all ' + answer.total + ' UP';
+    return 'Status: ' + said + ' \u00b7 surface-exporter';
+  };
+  // False when the page's tiles are not the answer's: the caller then swaps in a fresh page.
+  const apply = (answer) => {
+    const nowMs = Date.parse(answer.generated_at);
+    const sections = new Map();
+    for (const section of document.querySelectorAll('#surfaces section.env')) sections.set(section.dataset.env, section);
+    if (sections.size !== answer.environments.length) return false;
+    const changed = answer.environments.some((view) => view.surfaces.length > 0);
+    const tiles = new Map();
+    if (changed || answer.full)
+      for (const node of document.querySelectorAll('#surfaces li.tile')) tiles.set(node.dataset.env + '/' + node.dataset.surface, node);
+    if (answer.full && tiles.size !== answer.total) return false;
+    for (const view of answer.environments) {
+      const section = sections.get(view.name);
+      if (!section) return false;
+      for (const t of view.surfaces) {
+        const current = tiles.get(t.env + '/' + t.surface);
+        if (!current) return false;
+        current.replaceWith(tile(t, nowMs));
+      }
+      const worst = section.querySelector('h2 .state');
+      worst.className = 'state state-' + view.state;
+      worst.textContent = LABELS[view.state];
+      section.querySelector('.tally').textContent = view.total + (view.total === 1 ? ' surface: ' : ' surfaces: ') + tally(view.counts).join(', ');
+    }
+    const summary = document.getElementById('summary');
+    summary.replaceChildren(
+      el('strong', {}, answer.total + (answer.total === 1 ? ' surface' : ' surfaces')),
+      ' ',
+      ...ORDER.filter((state) => answer.counts[state] > 0).flatMap((state) => [' ', pill(state, answer.counts[state] + ' ' + LABELS[state])]),
+    );
+    document.getElementById('banner').replaceChildren(...banner(answer));
+    const rendered = document.querySelector('#generated time');
+    rendered.setAttribute('datetime', answer.generated_at);
+    rendered.textContent = answer.generated_at.slice(11, 19) + ' UTC';
+    for (const time of document.querySelectorAll('#surfaces time.ago')) {
+      const text = formatAge(ageOf(time.getAttribute('datetime'), nowMs)) + ' ago';
+      if (time.textContent !== text) time.textContent = text;
+    }
+    for (const time of document.querySelectorAll('#surfaces time.expiry')) {
+      const text = expiryText(time.getAttribute('datetime'), nowMs);
+      if (time.nextSibling && time.nextSibling.textContent !== text) time.nextSibling.textContent = text;
+    }
+    document.title = title(answer);
+    return true;
+  };
+  const swapPage = async () => {
+    const res = await fetch(location.href, { headers: { accept: 'text/html' }, cache: 'no-store' });
+    if (!res.ok) throw new Error('HTTP ' + res.status);
+    const next = new DOMParser().parseFromString(await res.text(), 'text/html');
+    for (const id of ['summary', 'banner', 'surfaces', 'generated']) {
+      const current = document.getElementById(id);
+      const fresh = next.getElementById(id);
+      if (current && fresh) current.replaceWith(document.adoptNode(fresh));
+    }
+    document.title = next.title;
+    cursor = next.body.dataset.cursor;
+  };
   const showLost = (lost) => {
     const note = document.getElementById('connection');
     if (note) note.hidden = !lost;
   };
   const refresh = async () => {
     try {
-      const res = await fetch(location.href, { headers: { accept: 'text/html' }, cache: 'no-store' });
+      const query = new URLSearchParams();
+      if (cursor) query.set('since', cursor);
+      if (body.dataset.env) query.set('env', body.dataset.env);
+      const res = await fetch(body.dataset.api + '?' + query, { headers: { accept: 'application/json' }, cache: 'no-store' });
       if (!res.ok) throw new Error('HTTP ' + res.status);
-      const next = new DOMParser().parseFromString(await res.text(), 'text/html');
-      for (const id of swapped) {
-        const current = document.getElementById(id);
-        const fresh = next.getElementById(id);
-        if (current && fresh) current.replaceWith(document.adoptNode(fresh));
-      }
-      document.title = next.title;
-      document.body.dataset.updatedAt = String(Date.now());
+      const answer = await res.json();
+      if (apply(answer)) cursor = answer.cursor;
+      else await swapPage();
+      body.dataset.updatedAt = String(Date.now());
       showLost(false);
     } catch {
       showLost(true);

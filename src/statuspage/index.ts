@@ -1,5 +1,6 @@
 export { ASSET_PATH, STATUS_ASSETS } from './assets.js';
 export { renderBadge, renderEnvironmentBadge, renderMissingBadge } from './badge.js';
+export { MalformedCursorError, statusAnswer, TileChanges } from './changes.js';
 export { ProbeHistory } from './history.js';
 export { parseStatusPageMode, type StatusPageMode, statusPageCredentialsProblem } from './mode.js';
 export {

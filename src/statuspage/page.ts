@@ -1,17 +1,33 @@
 import { ASSET_PATH } from './assets.js';
+import type { TileChanges, TileFragments } from './changes.js';
 import { allCodeHelp } from './codeDocs.js';
 import { HISTORY_CODES, HISTORY_LENGTH } from './history.js';
-import { Html, html, withCode } from './html.js';
+import { escapeHtml, Html, html, withCode } from './html.js';
 import type { EnvironmentView, StateCounts, StatusModel, SurfaceTile } from './model.js';
 import { STATE_LOOKS, TILE_STATES } from './states.js';
 
 export const STATUS_PATH = '/status';
 export const STATUS_API_PATH = '/api/status';
 
-/** The whole page, complete without JavaScript; the script only swaps in a fresh copy of it. */
-export function renderStatusPage(model: StatusModel, env?: string): string {
-  // Many surfaces share one history (a steady fleet is all "uuu…"): each distinct strip is built once.
-  const strips = new Map<string, Html>();
+/** The tile cache and cursor of a live page: the exporter passes them; a one-off render goes without. */
+export interface LiveRender {
+  changes: TileChanges;
+  /** What `changes.observe` answered for this model: the script asks for what changed after it. */
+  cursor: string;
+}
+
+/**
+ * The whole page, complete without JavaScript; the script then patches it from
+ * `/api/status?since=<cursor>`. With `live`, each tile's markup is kept between renders and built
+ * again only when its signature changes, so a render of a fleet that changed little costs little.
+ */
+export function renderStatusPage(model: StatusModel, env?: string, live?: LiveRender): string {
+  const render: TileRender = {
+    // Many surfaces share one history (a steady fleet is all "uuu…"): each distinct strip is built once.
+    strips: new Map(),
+    nowMs: Date.parse(model.generated_at),
+    changes: live?.changes,
+  };
   const page = html`<!doctype html>
 <html lang="en">
 <head>
@@ -22,7 +38,7 @@ export function renderStatusPage(model: StatusModel, env?: string): string {
 <link rel="icon" href="${ASSET_PATH}/favicon.svg" type="image/svg+xml">
 <script src="${ASSET_PATH}/status.js" defer></script>
 </head>
-<body data-refresh-seconds="${model.refresh_seconds}">
+<body data-refresh-seconds="${model.refresh_seconds}" data-api="${STATUS_API_PATH}"${live ? html` data-cursor="${live.cursor}"` : ''}${env === undefined ? '' : html` data-env="${env}"`}>
 <header>
 <h1>${env === undefined ? 'Surface status' : html`Surface status: ${env}`}</h1>
 ${summary(model)}
@@ -31,7 +47,7 @@ ${summary(model)}
 ${banner(model)}
 <p id="connection" class="banner" role="status" hidden>The exporter stopped answering; this page shows the last answer and keeps retrying.</p>
 <main id="surfaces">
-${model.environments.map((view) => environment(view, strips, Date.parse(model.generated_at)))}
+${model.environments.map((view) => environment(view, render))}
 ${model.total === 0 ? html`<p>No surfaces in the registry.</p>` : ''}
 </main>
 ${legend(model.stale_after_seconds)}
@@ -40,6 +56,12 @@ ${footer()}
 </html>
 `;
   return page.text;
+}
+
+interface TileRender {
+  strips: Map<string, string>;
+  nowMs: number;
+  changes: TileChanges | undefined;
 }
 
 function pageTitle(model: StatusModel): string {
@@ -75,27 +97,46 @@ function banner(model: StatusModel): Html {
   return html`<div id="banner"></div>`;
 }
 
-function environment(view: EnvironmentView, strips: Map<string, Html>, nowMs: number): Html {
-  return html`<section class="env" aria-labelledby="env-${view.name}">
+function environment(view: EnvironmentView, render: TileRender): Html {
+  let tiles = '';
+  for (const surface of view.surfaces) tiles += tile(surface, render);
+  return html`<section class="env" data-env="${view.name}" aria-labelledby="env-${view.name}">
 <h2 id="env-${view.name}"><a href="${STATUS_PATH}?env=${encodeURIComponent(view.name)}">${view.name}</a> <span class="state state-${view.state}">${STATE_LOOKS[view.state].label}</span></h2>
-<p class="counts">${view.total} ${view.total === 1 ? 'surface' : 'surfaces'}: ${TILE_STATES.filter(
+<p class="counts"><span class="tally">${view.total} ${view.total === 1 ? 'surface' : 'surfaces'}: ${TILE_STATES.filter(
     (state) => view.counts[state] > 0,
   )
     .map((state) => `${view.counts[state]} ${STATE_LOOKS[state].label}`)
-    .join(', ')} · <a href="/badge/${encodeURIComponent(view.name)}.svg">${view.name} badge</a></p>
+    .join(', ')}</span> · <a href="/badge/${encodeURIComponent(view.name)}.svg">${view.name} badge</a></p>
 <ul class="tiles">
-${view.surfaces.map((surface) => tile(surface, strips, nowMs))}
-</ul>
+${new Html(tiles)}</ul>
 </section>
 `;
 }
 
-function tile(surface: SurfaceTile, strips: Map<string, Html>, nowMs: number): Html {
+/** A tile: its kept fragments around what the clock changes, which is written on every render. */
+function tile(surface: SurfaceTile, render: TileRender): string {
+  let fragments = render.changes?.fragments(surface);
+  if (!fragments) {
+    fragments = tileFragments(surface, render.strips);
+    render.changes?.keepFragments(surface, fragments);
+  }
+  const checked =
+    surface.checked_at === null || surface.age_seconds === null
+      ? 'never'
+      : `<time class="ago" datetime="${escapeHtml(surface.checked_at)}">${formatAge(surface.age_seconds)} ago</time>`;
+  const expiry = surface.credential_expires_at
+    ? credentialExpiry(surface.credential_expires_at, render.nowMs).text
+    : '';
+  return fragments.head + checked + fragments.middle + expiry + fragments.tail;
+}
+
+function tileFragments(surface: SurfaceTile, strips: Map<string, string>): TileFragments {
   const lastVerdict =
     surface.state !== surface.status && surface.status !== 'unknown'
       ? html`<dt>Last result</dt><dd>${surface.status.toUpperCase()}</dd>`
       : '';
-  return html`<li class="tile tile-${surface.state}" data-env="${surface.env}" data-surface="${surface.surface}" data-state="${surface.state}">
+  return {
+    head: html`<li class="tile tile-${surface.state}" data-env="${surface.env}" data-surface="${surface.surface}" data-state="${surface.state}">
 <div class="tile-head"><h3>${surface.surface}</h3><span class="state state-${surface.state}">${surface.label}</span></div>
 <p class="provider">${surface.provider}${surface.target === undefined ? '' : html` · <code>${surface.target}</code>`}</p>
 <dl>
@@ -103,13 +144,16 @@ ${lastVerdict}<dt>Code</dt><dd>${surface.code === null ? 'none' : html`<code>${s
 ${surface.fix === null ? '' : html`<dt>Fix</dt><dd>${withCode(surface.fix)} <a href="${surface.runbook_url ?? ''}">Runbook</a></dd>`}
 ${surface.detail ? html`<dt>Detail</dt><dd>${surface.detail}</dd>` : ''}
 <dt>Latency</dt><dd>${surface.latency_ms === null ? '–' : `${surface.latency_ms} ms`}</dd>
-<dt>Checked</dt><dd>${surface.checked_at === null || surface.age_seconds === null ? 'never' : html`<time datetime="${surface.checked_at}">${formatAge(surface.age_seconds)} ago</time>`}</dd>
+<dt>Checked</dt><dd>`.text,
+    middle: html`</dd>
 ${surface.consecutive_failures > 0 ? html`<dt>Failing</dt><dd>${surface.consecutive_failures} ${surface.consecutive_failures === 1 ? 'check' : 'checks'} in a row</dd>` : ''}
-${surface.credential_expires_at ? credentialExpiry(surface.credential_expires_at, nowMs) : ''}
+`.text,
+    tail: `
 </dl>
 ${historyStrip(surface.history, strips)}
 </li>
-`;
+`,
+  };
 }
 
 /**
@@ -117,7 +161,7 @@ ${historyStrip(surface.history, strips)}
  * sits at the right end. A plain loop over the history string: at 10,000 flapping surfaces this is
  * 600,000 cells, the bulk of the page.
  */
-function historyStrip(codes: string, strips: Map<string, Html>): Html {
+function historyStrip(codes: string, strips: Map<string, string>): string {
   const built = strips.get(codes);
   if (built) return built;
   const strip = buildStrip(codes);
@@ -138,9 +182,8 @@ const CELLS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
   ]),
 );
 
-function buildStrip(codes: string): Html {
-  if (codes.length === 0)
-    return new Html('<div class="history" role="img" aria-label="History: no result yet"></div>');
+function buildStrip(codes: string): string {
+  if (codes.length === 0) return '<div class="history" role="img" aria-label="History: no result yet"></div>';
   const counts: Record<string, number> = {};
   let cells = '';
   let run = 0;
@@ -158,9 +201,7 @@ function buildStrip(codes: string): Html {
     .map(([code, state]) => `${counts[code]} ${STATE_LOOKS[state].label}`)
     .join(', ');
   const results = codes.length === 1 ? 'result' : 'results';
-  return new Html(
-    `<div class="history" role="img" aria-label="History of the last ${codes.length} ${results}: ${said}">${cells}</div>`,
-  );
+  return `<div class="history" role="img" aria-label="History of the last ${codes.length} ${results}: ${said}">${cells}</div>`;
 }
 
 function legend(staleAfterSeconds: number): Html {
@@ -212,7 +253,7 @@ ${footer()}
 function credentialExpiry(expiresAt: string, nowMs: number): Html {
   const left = (Date.parse(expiresAt) - nowMs) / 1000;
   const when = left > 0 ? `in ${formatAge(left)}` : 'expired';
-  return html`<dt>Credential</dt><dd>expires <time datetime="${expiresAt}">${expiresAt.slice(0, 10)}</time> (${when})</dd>`;
+  return html`<dt>Credential</dt><dd>expires <time class="expiry" datetime="${expiresAt}">${expiresAt.slice(0, 10)}</time> (${when})</dd>`;
 }
 
 /** "12 s", "4 min", "3 h", "2 d": coarse enough to read at a glance. */

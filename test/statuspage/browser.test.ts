@@ -5,10 +5,11 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { AxeBuilder } from '@axe-core/playwright';
 import { type HerokuFake, startHerokuApi } from '../../src/providers/heroku_app/fake.js';
 import { STATUS_ASSETS } from '../../src/statuspage/assets.js';
+import { statusAnswer, TileChanges } from '../../src/statuspage/changes.js';
 import { ProbeHistory } from '../../src/statuspage/history.js';
 import { buildStatusModel } from '../../src/statuspage/model.js';
 import { renderStatusPage } from '../../src/statuspage/page.js';
-import type { StatusSource } from '../../src/statuspage/source.js';
+import type { PollerHeartbeat, StatusSource, SurfaceReading } from '../../src/statuspage/source.js';
 import { STATE_LOOKS, TILE_STATES, type TileState } from '../../src/statuspage/states.js';
 import {
   computedStyle,
@@ -17,7 +18,13 @@ import {
   type TestBrowser,
   testOutputPath,
 } from '../helpers/browser.js';
-import { type LocalTarget, startTarget, startTestExporter, type TestExporter } from '../helpers/support.js';
+import {
+  type LocalTarget,
+  startTarget,
+  startTestExporter,
+  type TestExporter,
+  waitFor,
+} from '../helpers/support.js';
 
 const HEROKU_KEY = 'HRKU-browser-test-key-0123456789abcdef';
 const STALE_AFTER_SECONDS = 120;
@@ -199,30 +206,122 @@ describe('status page in Chromium', () => {
     }
   });
 
-  it('updates a tile in place when its surface changes state, without reloading', async (t) => {
+  it('updates a tile in place from /api/status?since= when its surface changes state, without reloading', async (t) => {
     const opened = await openBrowser(t);
     if (!opened) return;
     const { page } = opened;
+    const requests: string[] = [];
+    const record = (request: { url(): string }) => requests.push(request.url());
     await page.goto(`${exporter.url}/status`);
-    const tile = page.locator('li.tile[data-surface="flaky"]');
-    assert.equal(await tile.getAttribute('data-state'), 'up');
-    await page.evaluate('window.notReloaded = true');
-    flakyStatus = 503;
-    await exporter.poller.probeOnce('prod/flaky');
-    // The swap replaces the tile element, so a locator (re-resolved on each try) sees the new one.
-    await page.locator('li.tile[data-surface="flaky"][data-state="degraded"]').waitFor({ timeout: 15_000 });
-    assert.equal(await page.locator('li.tile[data-surface="flaky"] .state').textContent(), 'DEGRADED');
-    assert.equal(
-      await page.locator('li.tile[data-surface="flaky"] .history').getAttribute('aria-label'),
-      'History of the last 2 results: 1 UP, 1 DEGRADED',
+    page.on('request', record);
+    try {
+      const tile = page.locator('li.tile[data-surface="flaky"]');
+      assert.equal(await tile.getAttribute('data-state'), 'up');
+      await page.evaluate('window.notReloaded = true');
+      const polled = () => requests.filter((url) => new URL(url).pathname === '/api/status');
+      // One answer before the change: the next one carries only what changed after its cursor.
+      await waitFor(() => polled().length >= 1, { timeoutMs: 15_000, what: 'a first poll' });
+      flakyStatus = 503;
+      await exporter.poller.probeOnce('prod/flaky');
+      await page.locator('li.tile[data-surface="flaky"][data-state="degraded"]').waitFor({ timeout: 15_000 });
+      assert.equal(await page.locator('li.tile[data-surface="flaky"] .state').textContent(), 'DEGRADED');
+      assert.equal(
+        await computedStyle(page, 'li.tile[data-surface="flaky"] .state', 'background-color'),
+        cssRgb(STATE_LOOKS.degraded.colour),
+      );
+      assert.equal(
+        await computedStyle(page, 'li.tile[data-surface="flaky"]', 'border-left-color'),
+        cssRgb(STATE_LOOKS.degraded.colour),
+      );
+      assert.equal(
+        await page.locator('li.tile[data-surface="flaky"] dd code').first().textContent(),
+        'health_http_503',
+      );
+      assert.equal(
+        await page.locator('li.tile[data-surface="flaky"] .history').getAttribute('aria-label'),
+        'History of the last 2 results: 1 UP, 1 DEGRADED',
+      );
+      assert.match((await page.locator('#summary').textContent()) ?? '', /2 DEGRADED/);
+      assert.equal(
+        await page.evaluate('window.notReloaded'),
+        true,
+        'the page updated itself; it was not reloaded',
+      );
+      assert.ok(
+        polled().every((url) => new URL(url).searchParams.has('since')),
+        `every poll is incremental: ${polled().join(', ')}`,
+      );
+      assert.deepEqual(
+        requests.filter((url) => !polled().includes(url)),
+        [],
+        'nothing but the JSON endpoint was fetched: no page re-fetch',
+      );
+    } finally {
+      page.off('request', record);
+      flakyStatus = 200;
+      await exporter.poller.probeOnce('prod/flaky');
+    }
+  });
+
+  it('patches the page from the JSON into what the server renders, element for element', async (t) => {
+    const opened = await openBrowser(t);
+    if (!opened) return;
+    const nowMs = Date.parse('2026-12-01T10:00:00.000Z');
+    let current = snapshot(nowMs, false);
+    const source: StatusSource = {
+      surfaces: () => current.surfaces,
+      heartbeat: () => current.heartbeat,
+      staleAfterSeconds: () => STALE_AFTER_SECONDS,
+      intervalSeconds: () => 2,
+      now: () => current.nowMs,
+    };
+    const history = new ProbeHistory();
+    const changes = new TileChanges();
+    const view = { version: 't', showTargets: true };
+    history.record('prod', 'api', 'up');
+    history.record('prod', 'flip', 'up');
+    history.record('prod', 'steady', 'up');
+    const before = buildStatusModel(source, history, view);
+    const beforePage = renderStatusPage(before, undefined, {
+      changes,
+      cursor: changes.observe(before, undefined),
+    });
+    // The answer to the page's first poll: every surface's result changes, the heartbeat goes stale.
+    current = snapshot(nowMs, true);
+    for (const [surface, status] of [
+      ['api', 'up'],
+      ['flip', 'degraded'],
+      ['flip', 'down'],
+    ] as const)
+      history.record('prod', surface, status);
+    const afterModel = buildStatusModel(source, history, view);
+    const served = JSON.stringify(
+      statusAnswer(afterModel, changes, undefined, changes.observe(before, undefined)),
     );
-    assert.equal(
-      await page.evaluate('window.notReloaded'),
-      true,
-      'the page updated itself; it was not reloaded',
-    );
-    flakyStatus = 200;
-    await exporter.poller.probeOnce('prod/flaky');
+    const expected = renderStatusPage(afterModel);
+    const server = await serveStatic({
+      '/status': { type: 'text/html', body: beforePage },
+      '/status/assets/status.css': { type: 'text/css', body: STATUS_ASSETS['status.css']?.body ?? '' },
+      '/status/assets/status.js': { type: 'text/javascript', body: STATUS_ASSETS['status.js']?.body ?? '' },
+      '/api/status': { type: 'application/json', body: served },
+    });
+    const page = await opened.context.newPage();
+    try {
+      await page.goto(`${server.url}/status`);
+      await page.locator('body[data-updated-at]').waitFor({ state: 'attached', timeout: 15_000 });
+      const canonical = `(html) => {
+        const doc = new DOMParser().parseFromString(html, 'text/html');
+        const parts = ['summary', 'generated', 'banner', 'surfaces'].map((id) => doc.getElementById(id).outerHTML);
+        return [doc.title, ...parts].map((part) => part.replace(/>\\s+</g, '><'));
+      }`;
+      const patched = await page.evaluate(`(${canonical})(document.documentElement.outerHTML)`);
+      const rendered = await page.evaluate(`(${canonical})(${JSON.stringify(expected)})`);
+      assert.deepEqual(patched, rendered);
+      assert.equal(await page.locator('#banner [role="alert"]').count(), 1, 'the stale banner came in');
+    } finally {
+      await page.close();
+      await server.close();
+    }
   });
 
   it('renders every tile with JavaScript off', async (t) => {
@@ -369,5 +468,79 @@ async function serveStatic(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * A page's worth of surfaces before and after 90 s: every field a tile can show, with targets,
+ * detail, a credential, a fix with code spans. After, the heartbeat is stale, `api` and `flip` have
+ * a new result, `old` is in maintenance, and `steady` is unchanged but for its age.
+ */
+function snapshot(
+  baseMs: number,
+  later: boolean,
+): { nowMs: number; surfaces: SurfaceReading[]; heartbeat: PollerHeartbeat } {
+  const nowMs = later ? baseMs + 90_000 : baseMs;
+  const at = (ms: number) => new Date(ms).toISOString();
+  const base = { env: 'prod', provider: 'http', detail: null, consecutive_failures: 0 };
+  return {
+    nowMs,
+    heartbeat: later
+      ? { enabled: true, stale: true, lastPollAt: at(baseMs - 50_000), ageSeconds: 140 }
+      : { enabled: true, stale: false, lastPollAt: at(baseMs - 1000), ageSeconds: 1 },
+    surfaces: [
+      {
+        ...base,
+        surface: 'api',
+        target: 'http://api.internal/health',
+        status: 'up',
+        error: null,
+        detail: 'ok <b>',
+        checked_at: at(later ? nowMs - 3000 : baseMs - 65_000),
+        duration_ms: 12,
+        credential_expires_at: '2027-01-05T00:00:00.000Z',
+      },
+      {
+        ...base,
+        surface: 'flip',
+        target: 'http://flip.internal/',
+        status: later ? 'down' : 'up',
+        error: later ? 'no_web_dyno' : null,
+        checked_at: at(later ? nowMs - 500 : baseMs - 2000),
+        duration_ms: later ? null : 30,
+        consecutive_failures: later ? 2 : 0,
+      },
+      {
+        ...base,
+        surface: 'steady',
+        target: 'http://steady.internal/',
+        status: 'up',
+        error: null,
+        checked_at: at(baseMs - 10_000),
+        duration_ms: 4,
+        credential_expires_at: '2026-12-01T10:00:30.000Z',
+      },
+      {
+        ...base,
+        env: 'staging',
+        surface: 'old',
+        target: 'http://old.internal/',
+        status: 'degraded',
+        error: 'health_http_502',
+        checked_at: at(baseMs - 50_000),
+        duration_ms: 7,
+        maintenance: later,
+      },
+      {
+        ...base,
+        env: 'staging',
+        surface: 'never',
+        target: 'http://never.internal/',
+        status: 'unknown',
+        error: null,
+        checked_at: null,
+        duration_ms: null,
+      },
+    ],
   };
 }
