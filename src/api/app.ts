@@ -15,7 +15,7 @@ import {
   renderCodesPage,
   renderEnvironmentBadge,
   renderMissingBadge,
-  renderStatusPage,
+  renderStatusPageBytes,
   STATUS_API_PATH,
   STATUS_ASSETS,
   STATUS_PATH,
@@ -229,9 +229,9 @@ export function createApp(deps: AppDeps): express.Express {
       }
     };
     /** Server-Timing: the model and its rendering, which the bench reads as the page's server time. */
-    const sendTimed = (res: Response, started: number, type: string, body: string) => {
+    const sendTimed = (res: Response, started: number, type: string, body: string | Buffer) => {
       // Encoded here rather than in send() so that the figure includes flattening the page's string.
-      const bytes = Buffer.from(body);
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
       res.set('Server-Timing', `render;dur=${(performance.now() - started).toFixed(1)}`);
       res.type(type).send(bytes);
     };
@@ -239,7 +239,7 @@ export function createApp(deps: AppDeps): express.Express {
       const started = performance.now();
       const { env, model: built } = model(req);
       const cursor = changes.observe(built, env);
-      sendTimed(res, started, 'html', renderStatusPage(built, env, { changes, cursor }));
+      sendTimed(res, started, 'html', renderStatusPageBytes(built, env, { changes, cursor }));
     };
     app.route('/').get(guard, page).all(only(GET));
     app.route(STATUS_PATH).get(guard, page).all(only(GET));

@@ -1,4 +1,4 @@
-import { HISTORY_CODES, HISTORY_LENGTH } from './history.js';
+import { HISTORY_CODES, HISTORY_LENGTH, stripCellClass } from './history.js';
 import { STATE_LOOKS, TILE_STATES } from './states.js';
 
 /**
@@ -17,14 +17,15 @@ const stateRules = TILE_STATES.map((state) => {
 }).join('\n');
 
 const historyRules = Object.entries(HISTORY_CODES)
-  .map(([code, state]) => `.history .${code}{background:${STATE_LOOKS[state].colour}}`)
+  .map(([code, state]) => `.history [class^=${code}]{background:${STATE_LOOKS[state].colour}}`)
   .join('');
 
-// One class per run length: a run of n equal results spans n of the strip's columns.
-const spanRules = Array.from(
-  { length: HISTORY_LENGTH },
-  (_, index) => `.s${index + 1}{grid-column:span ${index + 1}}`,
-).join('');
+// One class per code and run length: a run of n equal results spans n of the strip's columns.
+const spanRules = Array.from({ length: HISTORY_LENGTH - 1 }, (_, index) => {
+  const run = index + 2;
+  const classes = Object.keys(HISTORY_CODES).map((code) => `.${stripCellClass(code, run)}`);
+  return `${classes.join(',')}{grid-column:span ${run}}`;
+}).join('\n');
 
 const STYLESHEET = `:root{color-scheme:light;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;line-height:1.4}
 body{margin:0 auto;max-width:88rem;padding:1rem 1.25rem;color:#1f2328;background:#f6f8fa}
@@ -63,7 +64,8 @@ const HISTORY_LABELS = Object.fromEntries(
 
 /**
  * The page works without this. It asks `/api/status?since=<cursor>` every refresh_seconds for the
- * tiles whose result changed and rebuilds those, with the summaries, banner and every "ago". The
+ * tiles whose result changed and rebuilds those, moves the check time and latency of those only
+ * checked again, and rewrites the summaries, banner and every "ago". The
  * markup it builds is the server's (page.ts), element for element, which a browser test compares.
  * When the set of surfaces changed (a reload), the answer is full and the tiles no longer match the
  * page's, so it fetches the page once and swaps it in, since tiles stand in registry order.
@@ -101,7 +103,7 @@ const SCRIPT = `'use strict';
       counts[code] = (counts[code] || 0) + 1;
       run++;
       if (index === 0 || codes[index - 1] !== code) {
-        node.append(el('i', { class: run <= 1 ? code : code + ' s' + run }));
+        node.append(el('i', { class: run <= 1 ? code : code + run }));
         run = 0;
       }
     }
@@ -165,7 +167,7 @@ const SCRIPT = `'use strict';
     const sections = new Map();
     for (const section of document.querySelectorAll('#surfaces section.env')) sections.set(section.dataset.env, section);
     if (sections.size !== answer.environments.length) return false;
-    const changed = answer.environments.some((view) => view.surfaces.length > 0);
+    const changed = answer.environments.some((view) => view.surfaces.length > 0 || (view.checked || []).length > 0);
     const tiles = new Map();
     if (changed || answer.full)
       for (const node of document.querySelectorAll('#surfaces li.tile')) tiles.set(node.dataset.env + '/' + node.dataset.surface, node);
@@ -177,6 +179,14 @@ const SCRIPT = `'use strict';
         const current = tiles.get(t.env + '/' + t.surface);
         if (!current) return false;
         current.replaceWith(tile(t, nowMs));
+      }
+      for (const again of view.checked || []) {
+        const time = tiles.get(view.name + '/' + again.surface)?.querySelector('time.ago');
+        if (!time) return false;
+        time.setAttribute('datetime', again.checked_at);
+        // The Latency value is the dd two before the Checked one (page.ts writes them in that order).
+        time.parentElement.previousElementSibling.previousElementSibling.textContent =
+          again.latency_ms === null ? '\u2013' : again.latency_ms + ' ms';
       }
       const worst = section.querySelector('h2 .state');
       worst.className = 'state state-' + view.state;

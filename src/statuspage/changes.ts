@@ -1,25 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import { historyKey } from './history.js';
-import type { StatusModel, SurfaceTile } from './model.js';
+import type { EnvironmentView, StatusModel, SurfaceTile } from './model.js';
 
 /**
  * A tile's markup minus what the clock changes ("12 s ago", a credential's "in 3 d"): the page
  * keeps it until the tile's signature changes, so a render re-builds only the tiles whose result did.
  */
 export interface TileFragments {
-  /** Up to the `Checked` value. */
-  readonly head: string;
+  /** Up to the `Checked` value, UTF-8 encoded. */
+  readonly head: Buffer;
   /** From the `Checked` value to where a credential expiry goes. */
-  readonly middle: string;
+  readonly middle: Buffer;
   /** The end of the list, the history strip and the end of the tile. */
-  readonly tail: string;
+  readonly tail: Buffer;
+  /** `middle` and `tail` in one piece, for the tiles without a credential expiry (most). */
+  readonly rest: Buffer;
 }
 
 interface TrackedTile {
-  env: string;
-  signature: string;
-  /** The change number at which the signature last changed. */
-  seq: number;
+  /** The tile as last observed; the next is compared field by field (a string per tile costs more). */
+  shown: SurfaceTile;
+  /** The change number at which the tile's result (anything it shows but the check's time) last changed. */
+  resultSeq: number;
+  /** The change number at which it was last checked, or its result changed. */
+  checkSeq: number;
   /** The last look that saw the surface: one not seen by a look covering its environment is gone. */
   look: number;
   fragments?: TileFragments;
@@ -32,10 +36,12 @@ const CURSOR = /^([0-9a-f]{12})-(\d{1,15})$/;
 
 /**
  * Which tiles changed since a cursor, for `GET /api/status?since=`, and the rendered fragments of
- * each tile, for the page. Both follow one signature per tile: everything the tile shows except the
- * time since its check, which the page and the script derive from `checked_at` and the answer's
- * `generated_at`. A change is noticed by whichever request builds a model first, so a STALE that
- * appears without a new result counts as a change too.
+ * each tile, for the page. Two kinds of change: the result (anything the tile shows but when it was
+ * checked and how long that took), and a check that found the same result, which a steady fleet
+ * has on every tile every round and which the answer carries as a few fields only. The time since
+ * the check is no change at all: the page and the script derive it from `checked_at` and the
+ * answer's `generated_at`. A change is noticed by whichever request builds a model first, so a
+ * STALE that appears without a new result counts too.
  */
 export class TileChanges {
   /** Distinguishes this process's cursors from a previous one's (a restart starts again at 0). */
@@ -45,35 +51,45 @@ export class TileChanges {
   private membershipSeq = 0;
   private looks = 0;
   private readonly tiles = new Map<string, TrackedTile>();
+  /** The last observed model's tiles, by object: the render that follows finds each without a key. */
+  private lastLook = new Map<SurfaceTile, TrackedTile>();
 
   /** Notes what changed in the model's tiles (one environment's, with `env`); returns the new cursor. */
   observe(model: StatusModel, env: string | undefined): string {
     const look = ++this.looks;
+    const seen = new Map<SurfaceTile, TrackedTile>();
     let added = false;
     for (const view of model.environments)
       for (const tile of view.surfaces) {
         const key = historyKey(tile.env, tile.surface);
-        const signature = tileSignature(tile);
-        const tracked = this.tiles.get(key);
+        let tracked = this.tiles.get(key);
         if (!tracked) {
-          this.tiles.set(key, { env: tile.env, signature, seq: ++this.seq, look });
+          const seq = ++this.seq;
+          tracked = { shown: tile, resultSeq: seq, checkSeq: seq, look };
+          this.tiles.set(key, tracked);
           added = true;
         } else {
           tracked.look = look;
-          if (tracked.signature !== signature) {
-            tracked.signature = signature;
-            tracked.seq = ++this.seq;
+          const { shown } = tracked;
+          if (!sameResult(shown, tile)) {
+            tracked.resultSeq = tracked.checkSeq = ++this.seq;
+            tracked.fragments = undefined;
+          } else if (shown.checked_at !== tile.checked_at || shown.latency_ms !== tile.latency_ms) {
+            tracked.checkSeq = ++this.seq;
             tracked.fragments = undefined;
           }
+          tracked.shown = tile;
         }
+        seen.set(tile, tracked);
       }
     let removed = false;
     for (const [key, tracked] of this.tiles)
-      if (tracked.look !== look && (env === undefined || tracked.env === env)) {
+      if (tracked.look !== look && (env === undefined || tracked.shown.env === env)) {
         this.tiles.delete(key);
         removed = true;
       }
     if (added || removed) this.membershipSeq = ++this.seq;
+    this.lastLook = seen;
     return `${this.epoch}-${this.seq}`;
   }
 
@@ -89,18 +105,24 @@ export class TileChanges {
     return seq;
   }
 
-  /** The change number of a tile observed before; 0 when never observed. */
-  changedAt(tile: SurfaceTile): number {
-    return this.tiles.get(historyKey(tile.env, tile.surface))?.seq ?? 0;
+  /** What changed in a tile after change number `after`: its result, only its check, or nothing. */
+  changeAfter(tile: SurfaceTile, after: number): 'result' | 'checked' | undefined {
+    const tracked = this.tracked(tile);
+    if (!tracked || tracked.resultSeq > after) return 'result';
+    return tracked.checkSeq > after ? 'checked' : undefined;
   }
 
   fragments(tile: SurfaceTile): TileFragments | undefined {
-    return this.tiles.get(historyKey(tile.env, tile.surface))?.fragments;
+    return this.tracked(tile)?.fragments;
   }
 
   keepFragments(tile: SurfaceTile, fragments: TileFragments): void {
-    const tracked = this.tiles.get(historyKey(tile.env, tile.surface));
+    const tracked = this.tracked(tile);
     if (tracked) tracked.fragments = fragments;
+  }
+
+  private tracked(tile: SurfaceTile): TrackedTile | undefined {
+    return this.lastLook.get(tile) ?? this.tiles.get(historyKey(tile.env, tile.surface));
   }
 }
 
@@ -110,17 +132,39 @@ export class MalformedCursorError extends Error {
   }
 }
 
-/** Every field the tile shows but the age; `\u0000` cannot occur in any of them. */
-function tileSignature(tile: SurfaceTile): string {
-  return `${tile.state}\u0000${tile.status}\u0000${tile.code}\u0000${tile.runbook_url}\u0000${tile.latency_ms}\u0000${tile.checked_at}\u0000${tile.consecutive_failures}\u0000${tile.credential_expires_at}\u0000${tile.provider}\u0000${tile.target}\u0000${tile.detail}\u0000${tile.history}`;
+/** Every field the tile shows but when it was checked, how long that took, and how long ago. */
+function sameResult(a: SurfaceTile, b: SurfaceTile): boolean {
+  return (
+    a.state === b.state &&
+    a.status === b.status &&
+    a.history === b.history &&
+    a.code === b.code &&
+    a.consecutive_failures === b.consecutive_failures &&
+    a.runbook_url === b.runbook_url &&
+    a.credential_expires_at === b.credential_expires_at &&
+    a.provider === b.provider &&
+    a.target === b.target &&
+    a.detail === b.detail
+  );
 }
 
-/** `GET /api/status`: the model, its cursor, and with `since` only the tiles changed after it. */
-export interface StatusAnswer extends StatusModel {
+/** A tile checked again with the same result: what the page must update. */
+export interface CheckedTile {
+  surface: string;
+  checked_at: string | null;
+  latency_ms: number | null;
+}
+
+/** `GET /api/status`: the model, its cursor, and with `since` only what changed after it. */
+export interface StatusAnswer extends Omit<StatusModel, 'environments'> {
   /** Pass as `?since=` to get only what changes after this answer. */
   cursor: string;
-  /** True when `environments[].surfaces` lists every tile, false when only the changed ones. */
+  /**
+   * True when `environments[].surfaces` lists every tile; false when it lists only the tiles whose
+   * result changed after `since`, and `checked` the tiles only checked again since.
+   */
   full: boolean;
+  environments: Array<EnvironmentView & { checked?: CheckedTile[] }>;
 }
 
 export function statusAnswer(
@@ -136,9 +180,16 @@ export function statusAnswer(
     ...model,
     cursor,
     full: false,
-    environments: model.environments.map((view) => ({
-      ...view,
-      surfaces: view.surfaces.filter((tile) => changes.changedAt(tile) > after),
-    })),
+    environments: model.environments.map((view) => {
+      const surfaces: SurfaceTile[] = [];
+      const checked: CheckedTile[] = [];
+      for (const tile of view.surfaces) {
+        const change = changes.changeAfter(tile, after);
+        if (change === 'result') surfaces.push(tile);
+        else if (change === 'checked')
+          checked.push({ surface: tile.surface, checked_at: tile.checked_at, latency_ms: tile.latency_ms });
+      }
+      return { ...view, surfaces, checked };
+    }),
   };
 }

@@ -8,6 +8,11 @@ export const HISTORY_LENGTH = 60;
  * JSON (`"uuuud"`, oldest first) and to render, even when every surface flaps.
  */
 export const HISTORY_CODES: Readonly<Record<string, ProbeStatus>> = { u: 'up', d: 'degraded', x: 'down' };
+/** A strip cell's class: its result's code, then how many results it spans when more than one. */
+export function stripCellClass(code: string, run: number): string {
+  return run <= 1 ? code : `${code}${run}`;
+}
+
 const CODE_OF: Readonly<Record<ProbeStatus, number>> = {
   up: 'u'.charCodeAt(0),
   degraded: 'd'.charCodeAt(0),

@@ -9,6 +9,12 @@ export {
   type StatusViewOptions,
   UnknownEnvironmentError,
 } from './model.js';
-export { renderCodesPage, renderStatusPage, STATUS_API_PATH, STATUS_PATH } from './page.js';
+export {
+  renderCodesPage,
+  renderStatusPage,
+  renderStatusPageBytes,
+  STATUS_API_PATH,
+  STATUS_PATH,
+} from './page.js';
 export { pollerStatusSource } from './pollerSource.js';
 export type { StatusSource, SurfaceReading } from './source.js';

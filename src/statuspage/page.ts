@@ -1,9 +1,10 @@
 import { ASSET_PATH } from './assets.js';
 import type { TileChanges, TileFragments } from './changes.js';
 import { allCodeHelp } from './codeDocs.js';
-import { HISTORY_CODES, HISTORY_LENGTH } from './history.js';
-import { escapeHtml, Html, html, withCode } from './html.js';
+import { HISTORY_CODES, HISTORY_LENGTH, stripCellClass } from './history.js';
+import { escapeHtml, type Html, html, withCode } from './html.js';
 import type { EnvironmentView, StateCounts, StatusModel, SurfaceTile } from './model.js';
+import type { ProbeStatus } from './source.js';
 import { STATE_LOOKS, TILE_STATES } from './states.js';
 
 export const STATUS_PATH = '/status';
@@ -18,17 +19,22 @@ export interface LiveRender {
 
 /**
  * The whole page, complete without JavaScript; the script then patches it from
- * `/api/status?since=<cursor>`. With `live`, each tile's markup is kept between renders and built
- * again only when its signature changes, so a render of a fleet that changed little costs little.
+ * `/api/status?since=<cursor>`. With `live`, each tile's markup is kept, encoded, between renders
+ * and built again only when its signature changes: a render then costs the model and a copy of the
+ * kept bytes, with only the ages written anew.
  */
-export function renderStatusPage(model: StatusModel, env?: string, live?: LiveRender): string {
+export function renderStatusPageBytes(model: StatusModel, env?: string, live?: LiveRender): Buffer {
   const render: TileRender = {
-    // Many surfaces share one history (a steady fleet is all "uuu…"): each distinct strip is built once.
     strips: new Map(),
+    fixes: new Map(),
+    ages: new Map(),
     nowMs: Date.parse(model.generated_at),
     changes: live?.changes,
   };
-  const page = html`<!doctype html>
+  const chunks: Buffer[] = [];
+  chunks.push(
+    Buffer.from(
+      html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -47,19 +53,35 @@ ${summary(model)}
 ${banner(model)}
 <p id="connection" class="banner" role="status" hidden>The exporter stopped answering; this page shows the last answer and keeps retrying.</p>
 <main id="surfaces">
-${model.environments.map((view) => environment(view, render))}
-${model.total === 0 ? html`<p>No surfaces in the registry.</p>` : ''}
+`.text,
+    ),
+  );
+  for (const view of model.environments) environment(view, render, chunks);
+  chunks.push(
+    Buffer.from(
+      html`${model.total === 0 ? html`<p>No surfaces in the registry.</p>` : ''}
 </main>
 ${legend(model.stale_after_seconds)}
 ${footer()}
 </body>
 </html>
-`;
-  return page.text;
+`.text,
+    ),
+  );
+  return Buffer.concat(chunks);
+}
+
+export function renderStatusPage(model: StatusModel, env?: string, live?: LiveRender): string {
+  return renderStatusPageBytes(model, env, live).toString('utf8');
 }
 
 interface TileRender {
+  // Many surfaces share one history (a steady fleet is all "uuu…"): each distinct strip is built once.
   strips: Map<string, string>;
+  /** Fix rows by fix and runbook link: a page has as many as it has codes. */
+  fixes: Map<string, Map<string, string>>;
+  /** "12 s ago</time>" and the like: a page has a few hundred distinct ones at most. */
+  ages: Map<number, Buffer>;
   nowMs: number;
   changes: TileChanges | undefined;
 }
@@ -97,62 +119,116 @@ function banner(model: StatusModel): Html {
   return html`<div id="banner"></div>`;
 }
 
-function environment(view: EnvironmentView, render: TileRender): Html {
-  let tiles = '';
-  for (const surface of view.surfaces) tiles += tile(surface, render);
-  return html`<section class="env" data-env="${view.name}" aria-labelledby="env-${view.name}">
+function environment(view: EnvironmentView, render: TileRender, chunks: Buffer[]): void {
+  chunks.push(
+    Buffer.from(
+      html`<section class="env" data-env="${view.name}" aria-labelledby="env-${view.name}">
 <h2 id="env-${view.name}"><a href="${STATUS_PATH}?env=${encodeURIComponent(view.name)}">${view.name}</a> <span class="state state-${view.state}">${STATE_LOOKS[view.state].label}</span></h2>
 <p class="counts"><span class="tally">${view.total} ${view.total === 1 ? 'surface' : 'surfaces'}: ${TILE_STATES.filter(
-    (state) => view.counts[state] > 0,
-  )
-    .map((state) => `${view.counts[state]} ${STATE_LOOKS[state].label}`)
-    .join(', ')}</span> · <a href="/badge/${encodeURIComponent(view.name)}.svg">${view.name} badge</a></p>
+        (state) => view.counts[state] > 0,
+      )
+        .map((state) => `${view.counts[state]} ${STATE_LOOKS[state].label}`)
+        .join(', ')}</span> · <a href="/badge/${encodeURIComponent(view.name)}.svg">${view.name} badge</a></p>
 <ul class="tiles">
-${new Html(tiles)}</ul>
-</section>
-`;
+`.text,
+    ),
+  );
+  for (const surface of view.surfaces) tile(surface, render, chunks);
+  chunks.push(SECTION_END);
 }
+
+const SECTION_END = Buffer.from('</ul>\n</section>\n');
+const NEVER = Buffer.from('never');
 
 /** A tile: its kept fragments around what the clock changes, which is written on every render. */
-function tile(surface: SurfaceTile, render: TileRender): string {
+function tile(surface: SurfaceTile, render: TileRender, chunks: Buffer[]): void {
   let fragments = render.changes?.fragments(surface);
   if (!fragments) {
-    fragments = tileFragments(surface, render.strips);
+    fragments = tileFragments(surface, render);
     render.changes?.keepFragments(surface, fragments);
   }
-  const checked =
-    surface.checked_at === null || surface.age_seconds === null
-      ? 'never'
-      : `<time class="ago" datetime="${escapeHtml(surface.checked_at)}">${formatAge(surface.age_seconds)} ago</time>`;
-  const expiry = surface.credential_expires_at
-    ? credentialExpiry(surface.credential_expires_at, render.nowMs).text
-    : '';
-  return fragments.head + checked + fragments.middle + expiry + fragments.tail;
+  chunks.push(fragments.head, surface.age_seconds === null ? NEVER : age(surface.age_seconds, render));
+  if (surface.credential_expires_at)
+    chunks.push(
+      fragments.middle,
+      Buffer.from(credentialExpiry(surface.credential_expires_at, render.nowMs).text),
+      fragments.tail,
+    );
+  else chunks.push(fragments.rest);
 }
 
-function tileFragments(surface: SurfaceTile, strips: Map<string, string>): TileFragments {
+function fixRow(fix: string, runbookUrl: string, render: TileRender): string {
+  let byRunbook = render.fixes.get(fix);
+  if (!byRunbook) {
+    byRunbook = new Map();
+    render.fixes.set(fix, byRunbook);
+  }
+  let row = byRunbook.get(runbookUrl);
+  if (!row) {
+    row = html`<dt>Fix</dt><dd>${withCode(fix)} <a href="${runbookUrl}">Runbook</a></dd>`.text;
+    byRunbook.set(runbookUrl, row);
+  }
+  return row;
+}
+
+function age(seconds: number, render: TileRender): Buffer {
+  let said = render.ages.get(seconds);
+  if (!said) {
+    said = Buffer.from(`${formatAge(seconds)} ago</time>`);
+    render.ages.set(seconds, said);
+  }
+  return said;
+}
+
+/**
+ * One encoding per tile, cut where the clock's parts go. The hottest markup of the page when every
+ * surface changes: plain template strings, each value escaped by hand (the html tag costs three
+ * times as much here); states, labels and numbers come from this code, not from the registry.
+ */
+function tileFragments(surface: SurfaceTile, render: TileRender): TileFragments {
+  const { state } = surface;
+  const name = escapeHtml(surface.surface);
   const lastVerdict =
-    surface.state !== surface.status && surface.status !== 'unknown'
-      ? html`<dt>Last result</dt><dd>${surface.status.toUpperCase()}</dd>`
+    state !== surface.status && surface.status !== 'unknown'
+      ? `<dt>Last result</dt><dd>${surface.status.toUpperCase()}</dd>`
       : '';
-  return {
-    head: html`<li class="tile tile-${surface.state}" data-env="${surface.env}" data-surface="${surface.surface}" data-state="${surface.state}">
-<div class="tile-head"><h3>${surface.surface}</h3><span class="state state-${surface.state}">${surface.label}</span></div>
-<p class="provider">${surface.provider}${surface.target === undefined ? '' : html` · <code>${surface.target}</code>`}</p>
+  const target = surface.target === undefined ? '' : ` · <code>${escapeHtml(surface.target)}</code>`;
+  const code = surface.code === null ? 'none' : `<code>${escapeHtml(surface.code)}</code>`;
+  const fix = surface.fix === null ? '' : fixRow(surface.fix, surface.runbook_url ?? '', render);
+  const detail = surface.detail ? `<dt>Detail</dt><dd>${escapeHtml(surface.detail)}</dd>` : '';
+  const latency = surface.latency_ms === null ? '–' : `${surface.latency_ms} ms`;
+  const checked =
+    surface.checked_at === null ? '' : `<time class="ago" datetime="${escapeHtml(surface.checked_at)}">`;
+  const failures = surface.consecutive_failures;
+  const failing =
+    failures > 0
+      ? `<dt>Failing</dt><dd>${failures} ${failures === 1 ? 'check' : 'checks'} in a row</dd>`
+      : '';
+  const head = `<li class="tile tile-${state}" data-env="${escapeHtml(surface.env)}" data-surface="${name}" data-state="${state}">
+<div class="tile-head"><h3>${name}</h3><span class="state state-${state}">${surface.label}</span></div>
+<p class="provider">${escapeHtml(surface.provider)}${target}</p>
 <dl>
-${lastVerdict}<dt>Code</dt><dd>${surface.code === null ? 'none' : html`<code>${surface.code}</code>`}</dd>
-${surface.fix === null ? '' : html`<dt>Fix</dt><dd>${withCode(surface.fix)} <a href="${surface.runbook_url ?? ''}">Runbook</a></dd>`}
-${surface.detail ? html`<dt>Detail</dt><dd>${surface.detail}</dd>` : ''}
-<dt>Latency</dt><dd>${surface.latency_ms === null ? '–' : `${surface.latency_ms} ms`}</dd>
-<dt>Checked</dt><dd>`.text,
-    middle: html`</dd>
-${surface.consecutive_failures > 0 ? html`<dt>Failing</dt><dd>${surface.consecutive_failures} ${surface.consecutive_failures === 1 ? 'check' : 'checks'} in a row</dd>` : ''}
-`.text,
-    tail: `
+${lastVerdict}<dt>Code</dt><dd>${code}</dd>
+${fix}
+${detail}
+<dt>Latency</dt><dd>${latency}</dd>
+<dt>Checked</dt><dd>${checked}`;
+  const middle = `</dd>
+${failing}
+`;
+  const tail = `
 </dl>
-${historyStrip(surface.history, strips)}
+${historyStrip(surface.history, render.strips)}
 </li>
-`,
+`;
+  const bytes = Buffer.from(head + middle + tail);
+  const headEnd = Buffer.byteLength(head);
+  const middleEnd = headEnd + Buffer.byteLength(middle);
+  return {
+    head: bytes.subarray(0, headEnd),
+    middle: bytes.subarray(headEnd, middleEnd),
+    tail: bytes.subarray(middleEnd),
+    rest: bytes.subarray(headEnd),
   };
 }
 
@@ -170,36 +246,39 @@ function historyStrip(codes: string, strips: Map<string, string>): string {
 }
 
 /**
- * Every cell the strip can hold, built once: a run of 1 to 60 results of one state. Cells are classed
- * by their one-character history code, the shortest markup there is for the bulk of a large page.
+ * Every cell the strip can hold, built once: a run of 1 to 60 results of one state, as one element
+ * with one class, the code and the run's length (`d3`, styled from the stylesheet's prebuilt table):
+ * the shortest markup there is for the bulk of a large page.
  */
 const CELLS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
   Object.keys(HISTORY_CODES).map((code) => [
     code,
-    Array.from({ length: HISTORY_LENGTH + 1 }, (_, run) =>
-      run <= 1 ? `<i class="${code}"></i>` : `<i class="${code} s${run}"></i>`,
-    ),
+    Array.from({ length: HISTORY_LENGTH + 1 }, (_, run) => `<i class=${stripCellClass(code, run)}></i>`),
   ]),
 );
 
+const HISTORY_ORDER = Object.keys(HISTORY_CODES);
+
 function buildStrip(codes: string): string {
   if (codes.length === 0) return '<div class="history" role="img" aria-label="History: no result yet"></div>';
-  const counts: Record<string, number> = {};
+  const counts = new Map<string, number>();
   let cells = '';
   let run = 0;
   for (let index = codes.length - 1; index >= 0; index--) {
     const code = codes[index] as string;
-    counts[code] = (counts[code] ?? 0) + 1;
     run++;
     if (index === 0 || codes[index - 1] !== code) {
       cells += (CELLS[code] as readonly string[])[run];
+      counts.set(code, (counts.get(code) ?? 0) + run);
       run = 0;
     }
   }
-  const said = Object.entries(HISTORY_CODES)
-    .filter(([code]) => counts[code])
-    .map(([code, state]) => `${counts[code]} ${STATE_LOOKS[state].label}`)
-    .join(', ');
+  let said = '';
+  for (const code of HISTORY_ORDER) {
+    const count = counts.get(code);
+    if (count === undefined) continue;
+    said += `${said === '' ? '' : ', '}${count} ${STATE_LOOKS[HISTORY_CODES[code] as ProbeStatus].label}`;
+  }
   const results = codes.length === 1 ? 'result' : 'results';
   return `<div class="history" role="img" aria-label="History of the last ${codes.length} ${results}: ${said}">${cells}</div>`;
 }

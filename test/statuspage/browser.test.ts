@@ -281,6 +281,7 @@ describe('status page in Chromium', () => {
     history.record('prod', 'api', 'up');
     history.record('prod', 'flip', 'up');
     history.record('prod', 'steady', 'up');
+    history.record('prod', 'idle', 'up');
     const before = buildStatusModel(source, history, view);
     const beforePage = renderStatusPage(before, undefined, {
       changes,
@@ -297,6 +298,25 @@ describe('status page in Chromium', () => {
     const afterModel = buildStatusModel(source, history, view);
     const served = JSON.stringify(
       statusAnswer(afterModel, changes, undefined, changes.observe(before, undefined)),
+    );
+    const delta = JSON.parse(served) as {
+      environments: Array<{
+        name: string;
+        surfaces: Array<{ surface: string }>;
+        checked: Array<{ surface: string }>;
+      }>;
+    };
+    assert.deepEqual(
+      delta.environments.map((view) => [
+        view.name,
+        view.surfaces.map((tile) => tile.surface),
+        view.checked.map((tile) => tile.surface),
+      ]),
+      [
+        ['prod', ['api', 'flip'], ['steady']],
+        ['staging', ['old'], []],
+      ],
+      'the answer has tiles with a new result, one only checked again, and unchanged ones',
     );
     const expected = renderStatusPage(afterModel);
     const server = await serveStatic({
@@ -474,7 +494,8 @@ async function serveStatic(
 /**
  * A page's worth of surfaces before and after 90 s: every field a tile can show, with targets,
  * detail, a credential, a fix with code spans. After, the heartbeat is stale, `api` and `flip` have
- * a new result, `old` is in maintenance, and `steady` is unchanged but for its age.
+ * a new result, `old` is in maintenance, `steady` was checked again with the same result, and
+ * `idle` is unchanged but for its age and its credential's.
  */
 function snapshot(
   baseMs: number,
@@ -514,6 +535,15 @@ function snapshot(
         ...base,
         surface: 'steady',
         target: 'http://steady.internal/',
+        status: 'up',
+        error: null,
+        checked_at: at(later ? nowMs - 1000 : baseMs - 4000),
+        duration_ms: later ? 9 : 4,
+      },
+      {
+        ...base,
+        surface: 'idle',
+        target: 'http://idle.internal/',
         status: 'up',
         error: null,
         checked_at: at(baseMs - 10_000),

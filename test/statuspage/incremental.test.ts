@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { startExporter } from '../../src/app/exporter.js';
 import { loadRegistryFile } from '../../src/config/load.js';
 import { type HerokuFake, startHerokuApi } from '../../src/providers/heroku_app/fake.js';
+import { HISTORY_LENGTH } from '../../src/statuspage/history.js';
 import { assertNoSecret, tempDir } from '../cli/support.js';
 import { captureLogs, type LocalTarget, startTarget, startTestExporter } from '../helpers/support.js';
 
@@ -116,6 +117,35 @@ describe('GET /api/status?since=', () => {
         listed(await answer(`${exporter.url}/api/status?env=staging&since=${scoped.cursor}`)),
         ['staging/api'],
       );
+    } finally {
+      await exporter.stop();
+      await target.close();
+    }
+  });
+
+  it('answers a check that found the same result as the check time and latency alone', async () => {
+    const target = await startTarget((_req, res) => res.end());
+    const exporter = await startTestExporter({
+      pollerEnabled: false,
+      registry: {
+        poller: POLLER,
+        environments: { prod: [{ name: 'api', provider: 'http', url: `${target.url}/api` }] },
+      },
+    });
+    try {
+      // A full strip: one more UP leaves it as it was.
+      for (let round = 0; round < HISTORY_LENGTH; round++) await exporter.poller.probeOnce('prod/api');
+      const { cursor } = await answer(`${exporter.url}/api/status`);
+      await exporter.poller.probeOnce('prod/api');
+      const body = (await answer(`${exporter.url}/api/status?since=${cursor}`)) as Answer & {
+        environments: Array<{ checked: Array<Record<string, unknown>> }>;
+      };
+      const full = await answer(`${exporter.url}/api/status`);
+      const tile = full.environments[0]?.surfaces[0] as unknown as Record<string, unknown>;
+      assert.deepEqual(listed(body), [], 'the result did not change');
+      assert.deepEqual(body.environments[0]?.checked, [
+        { surface: 'api', checked_at: tile.checked_at, latency_ms: tile.latency_ms },
+      ]);
     } finally {
       await exporter.stop();
       await target.close();
