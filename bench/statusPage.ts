@@ -1,6 +1,8 @@
 /**
  * `node --import tsx bench/statusPage.ts [--surfaces N] [--reps N]`: server time of the status page,
- * its JSON and a badge at 10,000 surfaces with a full history. Never part of `npm test`.
+ * its JSON (whole, and `?since=` the answer before) and a badge at 10,000 surfaces with a full
+ * history, each asked again with nothing changed in between and, for the page and the JSON, after a
+ * full round changed every tile. Never part of `npm test`.
  *
  * The exporter, poller, history and HTTP stack are the real ones, in this process; only the provider
  * is a stand-in that answers at once, so that filling 60 results per surface takes seconds instead
@@ -76,14 +78,15 @@ const standIn: Provider = {
 };
 
 /**
- * Wall time to the last byte, the server's own time from its Server-Timing header, and the CPU time
- * this process spent meanwhile (server and client side), which contention on a shared machine
- * stretches less than wall time.
+ * Wall time to the last byte, the server's own wall and CPU time from its Server-Timing header (the
+ * handler, from the request to the encoded body), and the CPU time this process spent meanwhile
+ * (server and client side, the client reading the body included). Contention on a shared machine
+ * stretches CPU time less than wall time.
  */
 async function timed(
   url: string,
   retry = true,
-): Promise<{ ms: number; serverMs: number; cpuMs: number; bytes: number }> {
+): Promise<{ ms: number; serverMs: number; serverCpuMs: number; cpuMs: number; bytes: number }> {
   const cpu = process.cpuUsage();
   const started = performance.now();
   const res = await fetch(url).catch((err: unknown) => {
@@ -94,14 +97,62 @@ async function timed(
   if (!res) return timed(url, false);
   const body = await res.arrayBuffer();
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  const serverMs = Number(/dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1]);
+  const timing = res.headers.get('server-timing') ?? '';
+  const serverMs = Number(/render;dur=([\d.]+)/.exec(timing)?.[1]);
+  const serverCpuMs = Number(/cpu;dur=([\d.]+)/.exec(timing)?.[1]);
   const used = process.cpuUsage(cpu);
   return {
     ms: performance.now() - started,
     serverMs,
+    serverCpuMs,
     cpuMs: (used.user + used.system) / 1000,
     bytes: body.byteLength,
   };
+}
+
+/** `/api/status?since=` with the cursor of the answer before: only what changed in between. */
+const SINCE = '/api/status?since=';
+
+async function measure(
+  base: string,
+  path: string,
+  between: () => Promise<void>,
+): Promise<Record<string, unknown>> {
+  let cursor = '';
+  const url = async () => {
+    if (path !== SINCE) return `${base}${path}`;
+    return `${base}${path}${cursor}`;
+  };
+  const nextCursor = async () => {
+    if (path === SINCE)
+      cursor = ((await (await fetch(`${base}/api/status`)).json()) as { cursor: string }).cursor;
+  };
+  await nextCursor();
+  await timed(await url()); // warm-up
+  const server: number[] = [];
+  const serverCpu: number[] = [];
+  const lastByte: number[] = [];
+  const cpuTime: number[] = [];
+  let bytes = 0;
+  for (let rep = 0; rep < REPS; rep++) {
+    await nextCursor();
+    await between();
+    const one = await timed(await url());
+    server.push(one.serverMs);
+    serverCpu.push(one.serverCpuMs);
+    lastByte.push(one.ms);
+    cpuTime.push(one.cpuMs);
+    bytes = one.bytes;
+  }
+  const figures = {
+    server_ms: summary(server),
+    server_cpu_ms: summary(serverCpu),
+    last_byte_ms: summary(lastByte),
+    cpu_ms: summary(cpuTime),
+    bytes,
+  };
+  process.stderr.write(`  ${path}: ${JSON.stringify(figures)}\n`);
+  return figures;
 }
 
 function summary(samples: number[]): { median: number; p95: number; max: number } {
@@ -152,27 +203,23 @@ async function main(): Promise<void> {
         `${mode}: ${HISTORY_LENGTH} rounds of ${SURFACES} probes in ${Math.round(performance.now() - filling)} ms\n`,
       );
       const measured: Record<string, unknown> = {};
-      for (const path of ['/status', '/api/status', '/badge/env-00.svg', '/badge/env-00/surface-1.svg']) {
-        await timed(`${exporter.url}${path}`); // warm-up
-        const server: number[] = [];
-        const lastByte: number[] = [];
-        const cpuTime: number[] = [];
-        let bytes = 0;
-        for (let rep = 0; rep < REPS; rep++) {
-          const one = await timed(`${exporter.url}${path}`);
-          server.push(one.serverMs);
-          lastByte.push(one.ms);
-          cpuTime.push(one.cpuMs);
-          bytes = one.bytes;
-        }
-        measured[path] = {
-          server_ms: summary(server),
-          last_byte_ms: summary(lastByte),
-          cpu_ms: summary(cpuTime),
-          bytes,
-        };
-        process.stderr.write(`  ${path}: ${JSON.stringify(measured[path])}\n`);
-      }
+      for (const path of [
+        '/status',
+        '/api/status',
+        SINCE,
+        '/badge/env-00.svg',
+        '/badge/env-00/surface-1.svg',
+      ])
+        measured[path] = await measure(exporter.url, path, async () => undefined);
+      // The worst case for the kept tiles: a full round between requests, so every tile changed
+      // (flapping: its result; steady: its check time) since the page was last rendered.
+      const afterRound: Record<string, unknown> = {};
+      for (const path of ['/status', '/api/status', SINCE])
+        afterRound[path] = await measure(exporter.url, path, async () => {
+          await exporter.poller.forcePoll();
+          round++;
+        });
+      measured.after_a_round = afterRound;
       results[mode] = measured;
     }
   } finally {

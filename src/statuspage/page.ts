@@ -4,7 +4,6 @@ import { allCodeHelp } from './codeDocs.js';
 import { HISTORY_CODES, HISTORY_LENGTH, stripCellClass } from './history.js';
 import { escapeHtml, type Html, html, withCode } from './html.js';
 import type { EnvironmentView, StateCounts, StatusModel, SurfaceTile } from './model.js';
-import type { ProbeStatus } from './source.js';
 import { STATE_LOOKS, TILE_STATES } from './states.js';
 
 export const STATUS_PATH = '/status';
@@ -25,7 +24,6 @@ export interface LiveRender {
  */
 export function renderStatusPageBytes(model: StatusModel, env?: string, live?: LiveRender): Buffer {
   const render: TileRender = {
-    strips: new Map(),
     fixes: new Map(),
     ages: new Map(),
     nowMs: Date.parse(model.generated_at),
@@ -76,8 +74,6 @@ export function renderStatusPage(model: StatusModel, env?: string, live?: LiveRe
 }
 
 interface TileRender {
-  // Many surfaces share one history (a steady fleet is all "uuu…"): each distinct strip is built once.
-  strips: Map<string, string>;
   /** Fix rows by fix and runbook link: a page has as many as it has codes. */
   fixes: Map<string, Map<string, string>>;
   /** "12 s ago</time>" and the like: a page has a few hundred distinct ones at most. */
@@ -218,7 +214,7 @@ ${failing}
 `;
   const tail = `
 </dl>
-${historyStrip(surface.history, render.strips)}
+${historyStrip(surface.history)}
 </li>
 `;
   const bytes = Buffer.from(head + middle + tail);
@@ -233,54 +229,52 @@ ${historyStrip(surface.history, render.strips)}
 }
 
 /**
- * One cell per run of equal results, newest first in a right-to-left grid, so the newest result
- * sits at the right end. A plain loop over the history string: at 10,000 flapping surfaces this is
- * 600,000 cells, the bulk of the page.
- */
-function historyStrip(codes: string, strips: Map<string, string>): string {
-  const built = strips.get(codes);
-  if (built) return built;
-  const strip = buildStrip(codes);
-  strips.set(codes, strip);
-  return strip;
-}
-
-/**
  * Every cell the strip can hold, built once: a run of 1 to 60 results of one state, as one element
  * with one class, the code and the run's length (`d3`, styled from the stylesheet's prebuilt table):
  * the shortest markup there is for the bulk of a large page.
  */
-const CELLS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
-  Object.keys(HISTORY_CODES).map((code) => [
-    code,
-    Array.from({ length: HISTORY_LENGTH + 1 }, (_, run) => `<i class=${stripCellClass(code, run)}></i>`),
-  ]),
+const CELLS: ReadonlyArray<readonly string[] | undefined> = (() => {
+  const byCharCode: Array<readonly string[] | undefined> = [];
+  for (const code of Object.keys(HISTORY_CODES))
+    byCharCode[code.charCodeAt(0)] = Array.from(
+      { length: HISTORY_LENGTH + 1 },
+      (_, run) => `<i class=${stripCellClass(code, run)}></i>`,
+    );
+  return byCharCode;
+})();
+
+const HISTORY_LABELS = Object.entries(HISTORY_CODES).map(
+  ([code, state]) => [code.charCodeAt(0), STATE_LOOKS[state].label] as const,
 );
 
-const HISTORY_ORDER = Object.keys(HISTORY_CODES);
-
-function buildStrip(codes: string): string {
-  if (codes.length === 0) return '<div class="history" role="img" aria-label="History: no result yet"></div>';
-  const counts = new Map<string, number>();
+/**
+ * One cell per run of equal results, newest first in a right-to-left grid, so the newest result
+ * sits at the right end. A plain loop over character codes: when every surface flaps, a render
+ * after a round builds 10,000 strips of about 30 cells, the bulk of the page.
+ */
+function historyStrip(codes: string): string {
+  const length = codes.length;
+  if (length === 0) return '<div class="history" role="img" aria-label="History: no result yet"></div>';
+  const counts: number[] = [];
   let cells = '';
   let run = 0;
-  for (let index = codes.length - 1; index >= 0; index--) {
-    const code = codes[index] as string;
+  let code = codes.charCodeAt(length - 1);
+  for (let index = length - 1; index >= 0; index--) {
     run++;
-    if (index === 0 || codes[index - 1] !== code) {
+    const older = index === 0 ? -1 : codes.charCodeAt(index - 1);
+    if (older !== code) {
       cells += (CELLS[code] as readonly string[])[run];
-      counts.set(code, (counts.get(code) ?? 0) + run);
+      counts[code] = (counts[code] ?? 0) + run;
       run = 0;
+      code = older;
     }
   }
   let said = '';
-  for (const code of HISTORY_ORDER) {
-    const count = counts.get(code);
-    if (count === undefined) continue;
-    said += `${said === '' ? '' : ', '}${count} ${STATE_LOOKS[HISTORY_CODES[code] as ProbeStatus].label}`;
+  for (const [charCode, label] of HISTORY_LABELS) {
+    const count = counts[charCode];
+    if (count !== undefined) said += `${said === '' ? '' : ', '}${count} ${label}`;
   }
-  const results = codes.length === 1 ? 'result' : 'results';
-  return `<div class="history" role="img" aria-label="History of the last ${codes.length} ${results}: ${said}">${cells}</div>`;
+  return `<div class="history" role="img" aria-label="History of the last ${length} ${length === 1 ? 'result' : 'results'}: ${said}">${cells}</div>`;
 }
 
 function legend(staleAfterSeconds: number): Html {
