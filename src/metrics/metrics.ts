@@ -68,6 +68,7 @@ export class ExporterMetrics {
   private readonly totalShards: Gauge;
   private readonly eventLoopLag = new WindowedMax();
   private readonly slotWait: Histogram;
+  private readonly slotWaitByLane = new Map<string, { observe(seconds: number): void }>();
   private readSlots: () => ProbeSlotUsage = () => ({ inUse: 0, slow: 0, queued: 0 });
   private readonly surfaceFamilies: readonly SurfaceFamily[];
   /** The credential watch's sink (expiry, validity, enrollment). */
@@ -288,7 +289,13 @@ export class ExporterMetrics {
   }
 
   observeSlotWait(lane: string, seconds: number): void {
-    this.slotWait.observe({ lane }, seconds);
+    // The lane's child, looked up once: observe() with labels hashes them on every probe.
+    let child = this.slotWaitByLane.get(lane);
+    if (!child) {
+      child = this.slotWait.labels({ lane });
+      this.slotWaitByLane.set(lane, child);
+    }
+    child.observe(seconds);
   }
 
   watchSlots(read: () => ProbeSlotUsage): void {
@@ -386,6 +393,16 @@ export class ExporterMetrics {
   }
 }
 
+/**
+ * Keys by labels object: the poller passes the same one on every probe of a surface, and building
+ * and hashing a new key string each time was a measurable part of recording a probe.
+ */
+const seriesKeys = new WeakMap<SurfaceLabels, string>();
 function seriesKey(labels: SurfaceLabels): string {
-  return `${labels.env}\u0000${labels.surface}\u0000${labels.provider}`;
+  let key = seriesKeys.get(labels);
+  if (key === undefined) {
+    key = `${labels.env}\u0000${labels.surface}\u0000${labels.provider}`;
+    seriesKeys.set(labels, key);
+  }
+  return key;
 }

@@ -40,8 +40,27 @@ interface SurfaceState {
   maintenance: boolean | undefined;
 }
 
+/**
+ * The parts of a surface's state a family is rendered from, as bits: a probe of an UP surface
+ * changes its counts, its check time and its samples, so only those families render again; its
+ * status, worker, routing and maintenance lines are kept from the last scrape.
+ */
+export const STATE_PARTS = {
+  status: 1 << 0,
+  counts: 1 << 1,
+  errors: 1 << 2,
+  checkedAt: 1 << 3,
+  alive: 1 << 4,
+  routing: 1 << 5,
+  maintenance: 1 << 6,
+  credential: 1 << 7,
+  samples: 1 << 8,
+} as const;
+
 /** A per-surface family and how it is rendered from a surface's state: one entry, one place. */
 export interface SurfaceFamily extends MetricFamily {
+  /** STATE_PARTS bits of the state `render` reads. */
+  reads: number;
   render(state: SurfaceState, format: ExpositionFormat): string;
 }
 
@@ -49,6 +68,7 @@ export interface SurfaceFamily extends MetricFamily {
 export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   {
     name: 'surface_up',
+    reads: STATE_PARTS.status,
     help: '1 when the surface is UP, else 0.',
     type: 'gauge',
     labelNames: SURFACE_LABELS,
@@ -57,6 +77,7 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   },
   {
     name: 'surface_status',
+    reads: STATE_PARTS.status,
     help: 'State set: 1 on the surface’s current status (up, degraded, down), 0 on the others.',
     type: 'gauge',
     labelNames: [...SURFACE_LABELS, 'status'],
@@ -70,6 +91,7 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   },
   {
     name: 'surface_probe_duration_seconds',
+    reads: STATE_PARTS.counts,
     help: 'Time one probe of a surface took, all of its HTTP calls included.',
     type: 'histogram',
     labelNames: SURFACE_LABELS,
@@ -78,6 +100,7 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   },
   {
     name: 'surface_probe_errors_total',
+    reads: STATE_PARTS.errors,
     help: 'Probes that ended with an error code, by code.',
     type: 'counter',
     labelNames: [...SURFACE_LABELS, 'code'],
@@ -91,6 +114,7 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   },
   {
     name: 'surface_error_info',
+    reads: STATE_PARTS.status,
     help: '1 for the surface’s current error code; absent while the surface is UP.',
     type: 'gauge',
     labelNames: [...SURFACE_LABELS, 'code'],
@@ -101,6 +125,7 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   },
   {
     name: 'surface_last_check_timestamp_seconds',
+    reads: STATE_PARTS.status | STATE_PARTS.checkedAt,
     help: 'When the surface’s last probe completed.',
     type: 'gauge',
     labelNames: SURFACE_LABELS,
@@ -111,6 +136,7 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   },
   {
     name: 'surface_worker_alive',
+    reads: STATE_PARTS.alive,
     help: '1 while the surface’s worker loop runs, 0 while it waits to restart after a crash.',
     type: 'gauge',
     labelNames: SURFACE_LABELS,
@@ -119,6 +145,7 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   },
   {
     name: 'surface_info',
+    reads: STATE_PARTS.routing,
     help: 'Always 1: the surface’s severity (page or ticket) and its registry labels (e.g. team), which every per-surface alert joins on.',
     type: 'gauge',
     labelNames: [...SURFACE_LABELS, 'severity'],
@@ -127,6 +154,7 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   },
   {
     name: 'surface_maintenance',
+    reads: STATE_PARTS.maintenance,
     help: '1 while the surface is in a maintenance window or its provider reports maintenance_mode: its alerts do not fire.',
     type: 'gauge',
     labelNames: SURFACE_LABELS,
@@ -137,6 +165,7 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   },
   {
     name: 'surface_credential_missing',
+    reads: STATE_PARTS.status | STATE_PARTS.credential,
     help: '1 while a surface is skipped because this credential variable is unset or malformed (skipped_credentials).',
     type: 'gauge',
     labelNames: [...SURFACE_LABELS, 'variable'],
@@ -166,6 +195,7 @@ function extraLabelText(labels: Readonly<Record<string, string>>): string {
 export function providerSurfaceFamily(family: MetricFamily): SurfaceFamily {
   return {
     ...family,
+    reads: STATE_PARTS.samples,
     render: (state) => {
       let lines = '';
       for (const sample of state.samples) {
@@ -178,13 +208,17 @@ export function providerSurfaceFamily(family: MetricFamily): SurfaceFamily {
   };
 }
 
+const NO_SAMPLES: readonly FamilySample[] = [];
+
 /**
  * Every series of one surface, kept as plain fields and rendered to exposition text only when a
  * scrape asks after a change. At 10,000 surfaces a generic registry spends most of a scrape
- * hashing and formatting label sets; here each surface's block is formatted once per change.
+ * hashing and formatting label sets; here each surface's block is formatted once per change, and
+ * only the families the change touched (see STATE_PARTS).
  */
 export class SurfaceSeries {
   private readonly state: SurfaceState;
+  /** Rendered blocks by format; `{}` renders every family again at the next scrape. */
   private rendered: Partial<Record<ExpositionFormat, RenderedBlock>> = {};
   /** Per bucket, the newest exemplar whose span has not been exported yet (see holdExemplar). */
   private readonly unexported: Array<Exemplar | undefined> = [];
@@ -214,12 +248,20 @@ export class SurfaceSeries {
 
   observe(outcome: ProbeOutcome, holdExemplar = false): void {
     const state = this.state;
+    const samples = outcome.samples ?? NO_SAMPLES;
+    const missingCredential = outcome.missingCredential ?? null;
+    let parts = STATE_PARTS.checkedAt;
+    if (!state.observed || state.status !== outcome.status || state.code !== outcome.code)
+      parts |= STATE_PARTS.status;
+    if (samples.length > 0 || state.samples.length > 0) parts |= STATE_PARTS.samples;
+    if (missingCredential !== state.missingCredential) parts |= STATE_PARTS.credential;
     state.observed = true;
     state.status = outcome.status;
     state.code = outcome.code;
     state.lastCheckSeconds = outcome.checkedAt / 1000;
-    state.samples = outcome.samples ?? [];
-    state.missingCredential = outcome.missingCredential ?? null;
+    state.samples = samples;
+    state.missingCredential = missingCredential;
+    this.changed(parts);
     this.count(outcome, holdExemplar);
   }
 
@@ -242,7 +284,7 @@ export class SurfaceSeries {
       this.unexported[bucket] = undefined;
       if (!exported) continue;
       this.state.exemplars[bucket] = exemplar;
-      this.rendered = {};
+      this.changed(STATE_PARTS.counts);
     }
   }
 
@@ -251,13 +293,13 @@ export class SurfaceSeries {
     for (const [name, value] of Object.entries(routing.labels)) text += `,${name}="${escapeLabel(value)}"`;
     if (this.state.routingText === text) return;
     this.state.routingText = text;
-    this.rendered = {};
+    this.changed(STATE_PARTS.routing);
   }
 
   setMaintenance(inMaintenance: boolean): void {
     if (this.state.maintenance === inMaintenance) return;
     this.state.maintenance = inMaintenance;
-    this.rendered = {};
+    this.changed(STATE_PARTS.maintenance);
   }
 
   private count(outcome: ProbeOutcome, holdExemplar: boolean): void {
@@ -278,26 +320,50 @@ export class SurfaceSeries {
     if (outcome.code !== null) {
       const code = counterCode(outcome.code, state.errorCounts);
       state.errorCounts.set(code, (state.errorCounts.get(code) ?? 0) + 1);
+      this.changed(STATE_PARTS.counts | STATE_PARTS.errors);
+    } else {
+      this.changed(STATE_PARTS.counts);
     }
-    this.rendered = {};
   }
 
   setAlive(alive: boolean): void {
     if (this.state.alive === alive) return;
     this.state.alive = alive;
-    this.rendered = {};
+    this.changed(STATE_PARTS.alive);
+  }
+
+  /** Marks the families that read `parts` for rendering again; the others keep their lines. */
+  private changed(parts: number): void {
+    const { text, openmetrics } = this.rendered;
+    if (text) text.stale |= parts;
+    if (openmetrics) openmetrics.stale |= parts;
   }
 
   /** This surface's sample lines in `format`, one string per family, rendered again only after a change. */
   block(format: ExpositionFormat): RenderedBlock {
-    let block = this.rendered[format];
+    const block = this.rendered[format];
     if (!block) {
-      block = renderBlock(this.families.map((family) => family.render(this.state, format)));
-      this.rendered[format] = block;
+      const fresh = renderBlock(this.families.map((family) => family.render(this.state, format)));
+      this.rendered[format] = fresh;
+      return fresh;
+    }
+    if (block.stale !== 0) {
+      const { families, state } = this;
+      for (let index = 0; index < families.length; index++) {
+        const family = families[index] as SurfaceFamily;
+        if ((family.reads & block.stale) === 0) continue;
+        const lines = family.render(state, format);
+        block.byteLength += Buffer.byteLength(lines) - Buffer.byteLength(block.families[index] as string);
+        block.families[index] = lines;
+      }
+      block.stale = 0;
     }
     return block;
   }
 }
+
+/** `,le="0.005"} ` and so on, formatted once for every surface's histogram. */
+const BUCKET_LABEL_TEXTS = [...PROBE_DURATION_BUCKETS.map(String), '+Inf'].map((le) => `,le="${le}"} `);
 
 function renderHistogram(state: SurfaceState, format: ExpositionFormat): string {
   const labels = state.labelText;
@@ -305,8 +371,7 @@ function renderHistogram(state: SurfaceState, format: ExpositionFormat): string 
   let lines = '';
   for (let index = 0; index <= PROBE_DURATION_BUCKETS.length; index++) {
     cumulative += state.bucketCounts[index] ?? 0;
-    const le = index < PROBE_DURATION_BUCKETS.length ? String(PROBE_DURATION_BUCKETS[index]) : '+Inf';
-    lines += `surface_probe_duration_seconds_bucket{${labels},le="${le}"} ${cumulative}`;
+    lines += `surface_probe_duration_seconds_bucket{${labels}${BUCKET_LABEL_TEXTS[index]}${cumulative}`;
     const exemplar = format === 'openmetrics' ? state.exemplars[index] : undefined;
     if (exemplar) {
       lines += ` # {trace_id="${escapeLabel(exemplar.traceId)}"} ${exemplar.value} ${exemplar.timestampSeconds}`;
@@ -332,6 +397,8 @@ export function familyHeader(family: MetricFamily, format: ExpositionFormat): st
 export interface RenderedBlock {
   families: string[];
   byteLength: number;
+  /** STATE_PARTS changed since these lines were rendered. */
+  stale: number;
 }
 
 /**
@@ -342,7 +409,7 @@ export interface RenderedBlock {
 function renderBlock(families: string[]): RenderedBlock {
   let byteLength = 0;
   for (const family of families) byteLength += Buffer.byteLength(family);
-  return { families, byteLength };
+  return { families, byteLength, stale: 0 };
 }
 
 function bucketIndex(seconds: number): number {

@@ -428,6 +428,10 @@ class SurfaceWorker {
   private inFlight: Promise<ProbeOutcome> | null = null;
   /** Set while this surface's probe waits for a slot: runs it in the slow lane at once. */
   private expediteQueued: (() => void) | undefined;
+  /** One function per worker rather than a closure per probe. */
+  private readonly noteQueued = (expedite: () => void): void => {
+    this.expediteQueued = expedite;
+  };
   private retired = false;
   private alive = false;
   private last: ProbeOutcome | null = null;
@@ -438,6 +442,8 @@ class SurfaceWorker {
   /** A failure of an UP surface, held back until the confirming probe lands. */
   private unconfirmed: { probe: ProbeOutcome; timer: NodeJS.Timeout } | null = null;
   private maintenance = false;
+  /** What surface_maintenance shows; undefined until first published. */
+  private publishedMaintenance: boolean | undefined;
   readonly sinceMonotonic: number;
 
   constructor(
@@ -674,9 +680,7 @@ class SurfaceWorker {
         signal: this.loopAbort.signal,
         maxWaitMs: settings().timeout_seconds * 1000,
         slow: urgent || this.last?.code === 'probe_timeout',
-        onQueued: (expedite) => {
-          this.expediteQueued = expedite;
-        },
+        onQueued: this.noteQueued,
       });
       deps.sink.observeSlotWait(slot.lane, slot.waitedMs / 1000);
       return slot;
@@ -774,7 +778,10 @@ class SurfaceWorker {
     const now = this.host.clock.now();
     this.maintenance =
       inMaintenance(this.surface.maintenance, now) || publishedCode === MAINTENANCE_MODE_CODE;
-    if (!this.retired) this.host.deps.sink.setMaintenance(this.labels, this.maintenance);
+    // Told on a change only: each call looks the surface's series up, on every probe of every surface.
+    if (this.retired || this.publishedMaintenance === this.maintenance) return;
+    this.publishedMaintenance = this.maintenance;
+    this.host.deps.sink.setMaintenance(this.labels, this.maintenance);
   }
 }
 

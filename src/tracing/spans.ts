@@ -3,11 +3,13 @@ import {
   ROOT_CONTEXT,
   type Span,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   TraceFlags,
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+import type { SurfaceLabels } from '../core/surface.js';
 import type { ProbeTracer, TraceParent } from '../core/trace.js';
 import type { HttpOutcome, RequestInterceptor, TransportFailure } from '../transport/client.js';
 import { PHASES } from '../transport/connection.js';
@@ -32,20 +34,9 @@ export const TRANSPORT_FAILURE_EVENTS: Record<TransportFailure, string> = {
  */
 export function createProbeTracer(tracer: Tracer): ProbeTracer {
   return {
-    traceProbe: async (attributes, run, parent) => {
+    traceProbe: async (labels, run, parent) => {
       const parentContext = contextOf(parent);
-      const span = tracer.startSpan(
-        PROBE_SPAN,
-        {
-          kind: SpanKind.INTERNAL,
-          attributes: {
-            'surface.env': attributes.env,
-            'surface.name': attributes.surface,
-            'surface.provider': attributes.provider,
-          },
-        },
-        parentContext,
-      );
+      const span = tracer.startSpan(PROBE_SPAN, probeSpanOptions(labels), parentContext);
       try {
         const result = await run(traceParentOf(trace.setSpan(parentContext, span)));
         span.setAttribute('surface.status', result.status);
@@ -76,6 +67,27 @@ export function createProbeTracer(tracer: Tracer): ProbeTracer {
   };
 }
 
+/**
+ * The probe span's options, made once per surface: the SDK copies the attributes into each span,
+ * and the poller hands the same labels object to every probe of a surface.
+ */
+const probeSpanOptionsByLabels = new WeakMap<SurfaceLabels, SpanOptions>();
+function probeSpanOptions(labels: SurfaceLabels): SpanOptions {
+  let options = probeSpanOptionsByLabels.get(labels);
+  if (!options) {
+    options = {
+      kind: SpanKind.INTERNAL,
+      attributes: {
+        'surface.env': labels.env,
+        'surface.name': labels.surface,
+        'surface.provider': labels.provider,
+      },
+    };
+    probeSpanOptionsByLabels.set(labels, options);
+  }
+  return options;
+}
+
 function contextOf(parent: TraceParent): Context {
   return (parent as Context | undefined) ?? ROOT_CONTEXT;
 }
@@ -90,11 +102,7 @@ function traceParentOf(context: Context): TraceParent {
  */
 export function createRequestInterceptor(tracer: Tracer): RequestInterceptor {
   return async (request, run, parent) => {
-    const span = tracer.startSpan(
-      request.method,
-      { kind: SpanKind.CLIENT, attributes: requestAttributes(request.method, request.url) },
-      contextOf(parent),
-    );
+    const span = tracer.startSpan(request.method, clientSpanOptions(request), contextOf(parent));
     try {
       const outcome = await run();
       recordOutcome(span, outcome);
@@ -106,6 +114,24 @@ export function createRequestInterceptor(tracer: Tracer): RequestInterceptor {
       span.end();
     }
   };
+}
+
+/**
+ * A client span's options by method and URL. A surface requests the same URL every probe, and
+ * parsing and redacting it took two URL parses per request; the SDK copies the attributes into
+ * each span. Bounded: URLs that carry a changing part (a page cursor) must not grow it forever.
+ */
+const clientSpanOptionsByRequest = new Map<string, SpanOptions>();
+const MAX_CACHED_CLIENT_SPAN_OPTIONS = 20_000;
+function clientSpanOptions(request: { method: string; url: string }): SpanOptions {
+  const key = `${request.method} ${request.url}`;
+  let options = clientSpanOptionsByRequest.get(key);
+  if (!options) {
+    options = { kind: SpanKind.CLIENT, attributes: requestAttributes(request.method, request.url) };
+    if (clientSpanOptionsByRequest.size >= MAX_CACHED_CLIENT_SPAN_OPTIONS) clientSpanOptionsByRequest.clear();
+    clientSpanOptionsByRequest.set(key, options);
+  }
+  return options;
 }
 
 function requestAttributes(method: string, rawUrl: string): Record<string, string | number> {
@@ -129,7 +155,10 @@ function recordOutcome(span: Span, outcome: HttpOutcome): void {
     // The same split as surface_probe_phase_seconds; no semantic convention names phases yet.
     const phases = outcome.phases;
     if (phases) {
-      for (const phase of PHASES) span.setAttribute(`surface.phase.${phase}_seconds`, phases[phase]);
+      for (let index = 0; index < PHASES.length; index++) {
+        const phase = PHASES[index] as (typeof PHASES)[number];
+        span.setAttribute(PHASE_ATTRIBUTES[index] as string, phases[phase]);
+      }
     }
     // Semantic conventions: for a client span every 4xx and 5xx is an error, 3xx is not.
     if (outcome.status >= 400) {
@@ -146,6 +175,9 @@ function recordOutcome(span: Span, outcome: HttpOutcome): void {
   });
   span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
 }
+
+/** `surface.phase.resolve_seconds` and so on, built once rather than on every request. */
+const PHASE_ATTRIBUTES = PHASES.map((phase) => `surface.phase.${phase}_seconds`);
 
 function markThrown(span: Span, err: unknown): void {
   // The type only: a bug's message may quote anything it had in hand, secrets included.

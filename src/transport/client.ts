@@ -241,39 +241,56 @@ export class HttpClient {
       );
       // Already settled as a timeout: nothing to send.
       if (req.deadline.expired) return;
-      const send = (dispatcher: Dispatcher) => {
-        try {
-          const url = new URL(req.url);
-          dispatcher.dispatch(
-            {
-              origin: url.origin,
-              path: `${url.pathname}${url.search}`,
-              method,
-              headers: { 'user-agent': this.userAgent, ...req.headers },
-              ...(req.body !== undefined ? { body: req.body } : {}),
-              ...(req.freshConnection ? { reset: true } : {}),
-            },
-            exchange,
-          );
-        } catch (err) {
-          exchange.onResponseError(undefined, err as Error);
-        }
-      };
       const fresh = req.freshConnection ?? false;
       const caFile = req.caFile;
       if (!caFile) {
-        send(this.dispatcherFor(fresh));
+        this.dispatch(this.dispatcherFor(fresh), req, method, exchange);
         return;
       }
       // Off the event loop (see CaFiles); a read that outlasts the deadline leaves the probe a timeout.
       this.caFiles.read(caFile).then(
         (bundle) => {
-          if (!req.deadline.expired) send(this.dispatcherFor(fresh, { file: caFile, bundle }));
+          if (!req.deadline.expired)
+            this.dispatch(this.dispatcherFor(fresh, { file: caFile, bundle }), req, method, exchange);
         },
         (err: unknown) => exchange.onResponseError(undefined, new CaFileError(caFile, err)),
       );
     });
   }
+
+  private dispatch(dispatcher: Dispatcher, req: HttpRequest, method: string, exchange: CappedExchange): void {
+    try {
+      const target = requestTarget(req.url);
+      const options: Dispatcher.DispatchOptions = {
+        origin: target.origin,
+        path: target.path,
+        method,
+        headers: { 'user-agent': this.userAgent, ...req.headers },
+      };
+      if (req.body !== undefined) options.body = req.body;
+      if (req.freshConnection) options.reset = true;
+      dispatcher.dispatch(options, exchange);
+    } catch (err) {
+      exchange.onResponseError(undefined, err as Error);
+    }
+  }
+}
+
+/**
+ * Origin and path of a URL, parsed once per URL: a surface requests the same one every probe.
+ * Bounded, since a provider's paged reads carry cursors that change. Throws on an invalid URL.
+ */
+const requestTargets = new Map<string, { origin: string; path: string }>();
+const MAX_CACHED_REQUEST_TARGETS = 20_000;
+function requestTarget(raw: string): { origin: string; path: string } {
+  let target = requestTargets.get(raw);
+  if (!target) {
+    const url = new URL(raw);
+    target = { origin: url.origin, path: `${url.pathname}${url.search}` };
+    if (requestTargets.size >= MAX_CACHED_REQUEST_TARGETS) requestTargets.clear();
+    requestTargets.set(raw, target);
+  }
+  return target;
 }
 
 /** Why an exchange ended its own request: the body cap, or its deadline passing first. */
