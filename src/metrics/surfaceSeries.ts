@@ -332,11 +332,27 @@ export class SurfaceSeries {
     this.changed(STATE_PARTS.alive);
   }
 
-  /** Marks the families that read `parts` for rendering again; the others keep their lines. */
+  /**
+   * Drops the lines of the families that read `parts`, to render again at the next scrape; the
+   * others keep theirs. Dropping at once keeps no more text between scrapes than the unchanged lines.
+   */
   private changed(parts: number): void {
     const { text, openmetrics } = this.rendered;
-    if (text) text.stale |= parts;
-    if (openmetrics) openmetrics.stale |= parts;
+    if (text) this.dropStale(text, parts);
+    if (openmetrics) this.dropStale(openmetrics, parts);
+  }
+
+  private dropStale(block: RenderedBlock, parts: number): void {
+    const families = this.families;
+    for (let index = 0; index < families.length; index++) {
+      if (((families[index] as SurfaceFamily).reads & parts) === 0) continue;
+      const lines = block.families[index] as string;
+      if (lines.length > 0) {
+        block.byteLength -= Buffer.byteLength(lines);
+        block.families[index] = '';
+      }
+    }
+    block.stale |= parts;
   }
 
   /** This surface's sample lines in `format`, one string per family, rendered again only after a change. */
@@ -353,7 +369,7 @@ export class SurfaceSeries {
         const family = families[index] as SurfaceFamily;
         if ((family.reads & block.stale) === 0) continue;
         const lines = family.render(state, format);
-        block.byteLength += Buffer.byteLength(lines) - Buffer.byteLength(block.families[index] as string);
+        block.byteLength += Buffer.byteLength(lines);
         block.families[index] = lines;
       }
       block.stale = 0;
