@@ -9,7 +9,7 @@
  * for each build in a rotating order, C times. A change in background load then lands on every
  * build within a few seconds, and the per-cycle ratios show how far apart the builds really are.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -37,6 +37,13 @@ const { values, positionals } = parseArgs({
     surfaces: { type: 'string', default: '1000' },
     cycles: { type: 'string', default: '20' },
     'timeout-seconds': { type: 'string', default: '2' },
+    /** Rounds each build runs before the measured cycles. */
+    warmup: { type: 'string', default: '2' },
+    /** Prints every turn's CPU-ms per probe, to see a build settle after its start. */
+    'per-turn': { type: 'boolean', default: false },
+    /** Options for node in every build (e.g. --trace-gc), space-separated; see the logs with --logs. */
+    'node-args': { type: 'string' },
+    logs: { type: 'string' },
     /** Writes NAME.cpuprofile per build there (node --cpu-prof), for a profile of each build under the same load. */
     profile: { type: 'string' },
   },
@@ -80,6 +87,7 @@ try {
       name: build.name,
       otlpEndpoint: sink.endpoint,
       cpuProfileDir: values.profile,
+      nodeArgs: values['node-args']?.split(' ').filter(Boolean),
     });
     running.push({ name: build.name, exporter, polls: 0, turns: [] });
   }
@@ -98,9 +106,9 @@ try {
     }
     return pollsOf(entry.exporter);
   };
-  // Two warm-up rounds each: connections open, first states logged, the JIT settled.
+  // Warm-up rounds: connections open, first states logged, the JIT settled.
   for (const entry of running) {
-    for (let i = 0; i < 2; i++) entry.polls = await turn(entry);
+    for (let i = 0; i < Number(values.warmup); i++) entry.polls = await turn(entry);
   }
   const ctx = { targets } as Parameters<typeof snapshotCpu>[0];
   const fromMicros = monotonicMicros();
@@ -143,6 +151,12 @@ try {
       round(median(entry.turns.map((each) => each.otherCores)), 2),
     ];
   });
+  if (values['per-turn']) {
+    for (const entry of running) {
+      const perTurn = entry.turns.map((each) => round(each.cpuMs / each.probes, 3));
+      process.stdout.write(`${entry.name}: ${perTurn.join(' ')}\n`);
+    }
+  }
   process.stdout.write(
     `${table(
       [
@@ -160,5 +174,9 @@ try {
 } finally {
   await supervisor.stopAll();
   await sink.close();
+  if (values.logs) {
+    for (const build of builds)
+      cpSync(join(workDir, build.name, `${build.name}.log`), join(values.logs, `${build.name}.log`));
+  }
   rmSync(workDir, { recursive: true, force: true });
 }

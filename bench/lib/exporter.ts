@@ -61,6 +61,8 @@ export interface OurExporterOptions {
   cpuProfileDir?: string;
   /** Opens the inspector on loopback, for forced garbage collections before memory readings. */
   inspect?: boolean;
+  /** Options for node itself (`--trace-gc`), before the entry point. */
+  nodeArgs?: string[];
   /** More command-line options (`--shard K --total-shards N`) and variables (provider credentials). */
   extraArgs?: string[];
   extraEnv?: Record<string, string>;
@@ -95,6 +97,7 @@ export async function startOurExporter(options: OurExporterOptions): Promise<Our
     args: [
       ...inspecting,
       ...profiling,
+      ...(options.nodeArgs ?? []),
       options.exporterMain,
       '--config',
       options.registryFile,
