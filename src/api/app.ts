@@ -217,11 +217,12 @@ export function createApp(deps: AppDeps): express.Express {
       try {
         return {
           env,
-          model: buildStatusModel(statusPage.source, statusPage.history, {
-            ...statusPage.view(),
-            version: deps.version,
-            env,
-          }),
+          model: buildStatusModel(
+            statusPage.source,
+            statusPage.history,
+            { ...statusPage.view(), version: deps.version, env },
+            changes,
+          ),
         };
       } catch (err) {
         if (err instanceof UnknownEnvironmentError) throw new HttpError(404, err.message);
@@ -230,7 +231,8 @@ export function createApp(deps: AppDeps): express.Express {
     };
     /** Server-Timing: the model and its rendering, which the bench reads as the page's server time. */
     const sendTimed = (res: Response, started: Timer, type: string, body: string | Buffer) => {
-      // Encoded here rather than in send() so that the figure includes flattening the page's string.
+      // Encoded inside the timed span, so a body that arrives as a string (JSON, a badge) has its
+      // UTF-8 encoding counted like the page's, which arrives encoded.
       const bytes = typeof body === 'string' ? Buffer.from(body) : body;
       const cpu = process.cpuUsage(started.cpu);
       res.set(
@@ -439,10 +441,6 @@ export function createApp(deps: AppDeps): express.Express {
 }
 
 /**
- * The socket's address, and the forwarded one when TRUST_PROXY trusts it: a client rotating a
- * forged X-Forwarded-For still spends its socket's budget.
- */
-/**
  * Wall and CPU time from here: on a shared machine the wall time stretches with the load, the
  * process's CPU time much less, so Server-Timing gives both.
  */
@@ -455,6 +453,10 @@ function startTimer(): Timer {
   return { wall: performance.now(), cpu: process.cpuUsage() };
 }
 
+/**
+ * The socket's address, and the forwarded one when TRUST_PROXY trusts it: a client rotating a
+ * forged X-Forwarded-For still spends its socket's budget.
+ */
 function clientKeys(req: Request): string[] {
   const socket = `socket ${req.socket.remoteAddress ?? 'unknown'}`;
   const forwarded = req.ip && req.ip !== req.socket.remoteAddress ? `forwarded ${req.ip}` : undefined;

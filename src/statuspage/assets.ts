@@ -1,4 +1,5 @@
-import { HISTORY_CODES, HISTORY_LENGTH, stripCellClass } from './history.js';
+import { AGE_STEPS } from './age.js';
+import { HISTORY_CODES, HISTORY_LENGTH, STRIP_CELL_CLASSES } from './history.js';
 import { STATE_LOOKS, TILE_STATES } from './states.js';
 
 /**
@@ -23,7 +24,7 @@ const historyRules = Object.entries(HISTORY_CODES)
 // One class per code and run length: a run of n equal results spans n of the strip's columns.
 const spanRules = Array.from({ length: HISTORY_LENGTH - 1 }, (_, index) => {
   const run = index + 2;
-  const classes = Object.keys(HISTORY_CODES).map((code) => `.${stripCellClass(code, run)}`);
+  const classes = Object.values(STRIP_CELL_CLASSES).map((names) => `.${names[run]}`);
   return `${classes.join(',')}{grid-column:span ${run}}`;
 }).join('\n');
 
@@ -75,6 +76,8 @@ const SCRIPT = `'use strict';
   const LABELS = ${JSON.stringify(LABELS)};
   const ORDER = ${JSON.stringify(TILE_STATES)};
   const HISTORY_LABELS = ${JSON.stringify(HISTORY_LABELS)};
+  const CELL_CLASSES = ${JSON.stringify(STRIP_CELL_CLASSES)};
+  const AGE_STEPS = ${JSON.stringify(AGE_STEPS)};
   const body = document.body;
   const seconds = Number(body.dataset.refreshSeconds) || 5;
   let cursor = body.dataset.cursor;
@@ -84,8 +87,10 @@ const SCRIPT = `'use strict';
     node.append(...children);
     return node;
   };
-  const formatAge = (s) =>
-    s < 120 ? Math.round(s) + ' s' : s < 7200 ? Math.round(s / 60) + ' min' : s < 172800 ? Math.round(s / 3600) + ' h' : Math.round(s / 86400) + ' d';
+  const formatAge = (s) => {
+    const step = AGE_STEPS.find((candidate) => candidate.below === undefined || s < candidate.below);
+    return Math.round(s / step.seconds) + ' ' + step.unit;
+  };
   const ageOf = (iso, nowMs) => Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000));
   const expiryText = (iso, nowMs) => {
     const left = (Date.parse(iso) - nowMs) / 1000;
@@ -103,7 +108,7 @@ const SCRIPT = `'use strict';
       counts[code] = (counts[code] || 0) + 1;
       run++;
       if (index === 0 || codes[index - 1] !== code) {
-        node.append(el('i', { class: run <= 1 ? code : code + run }));
+        node.append(el('i', { class: CELL_CLASSES[code][run] }));
         run = 0;
       }
     }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { historyKey } from './history.js';
 import type { EnvironmentView, StatusModel, SurfaceTile } from './model.js';
+import type { SurfaceReading } from './source.js';
 
 /**
  * A tile's markup minus what the clock changes ("12 s ago", a credential's "in 3 d"): the page
@@ -15,6 +16,11 @@ export interface TileFragments {
   readonly tail: Buffer;
   /** `middle` and `tail` in one piece, for the tiles without a credential expiry (most). */
   readonly rest: Buffer;
+  /**
+   * The tile's `checked_at` as milliseconds, null before its first check: `head` ends in an open
+   * `<time>` exactly when this is set, and the age that closes it is counted from it.
+   */
+  readonly checkedAtMs: number | null;
 }
 
 interface TrackedTile {
@@ -53,6 +59,37 @@ export class TileChanges {
   private readonly tiles = new Map<string, TrackedTile>();
   /** The last observed model's tiles, by object: the render that follows finds each without a key. */
   private lastLook = new Map<SurfaceTile, TrackedTile>();
+  /** The registry as last noticed, in order: the same strings again mean no surface came or went. */
+  private registeredEnvs: readonly string[] = [];
+  private registeredSurfaces: readonly string[] = [];
+
+  /**
+   * Drops the tiles of surfaces no longer registered. A look prunes only its own environment, so
+   * without this a reload removing an environment that only `?env=` pages of another are open on
+   * would leave its tiles and their kept fragments here for good. Comparing the strings in order
+   * costs little; the set of keys is built only when they differ.
+   */
+  noticeRegistry(readings: readonly SurfaceReading[]): void {
+    if (this.sameRegistry(readings)) return;
+    this.registeredEnvs = readings.map((reading) => reading.env);
+    this.registeredSurfaces = readings.map((reading) => reading.surface);
+    const present = new Set(readings.map((reading) => historyKey(reading.env, reading.surface)));
+    let removed = false;
+    for (const key of this.tiles.keys())
+      if (!present.has(key)) {
+        this.tiles.delete(key);
+        removed = true;
+      }
+    if (removed) {
+      this.membershipSeq = ++this.seq;
+      this.lastLook = new Map();
+    }
+  }
+
+  /** Surfaces tracked: at most those registered once the registry has been noticed. */
+  get size(): number {
+    return this.tiles.size;
+  }
 
   /** Notes what changed in the model's tiles (one environment's, with `env`); returns the new cursor. */
   observe(model: StatusModel, env: string | undefined): string {
@@ -119,6 +156,16 @@ export class TileChanges {
   keepFragments(tile: SurfaceTile, fragments: TileFragments): void {
     const tracked = this.tracked(tile);
     if (tracked) tracked.fragments = fragments;
+  }
+
+  private sameRegistry(readings: readonly SurfaceReading[]): boolean {
+    if (readings.length !== this.registeredEnvs.length) return false;
+    for (let index = 0; index < readings.length; index++) {
+      const reading = readings[index] as SurfaceReading;
+      if (reading.env !== this.registeredEnvs[index] || reading.surface !== this.registeredSurfaces[index])
+        return false;
+    }
+    return true;
   }
 
   private tracked(tile: SurfaceTile): TrackedTile | undefined {

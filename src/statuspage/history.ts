@@ -8,10 +8,17 @@ export const HISTORY_LENGTH = 60;
  * JSON (`"uuuud"`, oldest first) and to render, even when every surface flaps.
  */
 export const HISTORY_CODES: Readonly<Record<string, ProbeStatus>> = { u: 'up', d: 'degraded', x: 'down' };
-/** A strip cell's class: its result's code, then how many results it spans when more than one. */
-export function stripCellClass(code: string, run: number): string {
-  return run <= 1 ? code : `${code}${run}`;
-}
+/**
+ * A strip cell's class by code and run length (index 1 to HISTORY_LENGTH): the result's code, then
+ * how many results the cell spans when more than one. A table, not a function, so that the page,
+ * the stylesheet and the browser script (which gets it as JSON) all read the same names.
+ */
+export const STRIP_CELL_CLASSES: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  Object.keys(HISTORY_CODES).map((code) => [
+    code,
+    Array.from({ length: HISTORY_LENGTH + 1 }, (_, run) => (run <= 1 ? code : `${code}${run}`)),
+  ]),
+);
 
 const CODE_OF: Readonly<Record<ProbeStatus, number>> = {
   up: 'u'.charCodeAt(0),

@@ -11,7 +11,6 @@ export {
 } from './model.js';
 export {
   renderCodesPage,
-  renderStatusPage,
   renderStatusPageBytes,
   STATUS_API_PATH,
   STATUS_PATH,

@@ -1,3 +1,4 @@
+import { ageSeconds } from './age.js';
 import { codeHelp } from './codeDocs.js';
 import { HISTORY_CODES, historyKey, type ProbeHistory } from './history.js';
 import type { ProbeStatus, StatusSource, SurfaceReading } from './source.js';
@@ -87,17 +88,28 @@ export function emptyCounts(): StateCounts {
   return Object.fromEntries(TILE_STATES.map((state) => [state, 0])) as StateCounts;
 }
 
-/** The page, the JSON API and the badges all read this one model. */
+/** What keeps per-surface state (the page's TileChanges) and prunes it on the registry. */
+export interface RegistryWatcher {
+  noticeRegistry(readings: readonly SurfaceReading[]): void;
+}
+
+/**
+ * The page, the JSON API and the badges all read this one model. `changes`, when given, is shown
+ * every registered surface, whatever `env` filters: a `?env=` model alone never tells it that a
+ * reload removed another environment's tiles.
+ */
 export function buildStatusModel(
   source: StatusSource,
   history: ProbeHistory,
   options: StatusViewOptions,
+  changes?: RegistryWatcher,
 ): StatusModel {
   const nowMs = source.now();
   const staleAfter = source.staleAfterSeconds();
   const readings = source.surfaces();
   if (history.size > readings.length)
     history.retain(new Set(readings.map((reading) => historyKey(reading.env, reading.surface))));
+  changes?.noticeRegistry(readings);
 
   const byEnv = new Map<string, EnvironmentView>();
   for (const reading of readings) {
@@ -165,10 +177,7 @@ function surfaceTile(
     runbook_url: help ? `${options.runbookUrl ?? LOCAL_RUNBOOK_PATH}#${help.anchor}` : null,
     latency_ms: reading.duration_ms,
     checked_at: reading.checked_at,
-    age_seconds:
-      reading.checked_at === null
-        ? null
-        : Math.max(0, Math.round((nowMs - Date.parse(reading.checked_at)) / 1000)),
+    age_seconds: reading.checked_at === null ? null : ageSeconds(Date.parse(reading.checked_at), nowMs),
     consecutive_failures: reading.consecutive_failures,
     maintenance: reading.maintenance === true,
     history: history.codes(reading.env, reading.surface),

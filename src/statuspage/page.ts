@@ -1,7 +1,8 @@
+import { ageSeconds, formatAge } from './age.js';
 import { ASSET_PATH } from './assets.js';
 import type { TileChanges, TileFragments } from './changes.js';
 import { allCodeHelp } from './codeDocs.js';
-import { HISTORY_CODES, HISTORY_LENGTH, stripCellClass } from './history.js';
+import { HISTORY_CODES, STRIP_CELL_CLASSES } from './history.js';
 import { escapeHtml, type Html, html, withCode } from './html.js';
 import type { EnvironmentView, StateCounts, StatusModel, SurfaceTile } from './model.js';
 import { STATE_LOOKS, TILE_STATES } from './states.js';
@@ -143,7 +144,11 @@ function tile(surface: SurfaceTile, render: TileRender, chunks: Buffer[]): void 
     fragments = tileFragments(surface, render);
     render.changes?.keepFragments(surface, fragments);
   }
-  chunks.push(fragments.head, surface.age_seconds === null ? NEVER : age(surface.age_seconds, render));
+  const { checkedAtMs } = fragments;
+  chunks.push(
+    fragments.head,
+    checkedAtMs === null ? NEVER : age(ageSeconds(checkedAtMs, render.nowMs), render),
+  );
   if (surface.credential_expires_at)
     chunks.push(
       fragments.middle,
@@ -193,6 +198,7 @@ function tileFragments(surface: SurfaceTile, render: TileRender): TileFragments 
   const fix = surface.fix === null ? '' : fixRow(surface.fix, surface.runbook_url ?? '', render);
   const detail = surface.detail ? `<dt>Detail</dt><dd>${escapeHtml(surface.detail)}</dd>` : '';
   const latency = surface.latency_ms === null ? '–' : `${surface.latency_ms} ms`;
+  const checkedAtMs = surface.checked_at === null ? null : Date.parse(surface.checked_at);
   const checked =
     surface.checked_at === null ? '' : `<time class="ago" datetime="${escapeHtml(surface.checked_at)}">`;
   const failures = surface.consecutive_failures;
@@ -225,6 +231,7 @@ ${historyStrip(surface.history)}
     middle: bytes.subarray(headEnd, middleEnd),
     tail: bytes.subarray(middleEnd),
     rest: bytes.subarray(headEnd),
+    checkedAtMs,
   };
 }
 
@@ -235,11 +242,8 @@ ${historyStrip(surface.history)}
  */
 const CELLS: ReadonlyArray<readonly string[] | undefined> = (() => {
   const byCharCode: Array<readonly string[] | undefined> = [];
-  for (const code of Object.keys(HISTORY_CODES))
-    byCharCode[code.charCodeAt(0)] = Array.from(
-      { length: HISTORY_LENGTH + 1 },
-      (_, run) => `<i class=${stripCellClass(code, run)}></i>`,
-    );
+  for (const [code, classes] of Object.entries(STRIP_CELL_CLASSES))
+    byCharCode[code.charCodeAt(0)] = classes.map((name) => `<i class=${name}></i>`);
   return byCharCode;
 })();
 
@@ -327,14 +331,6 @@ function credentialExpiry(expiresAt: string, nowMs: number): Html {
   const left = (Date.parse(expiresAt) - nowMs) / 1000;
   const when = left > 0 ? `in ${formatAge(left)}` : 'expired';
   return html`<dt>Credential</dt><dd>expires <time class="expiry" datetime="${expiresAt}">${expiresAt.slice(0, 10)}</time> (${when})</dd>`;
-}
-
-/** "12 s", "4 min", "3 h", "2 d": coarse enough to read at a glance. */
-export function formatAge(seconds: number): string {
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
-  return `${Math.round(seconds / 86_400)} d`;
 }
 
 function clockTime(iso: string): string {

@@ -228,6 +228,42 @@ describe('GET /api/status?since=', () => {
     }
   });
 
+  it('notices a reload that removed an environment when only ?env= pages of another ask afterwards', async () => {
+    const dir = await tempDir();
+    const target = await startTarget((_req, res) => res.end('ok'));
+    const prod = [{ name: 'kept', provider: 'http', url: `${target.url}/kept` }];
+    const file = await dir.file('surfaces.yaml', {
+      poller: POLLER,
+      environments: { prod, staging: [{ name: 'gone', provider: 'http', url: `${target.url}/gone` }] },
+    });
+    const exporter = await startExporter({
+      registry: await loadRegistryFile(file),
+      registryFile: file,
+      host: '127.0.0.1',
+      port: 0,
+      pollerEnabled: false,
+      env: {},
+      log: captureLogs('error').log,
+      defaultMetrics: false,
+    });
+    try {
+      // Someone once opened the whole page, so staging's tiles are tracked; from then on only prod's page asks.
+      await answer(`${exporter.url}/api/status`);
+      const before = await answer(`${exporter.url}/api/status?env=prod`);
+      await dir.file('surfaces.yaml', { poller: POLLER, environments: { prod } });
+      assert.equal((await exporter.reload()).ok, true);
+      const after = await answer(`${exporter.url}/api/status?env=prod&since=${before.cursor}`);
+      assert.equal(after.full, true, 'the set of surfaces changed: the tiles of staging are forgotten');
+      assert.deepEqual(listed(after), ['prod/kept']);
+      const next = await answer(`${exporter.url}/api/status?env=prod&since=${after.cursor}`);
+      assert.equal(next.full, false, 'and incremental again from the new cursor');
+    } finally {
+      await exporter.stop();
+      await target.close();
+      await dir.remove();
+    }
+  });
+
   it('shows no secret and no target, and needs the /metrics credentials with STATUS_PAGE=token', async () => {
     const HEROKU_KEY = 'HRKU-incremental-secret-0123456789abcdef';
     const METRICS_TOKEN = 'metrics-token-incremental-marker';
