@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { maskSecrets } from '../core/env.js';
+import { maskableSecrets, maskSecrets } from '../core/env.js';
 import type { PushReport } from '../core/push.js';
 
 export const MAX_PUSH_DETAIL_LENGTH = 256;
@@ -60,7 +60,7 @@ function detailOf(value: unknown, secrets: readonly string[]): string | undefine
   if (value.length > MAX_PUSH_DETAIL_LENGTH)
     throw new PushInputError(`detail must be at most ${MAX_PUSH_DETAIL_LENGTH} characters`);
   if (/\p{C}/u.test(value)) throw new PushInputError('detail must be printable (no control characters)');
-  return maskSecrets(value, secrets);
+  return maskSecrets(value, maskableSecrets(secrets));
 }
 
 function durationOf(value: unknown): number | undefined {

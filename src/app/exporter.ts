@@ -78,12 +78,19 @@ export interface RunningExporter {
   stop(): Promise<void>;
 }
 
+const STOPPED_BEFORE_RELOAD = 'the exporter stopped before the reload was applied; nothing was applied';
+
 /** The listen address cannot be bound: in use, not local, or a privileged port. */
 export class ListenError extends Error {}
 
 export async function startExporter(options: ExporterOptions): Promise<RunningExporter> {
   const { log, env } = options;
   const settings = options.settings ?? readSettings(env);
+  const scrapeAuth = { bearer: settings.metricsToken, basic: settings.metricsBasicAuth };
+  const statusPage = settings.statusPage;
+  // Before anything is built, subscribed or opened: a refused start leaves nothing behind.
+  const credentialsProblem = statusPageCredentialsProblem(statusPage, scrapeAuth);
+  if (credentialsProblem) throw new SettingsError(credentialsProblem);
   const shard = options.shard ?? SINGLE_SHARD;
   const metrics = new ExporterMetrics({
     version: VERSION,
@@ -91,11 +98,6 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     providerFamilies: PROVIDER_FAMILIES,
   });
   metrics.setShard(shard);
-  // Exemplars wait for their spans to reach the collector: a dropped batch leaves none behind.
-  const stopSettling = options.tracer?.onProbeSpansSettled?.((traceIds, exported) =>
-    metrics.settleExemplars(traceIds, exported),
-  );
-  if (stopSettling) metrics.holdExemplarsUntilExported();
   // A shard never learns of the surfaces it does not own past this point: no worker, no series, no API call.
   let slice = sliceRegistry(options.registry, shard);
   // As many keep-alive connections per origin as probes may be in flight: many surfaces often share
@@ -137,16 +139,21 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   let statusPageConfig = options.registry.statusPage;
 
   const settle = { ...DEFAULT_SETTLE, ...options.reloadSettle };
+  // stop() aborts a reload in flight: it applies nothing to a poller that is stopping.
+  const stopped = new AbortController();
   const reloadOnce = async (): Promise<ReloadOutcome> => {
     if (!options.registryFile) return { ok: false, errors: ['no registry file to reload'] };
     try {
       const file = options.registryFile;
-      const text = await readSettled(() => readRegistryText(file), settle).catch((err: unknown) => {
-        if (err instanceof UnsettledFileError)
-          throw new RegistryError(file, [{ file, path: '', message: err.message }]);
-        throw err;
-      });
+      const text = await readSettled(() => readRegistryText(file), settle, stopped.signal).catch(
+        (err: unknown) => {
+          if (err instanceof UnsettledFileError)
+            throw new RegistryError(file, [{ file, path: '', message: err.message }]);
+          throw err;
+        },
+      );
       const next = sliceRegistry(parseRegistry(text, file, options.onlyEnv), shard);
+      stopped.signal.throwIfAborted();
       const counts = poller.applyRegistry(next.own);
       slice = next;
       credentialWatch.applyRegistry(next.own);
@@ -155,6 +162,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       log.info({ event: 'config_reloaded', file: options.registryFile, ...counts }, 'registry reloaded');
       return { ok: true, errors: [], ...counts };
     } catch (err) {
+      if (stopped.signal.aborted) return { ok: false, errors: [STOPPED_BEFORE_RELOAD] };
       metrics.recordReload(false, Date.now() / 1000);
       const errors =
         err instanceof RegistryError ? err.problems.map(formatProblem) : [(err as Error).message];
@@ -167,10 +175,6 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   };
   const reload = coalesce(reloadOnce);
 
-  const scrapeAuth = { bearer: settings.metricsToken, basic: settings.metricsBasicAuth };
-  const statusPage = settings.statusPage;
-  const credentialsProblem = statusPageCredentialsProblem(statusPage, scrapeAuth);
-  if (credentialsProblem) throw new SettingsError(credentialsProblem);
   const deps: AppDeps = {
     poller,
     metrics,
@@ -211,6 +215,12 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     connectionsCheckingInterval: Math.min(1_000, headersTimeout),
   });
   server.on('request', boundServer(server, app, { ...DEFAULT_SERVER_BOUNDS, ...options.serverBounds }));
+  // Exemplars wait for their spans to reach the collector: a dropped batch leaves none behind. Once
+  // subscribed, every way out unsubscribes (the listen failure below, stop()); no probe runs before.
+  const stopSettling = options.tracer?.onProbeSpansSettled?.((probes, exported) =>
+    metrics.settleExemplars(probes, exported),
+  );
+  if (stopSettling) metrics.holdExemplarsUntilExported();
   try {
     await new Promise<void>((resolve, reject) => {
       const refused = (err: NodeJS.ErrnoException) => reject(listenError(err, options.host, options.port));
@@ -252,6 +262,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      stopped.abort();
       stopWatchdog();
       stopSettling?.();
       credentialWatch.stop();

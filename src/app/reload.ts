@@ -1,3 +1,5 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
 /**
  * One run of `task` at a time, plus at most one waiting. A call while a run is in flight joins the
  * waiting run, which starts when the current one ends: a burst of SIGHUPs, `/-/reload` calls and
@@ -44,11 +46,17 @@ export const DEFAULT_SETTLE: SettleOptions = { delayMs: 200, maxReads: 5 };
 
 export class UnsettledFileError extends Error {}
 
-export async function readSettled(read: () => Promise<string>, options: SettleOptions): Promise<string> {
+export async function readSettled(
+  read: () => Promise<string>,
+  options: SettleOptions,
+  signal?: AbortSignal,
+): Promise<string> {
+  signal?.throwIfAborted();
   let previous = await read();
   options.onRead?.(previous, 1);
   for (let attempt = 2; attempt <= options.maxReads; attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+    // Abortable and unref'd: a reload waiting here neither outlives a stop nor holds the process open.
+    await delay(options.delayMs, undefined, { signal, ref: false });
     const current = await read();
     options.onRead?.(current, attempt);
     if (current === previous) return current;

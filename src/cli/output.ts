@@ -1,5 +1,5 @@
 import type { ProcessIo } from '../app/serve.js';
-import { type Env, maskSecrets, secretsOf } from '../core/env.js';
+import { type Env, type MaskableSecrets, maskSecrets, secretsOf } from '../core/env.js';
 
 /** Where a subcommand reads its environment and writes its output; tests pass their own. */
 export type CliIo = ProcessIo;
@@ -32,7 +32,7 @@ const ALWAYS_SECRET = [
  * credentials in their details, but CLI output is pasted into tickets, so this is the backstop.
  */
 export class SecretMasker {
-  private readonly secrets: string[];
+  private readonly secrets: MaskableSecrets;
 
   constructor(env: Env, variables: Iterable<string>) {
     this.secrets = secretsOf(env, new Set([...ALWAYS_SECRET, ...variables]));

@@ -31,15 +31,24 @@ export function readAccessToken(env: Env, variable: string): CredentialLookup<Ac
   return { ok: true, value: { clientId, clientSecret } };
 }
 
-/** Shorter values would mask ordinary words; real tokens are far longer. */
-const MIN_MASKED_LENGTH = 6;
+/**
+ * Shorter values are not masked: they would mask ordinary words. Every masking uses this one
+ * floor, the values providers quote and the CLI's alike; a secret of 4 characters is masked.
+ */
+const MIN_MASKED_LENGTH = 4;
 const MASK = '***';
+
+declare const prepared: unique symbol;
+
+/** Secrets as maskSecrets applies them: halves added, too-short ones left out, longest first. */
+export type MaskableSecrets = readonly string[] & { readonly [prepared]: true };
 
 /**
  * The values a text must never quote: each one as given and, since an Access service token is
  * `client_id:client_secret`, each of its halves, as the longest-first list maskSecrets applies.
+ * Prepared once per probe (or CLI run, or push), then applied to every text it masks.
  */
-export function maskableSecrets(values: Iterable<string | undefined>): string[] {
+export function maskableSecrets(values: Iterable<string | undefined>): MaskableSecrets {
   const pieces = new Set<string>();
   for (const raw of values) {
     const value = raw?.trim();
@@ -47,11 +56,13 @@ export function maskableSecrets(values: Iterable<string | undefined>): string[] 
     pieces.add(value);
     for (const part of value.split(':')) pieces.add(part.trim());
   }
-  return [...pieces].filter((piece) => piece.length >= MIN_MASKED_LENGTH).sort((a, b) => b.length - a.length);
+  return [...pieces]
+    .filter((piece) => piece.length >= MIN_MASKED_LENGTH)
+    .sort((a, b) => b.length - a.length) as readonly string[] as MaskableSecrets;
 }
 
 /** The values of credential variables, ready for maskSecrets. */
-export function secretsOf(env: Env, variables: Iterable<string>): string[] {
+export function secretsOf(env: Env, variables: Iterable<string>): MaskableSecrets {
   return maskableSecrets([...variables].map((variable) => env[variable]));
 }
 
@@ -60,9 +71,8 @@ export function secretsOf(env: Env, variables: Iterable<string>): string[] {
  * details built from what a server answered, a job's pushed text and CLI output alike. Longest
  * first, so that a half never leaves the rest of its whole behind.
  */
-export function maskSecrets(text: string, secrets: readonly string[]): string {
+export function maskSecrets(text: string, secrets: MaskableSecrets): string {
   let masked = text;
-  for (const secret of maskableSecrets(secrets))
-    if (masked.includes(secret)) masked = masked.replaceAll(secret, MASK);
+  for (const secret of secrets) if (masked.includes(secret)) masked = masked.replaceAll(secret, MASK);
   return masked;
 }

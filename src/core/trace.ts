@@ -25,15 +25,25 @@ export interface ProbeTracer {
   ): Promise<{ result: ProbeResult; traceId?: string }>;
   traceForcePoll<T>(run: (trace: TraceParent) => Promise<T>): Promise<T>;
   /**
-   * Set by a tracer whose spans leave later, in batches: calls `listener` with the trace ids of the
-   * probe spans of each batch once the collector took it (`exported`) or it was lost, so that an
+   * Set by a tracer whose spans leave later, in batches: calls `listener` with the probe spans of
+   * each batch once the collector took it (`exported`) or it was lost, so that an
    * exemplar names only a trace that exists. Returns the unsubscribe. Without it, a returned trace
    * id counts as exported.
    */
   onProbeSpansSettled?(listener: ProbeSpansSettled): () => void;
 }
 
-export type ProbeSpansSettled = (traceIds: readonly string[], exported: boolean) => void;
+/**
+ * A probe span by its trace and its surface: a force-poll's probes share one trace id, and their
+ * spans may leave in different batches.
+ */
+export interface SettledProbeSpan {
+  traceId: string;
+  env: string;
+  surface: string;
+}
+
+export type ProbeSpansSettled = (probes: readonly SettledProbeSpan[], exported: boolean) => void;
 
 export const noopTracer: ProbeTracer = {
   traceProbe: async (_attributes, run) => ({ result: await run(undefined) }),

@@ -9,6 +9,7 @@ import {
 import type { MetricFamily } from '../core/metricFamily.js';
 import type { ProbeOutcome } from '../core/result.js';
 import type { SurfaceLabels, SurfaceRouting } from '../core/surface.js';
+import type { SettledProbeSpan } from '../core/trace.js';
 import { CredentialMetrics } from './credentials.js';
 import {
   COMMON_SURFACE_FAMILIES,
@@ -52,7 +53,7 @@ export class ExporterMetrics {
   private readonly surfaces = new Map<string, SurfaceSeries>();
   private readonly rendering = new Map<ExpositionFormat, Promise<ScrapeBody>>();
   private exemplarsWaitForExport = false;
-  /** Trace id -> the series holding an exemplar of it until its span is exported or lost. */
+  /** Trace id and surface -> the series holding an exemplar of it until its probe span is exported or lost. */
   private readonly awaitingExport = new Map<string, SurfaceSeries[]>();
 
   private readonly lastPoll: Gauge;
@@ -211,14 +212,14 @@ export class ExporterMetrics {
 
   recordProbe(labels: SurfaceLabels, outcome: ProbeOutcome): void {
     const series = this.seriesOf(labels);
-    series.observe(outcome, this.holdExemplar(series, outcome));
+    series.observe(outcome, this.holdExemplar(series, labels, outcome));
     this.polls.inc();
     this.lastPoll.set(outcome.checkedAt / 1000);
   }
 
   recordUnconfirmedProbe(labels: SurfaceLabels, outcome: ProbeOutcome): void {
     const series = this.seriesOf(labels);
-    series.observeUnconfirmed(outcome, this.holdExemplar(series, outcome));
+    series.observeUnconfirmed(outcome, this.holdExemplar(series, labels, outcome));
     this.polls.inc();
     this.lastPoll.set(outcome.checkedAt / 1000);
   }
@@ -232,21 +233,24 @@ export class ExporterMetrics {
     this.exemplarsWaitForExport = true;
   }
 
-  settleExemplars(traceIds: readonly string[], exported: boolean): void {
-    for (const traceId of traceIds) {
-      const waiting = this.awaitingExport.get(traceId);
+  settleExemplars(probes: readonly SettledProbeSpan[], exported: boolean): void {
+    for (const probe of probes) {
+      const key = awaitingKey(probe.traceId, probe.env, probe.surface);
+      const waiting = this.awaitingExport.get(key);
       if (!waiting) continue;
-      this.awaitingExport.delete(traceId);
-      for (const series of waiting) series.settleExemplar(traceId, exported);
+      this.awaitingExport.delete(key);
+      for (const series of waiting) series.settleExemplar(probe.traceId, exported);
     }
   }
 
-  private holdExemplar(series: SurfaceSeries, outcome: ProbeOutcome): boolean {
+  private holdExemplar(series: SurfaceSeries, labels: SurfaceLabels, outcome: ProbeOutcome): boolean {
     if (!this.exemplarsWaitForExport || !outcome.traceId) return false;
-    // A force-poll's probes share its trace id.
-    const waiting = this.awaitingExport.get(outcome.traceId);
+    // A force-poll's probes share its trace id, and their spans may leave in different batches: each
+    // surface waits for its own probe span.
+    const key = awaitingKey(outcome.traceId, labels.env, labels.surface);
+    const waiting = this.awaitingExport.get(key);
     if (waiting) waiting.push(series);
-    else this.awaitingExport.set(outcome.traceId, [series]);
+    else this.awaitingExport.set(key, [series]);
     // Spans the SDK drops from a full queue are never settled: the oldest waits are forgotten.
     if (this.awaitingExport.size > MAX_EXEMPLARS_AWAITING_EXPORT) {
       const oldest = this.awaitingExport.keys().next().value;
@@ -398,6 +402,10 @@ export class ExporterMetrics {
  * and hashing a new key string each time was a measurable part of recording a probe.
  */
 const seriesKeys = new WeakMap<SurfaceLabels, string>();
+function awaitingKey(traceId: string, env: string, surface: string): string {
+  return `${traceId}\u0000${env}\u0000${surface}`;
+}
+
 function seriesKey(labels: SurfaceLabels): string {
   let key = seriesKeys.get(labels);
   if (key === undefined) {

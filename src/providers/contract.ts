@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { CodeOf, CoreCode, ErrorCodeDoc } from '../core/codes.js';
 import type { Deadline } from '../core/deadline.js';
-import { type Env, secretsOf } from '../core/env.js';
+import { type Env, type MaskableSecrets, maskSecrets, secretsOf } from '../core/env.js';
 import type { MetricFamily } from '../core/metricFamily.js';
 import type { PushReport } from '../core/push.js';
 import type { ProbeResult } from '../core/result.js';
@@ -108,7 +108,35 @@ export function defineProvider<Schema extends z.ZodObject, const Docs extends re
   };
   return {
     ...provider,
-    probe: async (surface, ctx) =>
-      maskProbeResult(await probe(surface, ctx), secretsOf(ctx.env, secretVariables(surface))),
+    probe: async (surface, ctx) => {
+      const secrets = secretsOf(ctx.env, secretVariables(surface));
+      let result: ProbeResult<CodeOf<Docs> | CoreCode>;
+      try {
+        result = await probe(surface, ctx);
+      } catch (err) {
+        throw maskedError(err, secrets);
+      }
+      return maskProbeResult(result, secrets);
+    },
   };
+}
+
+/**
+ * A thrown error's message may quote what a server answered, which the poller logs as probe_crashed:
+ * one quoting a secret is replaced by a copy with its message and stack masked (and no `cause` or
+ * other fields, which could quote it too); any other error is thrown on unchanged, type and all.
+ */
+function maskedError(err: unknown, secrets: MaskableSecrets): unknown {
+  if (!(err instanceof Error)) {
+    const text = String(err);
+    const masked = maskSecrets(text, secrets);
+    return masked === text ? err : new Error(masked);
+  }
+  const message = maskSecrets(err.message, secrets);
+  const stack = err.stack === undefined ? undefined : maskSecrets(err.stack, secrets);
+  if (message === err.message && stack === err.stack) return err;
+  const copy = new Error(message);
+  copy.name = err.name;
+  copy.stack = stack;
+  return copy;
 }

@@ -1,6 +1,6 @@
 import { core, type tracing } from '@opentelemetry/sdk-node';
 import type { Logger } from 'pino';
-import type { ProbeSpansSettled } from '../core/trace.js';
+import type { ProbeSpansSettled, SettledProbeSpan } from '../core/trace.js';
 import { PROBE_SPAN } from './spans.js';
 
 export const FAILURE_REPORT_INTERVAL_MS = 60_000;
@@ -32,11 +32,15 @@ export class FailureReportingExporter implements tracing.SpanExporter {
       const exported = result.code === core.ExportResultCode.SUCCESS;
       if (exported) this.noteSuccess();
       else this.noteFailure(spans.length, result.error);
-      const probeTraces = spans
-        .filter((span) => span.name === PROBE_SPAN)
-        .map((span) => span.spanContext().traceId);
-      if (probeTraces.length > 0) this.onProbeSpansSettled(probeTraces, exported);
-      resultCallback(result);
+      try {
+        const probes = settledProbesOf(spans);
+        if (probes.length > 0) this.onProbeSpansSettled(probes, exported);
+      } catch (err) {
+        // The SDK waits on resultCallback for this batch: a throwing listener must not hang its queue.
+        this.log.error({ event: 'probe_spans_settled_failed', err }, 'settling exemplars failed');
+      } finally {
+        resultCallback(result);
+      }
     });
   }
 
@@ -98,4 +102,18 @@ function describeExportError(error: Error | undefined): Error {
   const code = (error as { code?: unknown } | undefined)?.code;
   if (typeof code === 'number') Object.assign(described, { code });
   return described;
+}
+
+/** The probe spans of a batch, each named by its trace and its surface (a force-poll's probes share one trace). */
+function settledProbesOf(spans: readonly tracing.ReadableSpan[]): SettledProbeSpan[] {
+  const probes: SettledProbeSpan[] = [];
+  for (const span of spans) {
+    if (span.name !== PROBE_SPAN) continue;
+    probes.push({
+      traceId: span.spanContext().traceId,
+      env: String(span.attributes['surface.env']),
+      surface: String(span.attributes['surface.name']),
+    });
+  }
+  return probes;
 }

@@ -88,8 +88,8 @@ export function startTracing(options: TracingOptions): Tracing {
     log,
     shownEndpoint,
     Date.now,
-    (traceIds, exported) => {
-      for (const listener of settledListeners) listener(traceIds, exported);
+    (probes, exported) => {
+      for (const listener of settledListeners) listener(probes, exported);
     },
   );
   const sdk = new NodeSDK({

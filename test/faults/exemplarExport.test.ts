@@ -16,8 +16,8 @@ async function exemplarTraceIds(url: string): Promise<Set<string>> {
 }
 
 describe('fault matrix: a collector that drops spans', () => {
-  it('no exemplar names a trace whose export failed (503); exported ones become exemplars', async () => {
-    const receiver = await startOtlpReceiver('fail_503');
+  it('a refused batch (503) leaves each bucket its previous, exported exemplar, never a dropped trace', async () => {
+    const receiver = await startOtlpReceiver('accept');
     const target = await startTarget((_req, res) => res.end('ok'));
     const { log } = captureLogs('info');
     const tracing = startTracing({
@@ -45,8 +45,8 @@ describe('fault matrix: a collector that drops spans', () => {
       tracer: tracing.tracer,
       defaultMetrics: false,
     });
-    const unsubscribe = tracing.tracer.onProbeSpansSettled?.((traceIds, exported) => {
-      for (const traceId of traceIds) settled.set(traceId, exported);
+    const unsubscribe = tracing.tracer.onProbeSpansSettled?.((probes, exported) => {
+      for (const probe of probes) settled.set(probe.traceId, exported);
     });
     const probeAll = async () => {
       const ids: string[] = [];
@@ -58,27 +58,29 @@ describe('fault matrix: a collector that drops spans', () => {
       return ids;
     };
     try {
-      const dropped = await probeAll();
-      await waitFor(() => dropped.every((traceId) => settled.get(traceId) === false), {
-        timeoutMs: 10_000,
-        what: 'the collector to refuse every batch',
-      });
-      assert.ok(receiver.exportAttempts > 0);
-      const afterDrop = await exemplarTraceIds(exporter.url);
-      for (const traceId of dropped)
-        assert.ok(!afterDrop.has(traceId), `exemplar of dropped trace ${traceId}`);
-
-      receiver.setMode('accept');
       const exported = await probeAll();
       await waitFor(() => exported.every((traceId) => settled.get(traceId) === true), {
         timeoutMs: 10_000,
         what: 'the collector to take every batch',
       });
-      const received = new Set(receiver.spans.map((span) => span.traceId));
-      const shown = await exemplarTraceIds(exporter.url);
       // The last probe of each surface is the newest exemplar of its latency bucket.
-      for (const traceId of exported.slice(-2)) assert.ok(shown.has(traceId), `no exemplar of ${traceId}`);
-      for (const traceId of shown) assert.ok(received.has(traceId), `exemplar ${traceId} never reached it`);
+      const newestExported = exported.slice(-2);
+      const beforeDrop = await exemplarTraceIds(exporter.url);
+      for (const traceId of newestExported) assert.ok(beforeDrop.has(traceId), `no exemplar of ${traceId}`);
+
+      receiver.setMode('fail_503');
+      const dropped = await probeAll();
+      await waitFor(() => dropped.every((traceId) => settled.get(traceId) === false), {
+        timeoutMs: 10_000,
+        what: 'the collector to refuse every batch',
+      });
+      const received = new Set(receiver.spans.map((span) => span.traceId));
+      const afterDrop = await exemplarTraceIds(exporter.url);
+      for (const traceId of dropped)
+        assert.ok(!afterDrop.has(traceId), `exemplar of dropped trace ${traceId}`);
+      for (const traceId of newestExported)
+        assert.ok(afterDrop.has(traceId), `the exported exemplar ${traceId} was not kept`);
+      for (const traceId of afterDrop) assert.ok(received.has(traceId), `exemplar ${traceId} never reached it`);
     } finally {
       unsubscribe?.();
       await exporter.stop();

@@ -160,11 +160,12 @@ describe('confirmation before a state change', () => {
 
   it('with confirm_after_seconds 0 a single failure is published at once', async () => {
     await withUpSurface(
-      { interval_seconds: 1, timeout_seconds: 0.5, confirm_after_seconds: 0 },
+      { interval_seconds: 5, timeout_seconds: 1, confirm_after_seconds: 0 },
       async ({ exporter, state, answered, before }) => {
         state.failNext = 1;
+        // The failure is the next scheduled probe (5 s), and the one after it is 5 s later still.
         await waitFor(() => exporter.poller.status().surfaces[0]?.status === 'degraded', {
-          timeoutMs: 5000,
+          timeoutMs: 9000,
           intervalMs: 5,
           what: 'the single failure published',
         });

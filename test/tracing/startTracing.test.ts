@@ -184,6 +184,57 @@ describe('FailureReportingExporter', () => {
   const spans = (count: number) =>
     Array.from({ length: count }, () => ({ name: 'http.request' })) as tracing.ReadableSpan[];
 
+  const probeSpan = (traceId: string, surface: string) =>
+    ({
+      name: PROBE_SPAN,
+      spanContext: () => ({ traceId, spanId: '00f067aa0ba902b7', traceFlags: 1 }),
+      attributes: { 'surface.env': 'prod', 'surface.name': surface },
+    }) as unknown as tracing.ReadableSpan;
+
+  it('names each probe span of a batch by its trace and its surface', () => {
+    const heard: unknown[] = [];
+    const exporter = new FailureReportingExporter(
+      scriptedExporter([succeeded]),
+      captureLogs().log,
+      'http://collector:4318/v1/traces',
+      () => 0,
+      (probes, exported) => heard.push({ probes, exported }),
+    );
+    const forcePoll = 'a'.repeat(32);
+    exporter.export(
+      [probeSpan(forcePoll, 'www'), spans(1)[0] as tracing.ReadableSpan, probeSpan(forcePoll, 'api')],
+      () => {},
+    );
+    assert.deepEqual(heard, [
+      {
+        probes: [
+          { traceId: forcePoll, env: 'prod', surface: 'www' },
+          { traceId: forcePoll, env: 'prod', surface: 'api' },
+        ],
+        exported: true,
+      },
+    ]);
+  });
+
+  it('hands the batch back to the SDK even when the settle listener throws, and logs it', () => {
+    const sink = captureLogs();
+    const exporter = new FailureReportingExporter(
+      scriptedExporter([succeeded, failed]),
+      sink.log,
+      'http://collector:4318/v1/traces',
+      () => 0,
+      () => {
+        throw new Error('listener bug');
+      },
+    );
+    const results: core.ExportResultCode[] = [];
+    exporter.export([probeSpan('b'.repeat(32), 'www')], (result) => results.push(result.code));
+    exporter.export([probeSpan('c'.repeat(32), 'www')], (result) => results.push(result.code));
+    assert.deepEqual(results, [core.ExportResultCode.SUCCESS, core.ExportResultCode.FAILED]);
+    const settleFailures = sink.capture.lines().filter((line) => line.event === 'probe_spans_settled_failed');
+    assert.equal(settleFailures.length, 2);
+  });
+
   it('logs the first failure at once, then at most one summary a minute, and the recovery once', () => {
     const sink = captureLogs();
     let now = 0;

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { maskSecrets } from '../../core/env.js';
+import { type MaskableSecrets, maskableSecrets, maskSecrets } from '../../core/env.js';
 import { degraded, type ProbeResult } from '../../core/result.js';
 import { type HttpFailure, type HttpResponse, headerValue } from '../../transport/client.js';
 import type { SharedCache } from './cache.js';
@@ -124,7 +124,7 @@ export class Cooldown {
  * is masked again against all of its surface's credentials (maskProbeResult), whoever built it.
  */
 export function providerText(text: string, secrets: readonly string[] = []): string {
-  const out = maskSecrets(text.replace(/\s+/g, ' ').trim(), secrets);
+  const out = maskSecrets(text.replace(/\s+/g, ' ').trim(), maskableSecrets(secrets));
   return out.length > 200 ? `${out.slice(0, 197)}...` : out;
 }
 
@@ -136,7 +136,7 @@ export function providerText(text: string, secrets: readonly string[] = []): str
  */
 export function maskProbeResult<Code extends string>(
   result: ProbeResult<Code>,
-  secrets: readonly string[],
+  secrets: MaskableSecrets,
 ): ProbeResult<Code> {
   if (secrets.length === 0) return result;
   const detail = maskSecrets(result.detail, secrets);

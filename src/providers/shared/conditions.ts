@@ -1,6 +1,6 @@
 import { RE2JS } from 're2js';
 import { z } from 'zod';
-import { maskSecrets } from '../../core/env.js';
+import { maskableSecrets, maskSecrets } from '../../core/env.js';
 import type { ConditionOutcome } from '../../core/result.js';
 import { type HttpResponse, headerValue } from '../../transport/client.js';
 import { providerText } from './api.js';
@@ -151,7 +151,8 @@ export function evaluateConditions(
   const outcomes: ConditionOutcome[] = [];
   const failures = new Map<ConditionCode, string>();
   // Masked before it is shortened: a cut through a secret would leave its start in the excerpt.
-  const excerpt = (text: string) => JSON.stringify(providerText(shorten(maskSecrets(text, secrets))));
+  const maskable = maskableSecrets(secrets);
+  const excerpt = (text: string) => JSON.stringify(providerText(shorten(maskSecrets(text, maskable))));
   const record = (code: ConditionCode, rule: string, passed: boolean, seen: string) => {
     outcomes.push({ rule, passed, seen });
     if (!passed && !failures.has(code)) failures.set(code, `${rule} failed: saw ${seen}`);

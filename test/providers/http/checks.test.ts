@@ -348,6 +348,36 @@ describe('http checks: conditions, request options, gate', () => {
       }
     });
 
+    it('a 4-character headers_env secret echoed by the target is masked too (the floor is 4)', async () => {
+      const short = 'q7Zx';
+      const exporter = await exporterWith(
+        [
+          {
+            name: 'short-key',
+            provider: 'http',
+            url: `${target.url}/echo`,
+            headers_env: { 'X-Api-Key': 'SHORT_API_KEY' },
+            expect: { body_contains: 'pong' },
+          },
+        ],
+        { SHORT_API_KEY: short },
+      );
+      try {
+        const result = await exporter.poller.probeOnce('prod/short-key');
+        assert.equal(result.code, 'body_mismatch');
+        assert.match(result.detail, /key=\*\*\*/);
+        const everything = [
+          JSON.stringify(result),
+          JSON.stringify(exporter.poller.status()),
+          (await scrape(exporter)).text,
+          exporter.logs.text(),
+        ].join('\n');
+        assert.ok(!everything.includes(short), 'the 4-character header secret leaked');
+      } finally {
+        await exporter.stop();
+      }
+    });
+
     it('an unset headers_env variable: skipped_credentials naming it, nothing sent', async () => {
       const exporter = await exporterWith([
         {
