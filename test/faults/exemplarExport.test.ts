@@ -80,7 +80,8 @@ describe('fault matrix: a collector that drops spans', () => {
         assert.ok(!afterDrop.has(traceId), `exemplar of dropped trace ${traceId}`);
       for (const traceId of newestExported)
         assert.ok(afterDrop.has(traceId), `the exported exemplar ${traceId} was not kept`);
-      for (const traceId of afterDrop) assert.ok(received.has(traceId), `exemplar ${traceId} never reached it`);
+      for (const traceId of afterDrop)
+        assert.ok(received.has(traceId), `exemplar ${traceId} never reached it`);
     } finally {
       unsubscribe?.();
       await exporter.stop();
