@@ -132,8 +132,8 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     onlineOf: (config) => providerFor(config).online,
     send: (req) => http.send({ ...req, deadline: new Deadline(CREDENTIAL_READ_DEADLINE_MS) }),
     now: () => clock.now(),
-    // One Cloudflare budget for the watch and the Pages probes: it plans in the probes' cache.
-    cache: poller.cache,
+    // One Cloudflare budget for the watch and the Pages probes: the probes' plans.
+    plans: poller.plans,
     budgetShare: budgetShare(shard),
   });
   let statusPageConfig = options.registry.statusPage;

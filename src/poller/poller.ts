@@ -12,6 +12,7 @@ import type { SurfaceLabels } from '../core/surface.js';
 import { noopTracer, type ProbeTracer, type TraceParent } from '../core/trace.js';
 import type { ProbeContext, Provider } from '../providers/contract.js';
 import { providerFor, type SurfaceConfig } from '../providers/index.js';
+import { BudgetPlans } from '../providers/shared/budget.js';
 import { SharedCache } from '../providers/shared/cache.js';
 import type { ExchangeObserver, HttpClient } from '../transport/client.js';
 import { ProbeCancelledError, Semaphore, type Slot } from './semaphore.js';
@@ -103,6 +104,8 @@ export class Poller {
   private readonly workers = new Map<string, SurfaceWorker>();
   private readonly semaphore: Semaphore;
   readonly cache: SharedCache;
+  /** Kept for the poller's life, reloads included: app/ gives the same plans to the credential watch. */
+  readonly plans = new BudgetPlans();
   private readonly clock: Clock;
   private readonly tracer: ProbeTracer;
   private running = false;
@@ -274,6 +277,7 @@ export class Poller {
       log,
       deadline,
       cache: this.cache,
+      plans: this.plans,
       metadataTtlSeconds: this.settings.metadata_ttl_seconds,
       budgetShare: this.deps.budgetShare ?? 1,
       now: () => this.clock.now(),

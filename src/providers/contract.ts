@@ -9,6 +9,7 @@ import type { ProbeResult } from '../core/result.js';
 import type { HttpOutcome, HttpRequest } from '../transport/client.js';
 import type { OnlineCheck } from './online.js';
 import { maskProbeResult } from './shared/api.js';
+import type { BudgetPlans } from './shared/budget.js';
 import type { SharedCache } from './shared/cache.js';
 
 /**
@@ -36,6 +37,8 @@ export interface ProbeContext {
    * start with the provider's (or its vendor client's) own namespace, e.g. `heroku:`.
    */
   readonly cache: SharedCache;
+  /** The process's budget planners, which no cache sweep, TTL or reload drops (see BudgetPlans). */
+  readonly plans: BudgetPlans;
   readonly metadataTtlSeconds: number;
   /**
    * The fraction of each provider account's rate budget this process may plan to spend (1 alone;

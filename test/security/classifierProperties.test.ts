@@ -7,6 +7,7 @@ import { Deadline } from '../../src/core/deadline.js';
 import { SURFACE_STATUSES } from '../../src/core/result.js';
 import type { ProbeContext } from '../../src/providers/contract.js';
 import { ERROR_CODE_DOCS, providerFor, type SurfaceConfig } from '../../src/providers/index.js';
+import { BudgetPlans } from '../../src/providers/shared/budget.js';
 import { SharedCache } from '../../src/providers/shared/cache.js';
 import type { HttpOutcome } from '../../src/transport/client.js';
 
@@ -110,6 +111,7 @@ function scriptedContext(answers: HttpOutcome[]): ProbeContext {
     deadline: new Deadline(60_000),
     log: pino({ level: 'silent' }),
     cache: new SharedCache(),
+    plans: new BudgetPlans(),
     metadataTtlSeconds: 300,
     budgetShare: 1,
     now: () => Date.now(),

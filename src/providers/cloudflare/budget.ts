@@ -1,6 +1,11 @@
 import type { Logger } from 'pino';
-import { PLANNED_FRACTION_OF_SHARE } from '../shared/budget.js';
-import type { SharedCache } from '../shared/cache.js';
+import {
+  type BudgetPlans,
+  OPERATOR_FRESHNESS_BELOW_MS,
+  PLANNED_FRACTION_OF_SHARE,
+  REFRESH_FORGOTTEN_AFTER_MS,
+  RecentRefreshes,
+} from '../shared/budget.js';
 
 /**
  * Cloudflare's global limit (provider-apis.md §2.5): 1,200 calls per 5 minutes per user, counted
@@ -11,17 +16,11 @@ import type { SharedCache } from '../shared/cache.js';
 export const CLOUDFLARE_WINDOW_CALLS = 1200;
 export const CLOUDFLARE_WINDOW_MS = 300_000;
 
-// Under a minute, metadata_ttl_seconds is an operator choosing freshness over budget (or a test),
-// as for Heroku: it is taken as given, and only the watch is lengthened around it.
-const OPERATOR_FRESHNESS_BELOW_MS = 60_000;
 // The credential watch gives way first: the credential alerts count in days, and an hourly read (its
 // default) loses nothing of them. Past an hour the Pages refresh gives way, since a deployment's
 // outcome is what a Pages surface exists to report; the watch goes beyond an hour only when its own
 // reads at an hour would take more than half of the plan.
 const WATCH_GIVES_WAY_UP_TO_MS = 3_600_000;
-// A project not refreshed for an hour (or two planned TTLs, when longer) has left the registry or
-// this shard: it no longer counts.
-const PROJECT_FORGOTTEN_AFTER_MS = 3_600_000;
 // Low-discrepancy phases (the golden-ratio sequence): however many projects there are, their
 // refreshes spread evenly over the TTL instead of expiring together from the round that loaded them.
 const GOLDEN_FRACTION = (Math.sqrt(5) - 1) / 2;
@@ -35,7 +34,6 @@ export interface CloudflarePlan {
 }
 
 interface PagesProject {
-  lastRefreshAt: number;
   callsPerRefresh: number;
   phase: number;
   /** Its refresh has been moved to its phase since the plan was last lengthened. */
@@ -50,7 +48,7 @@ interface PagesProject {
  * below what the operator set.
  */
 export class CloudflareBudget {
-  private readonly projects = new Map<string, PagesProject>();
+  private readonly projects = new RecentRefreshes<PagesProject>();
   private projectsSeen = 0;
   private plannedPagesCalls = 0;
   private pagesConfiguredMs: number | undefined;
@@ -75,23 +73,15 @@ export class CloudflareBudget {
     this.pagesConfiguredMs = refresh.configuredTtlMs;
     this.latestAt = refresh.atMonotonic;
     let known = this.projects.get(project);
-    if (known) {
-      this.projects.delete(project);
-      this.plannedPagesCalls -= known.callsPerRefresh;
-    } else {
-      known = {
-        lastRefreshAt: 0,
-        callsPerRefresh: 0,
-        phase: (this.projectsSeen++ * GOLDEN_FRACTION) % 1,
-        phased: false,
-      };
-    }
-    known.lastRefreshAt = refresh.atMonotonic;
+    if (known) this.plannedPagesCalls -= known.callsPerRefresh;
+    else known = { callsPerRefresh: 0, phase: (this.projectsSeen++ * GOLDEN_FRACTION) % 1, phased: false };
     known.callsPerRefresh = refresh.calls;
-    // Re-set in time order, so the oldest refreshes come first when forgetting.
-    this.projects.set(project, known);
+    this.projects.refreshed(project, refresh.atMonotonic, known);
     this.plannedPagesCalls += refresh.calls;
-    this.forgetProjects(refresh.atMonotonic);
+    // Two planned TTLs, when longer than the hour: a project refreshed less often is not gone.
+    const keptMs = Math.max(REFRESH_FORGOTTEN_AFTER_MS, 2 * this.latestPagesTtlMs);
+    for (const forgotten of this.projects.forget(refresh.atMonotonic, keptMs))
+      this.plannedPagesCalls -= forgotten.callsPerRefresh;
     const plan = this.planAndAnnounce(refresh.log);
     this.latestPagesTtlMs = plan.pagesTtlMs;
     const lengthened = plan.pagesTtlMs > refresh.configuredTtlMs;
@@ -154,19 +144,12 @@ export class CloudflareBudget {
     return { pagesTtlMs, watchIntervalMs };
   }
 
-  private forgetProjects(now: number): void {
-    const forgottenAfter = Math.max(PROJECT_FORGOTTEN_AFTER_MS, 2 * this.latestPagesTtlMs);
-    for (const [project, known] of this.projects) {
-      if (now - known.lastRefreshAt < forgottenAfter) break;
-      this.projects.delete(project);
-      this.plannedPagesCalls -= known.callsPerRefresh;
-    }
-  }
-
   /**
-   * The first round after a start grows the count one project at a time: the plan is logged when a
-   * part starts or stops being lengthened, and its changes at most once per 5-minute window, so a
-   * start logs a line or two, not one per project, and the plan that settles is logged.
+   * The first round after a start grows the count one project at a time, and a count near the
+   * threshold flips the plan between lengthened and not as projects come and go: every line (a
+   * part starting or stopping being lengthened, or a changed interval) waits for the 5-minute
+   * window since the last one, the first at once. A start logs a line or two, not one per project,
+   * and the plan that settles is logged at the next refresh after the window.
    */
   private planAndAnnounce(log: Logger): CloudflarePlan {
     const plan = this.plan();
@@ -184,7 +167,7 @@ export class CloudflareBudget {
     const startedOrStopped =
       now.pages !== (this.announced?.pagesLengthened ?? false) ||
       now.watch !== (this.announced?.watchLengthened ?? false);
-    if (startedOrStopped || (changed && due)) {
+    if ((startedOrStopped || changed) && due) {
       if (now.pages || now.watch || this.announced !== undefined) this.announce(plan, log);
       this.announced = { ...plan, pagesLengthened: now.pages, watchLengthened: now.watch };
       this.announcedAt = this.latestAt;
@@ -248,12 +231,10 @@ export class CloudflareBudget {
 }
 
 /**
- * This process's Cloudflare plan, kept in the shared cache so the Pages probes and the credential
- * watch (which gets the same cache) plan together without a module-level singleton.
+ * This process's Cloudflare plan, kept in its budget plans (ProbeContext.plans, which the
+ * credential watch gets too) so the Pages probes and the watch plan together without a
+ * module-level singleton.
  */
-export function cloudflareBudget(cache: SharedCache, share: number): Promise<CloudflareBudget> {
-  return cache.getOrLoad(PLAN_KEY, async () => ({
-    value: new CloudflareBudget(share),
-    ttlMs: 365 * 24 * 3_600_000,
-  }));
+export function cloudflareBudget(plans: BudgetPlans, share: number): CloudflareBudget {
+  return plans.of(PLAN_KEY, () => new CloudflareBudget(share));
 }

@@ -9,6 +9,7 @@ import {
   type FakeRequest,
 } from '../shared/fakeServer.js';
 import { type AccessApiFake, createAccessApi } from './accessApiFake.js';
+import { CLOUDFLARE_WINDOW_CALLS, CLOUDFLARE_WINDOW_MS } from './budget.js';
 import { listPageOf, pagedReply } from './fakePaging.js';
 
 /**
@@ -138,9 +139,8 @@ const MAX_PER_PAGE = 25;
 // a second word, another scheme). A Global API key sent as Bearer is also refused for real, but the
 // token format that tells them apart is not documented, so that case answers as a bad token does.
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/;
-// One budget for the whole fake: Cloudflare counts per user or token, and tests use one token at a time.
-const RATE_WINDOW_MS = 300_000;
-const RATE_LIMIT = 1200;
+// One budget for the whole fake (CLOUDFLARE_WINDOW_CALLS per CLOUDFLARE_WINDOW_MS): Cloudflare
+// counts per user or token, and tests use one token at a time.
 
 export async function startCloudflareApi(options: CloudflareFakeOptions = {}): Promise<CloudflareFake> {
   const accountId = options.accountId ?? '023e105f4ecef8ad9ca31a8372d0c353';
@@ -154,7 +154,7 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
   let authErrorCode: AuthErrorCode = 10000;
   let forcedRetryAfter: number | null | undefined;
   let failure: { status: number; errors: { code: number; message: string }[] } | undefined;
-  const rateWindow = { endsAt: Date.now() + RATE_WINDOW_MS, used: 0 };
+  const rateWindow = { endsAt: Date.now() + CLOUDFLARE_WINDOW_MS, used: 0 };
   const accessApi = createAccessApi(accountId);
 
   const mustFind = (name: string) => {
@@ -166,22 +166,22 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
   const currentWindow = () => {
     const now = Date.now();
     if (now >= rateWindow.endsAt) {
-      rateWindow.endsAt = now + RATE_WINDOW_MS;
+      rateWindow.endsAt = now + CLOUDFLARE_WINDOW_MS;
       rateWindow.used = 0;
     }
     return rateWindow;
   };
   const rateHeaders = (window: typeof rateWindow, remaining?: number): Record<string, string> => {
-    const left = remaining ?? Math.max(0, RATE_LIMIT - window.used);
+    const left = remaining ?? Math.max(0, CLOUDFLARE_WINDOW_CALLS - window.used);
     const resetSeconds = Math.max(0, Math.ceil((window.endsAt - Date.now()) / 1000));
     if (rateLimitHeaders === 'structured') {
       return {
         ratelimit: `"default";r=${left};t=${resetSeconds}`,
-        'ratelimit-policy': `"default";q=${RATE_LIMIT};w=${RATE_WINDOW_MS / 1000}`,
+        'ratelimit-policy': `"default";q=${CLOUDFLARE_WINDOW_CALLS};w=${CLOUDFLARE_WINDOW_MS / 1000}`,
       };
     }
     return {
-      'x-ratelimit-limit': String(RATE_LIMIT),
+      'x-ratelimit-limit': String(CLOUDFLARE_WINDOW_CALLS),
       'x-ratelimit-remaining': String(left),
       'x-ratelimit-reset': new Date(window.endsAt).toUTCString(),
     };
@@ -209,7 +209,7 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
     const window = currentWindow();
     if (forcedRetryAfter !== undefined) return withHeaders(rateLimited(window, forcedRetryAfter));
     // "If you exceed this limit, all API calls for the next five minutes will be blocked" (§2.5).
-    if (window.used >= RATE_LIMIT) {
+    if (window.used >= CLOUDFLARE_WINDOW_CALLS) {
       const retryAfter = Math.max(1, Math.ceil((window.endsAt - Date.now()) / 1000));
       return withHeaders(rateLimited(window, retryAfter));
     }
@@ -346,11 +346,12 @@ export async function startCloudflareApi(options: CloudflareFakeOptions = {}): P
       deploymentPages = [];
       return requested;
     },
-    setRateLimitRemaining(remaining, resetInSeconds = RATE_WINDOW_MS / 1000) {
-      rateWindow.used = RATE_LIMIT - Math.min(RATE_LIMIT, Math.max(0, Math.floor(remaining)));
+    setRateLimitRemaining(remaining, resetInSeconds = CLOUDFLARE_WINDOW_MS / 1000) {
+      rateWindow.used =
+        CLOUDFLARE_WINDOW_CALLS - Math.min(CLOUDFLARE_WINDOW_CALLS, Math.max(0, Math.floor(remaining)));
       rateWindow.endsAt = Date.now() + resetInSeconds * 1000;
     },
-    rateLimitRemaining: () => RATE_LIMIT - currentWindow().used,
+    rateLimitRemaining: () => CLOUDFLARE_WINDOW_CALLS - currentWindow().used,
     forceRateLimit: (retryAfterSeconds) => {
       forcedRetryAfter = retryAfterSeconds === undefined ? null : retryAfterSeconds;
     },

@@ -19,6 +19,7 @@ import {
 import { CLOUDFLARE_API_CODE_DOCS } from '../cloudflare/codes.js';
 import { defineProvider, type ProbeContext } from '../contract.js';
 import { Cooldown, parseJsonBody, providerText, retryAfterMs, transportFailure } from '../shared/api.js';
+import { ERROR_TTL_CAP_MS } from '../shared/budget.js';
 import { ENDPOINT_STATUS_CODE_DOCS, PROVIDER_API_CODE_DOCS, TRANSPORT_CODE_DOCS } from '../shared/codes.js';
 import { CLOUDFLARE_PAGES_CODE_DOCS } from './codes.js';
 import { cloudflarePagesOnline } from './online.js';
@@ -65,8 +66,6 @@ const MAX_DEPLOYMENT_PAGES = 2;
 const BODY_CAP_BYTES = 512 * 1024;
 // "If you exceed this limit, all API calls for the next five minutes will be blocked."
 const DEFAULT_RATE_LIMIT_WAIT_MS = 300_000;
-// An error answer (revoked token, missing project) may be fixed at any moment; it is re-checked at least every minute.
-const ERROR_TTL_CAP_MS = 60_000;
 
 const CODE_PROJECT_NOT_FOUND = 8000007;
 
@@ -137,10 +136,13 @@ export const cloudflarePagesProvider = defineProvider({
     const tokenKey = `cloudflare:${baseUrl} ${surface.token_env}`;
     const cacheKey = `${tokenKey} ${surface.account_id_env} ${surface.project} ${surface.environment} ${surface.branch ?? '*'}`;
     return ctx.cache.getOrLoad(cacheKey, async () => {
-      const budget = await cloudflareBudget(ctx.cache, ctx.budgetShare);
+      const budget = cloudflareBudget(ctx.plans, ctx.budgetShare);
       let calls = 0;
       // How long the answer is reused: the shard's Cloudflare plan decides, once the calls are known.
+      // An answer never reused (a deployment still building, a transport failure) is read again at
+      // the next poll whatever the plan: it is not planned, and leaves the project's phase unused.
       const reuse = (cache: Reuse) => {
+        if (cache === 'never') return 0;
         const planned = budget.pagesRefreshed(cacheKey, {
           calls,
           configuredTtlMs: ctx.metadataTtlSeconds * 1000,

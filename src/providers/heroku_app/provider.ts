@@ -16,7 +16,13 @@ import {
   retryAfterMs,
   transportFailure,
 } from '../shared/api.js';
-import { PLANNED_FRACTION_OF_SHARE } from '../shared/budget.js';
+import {
+  ERROR_TTL_CAP_MS,
+  OPERATOR_FRESHNESS_BELOW_MS,
+  PLANNED_FRACTION_OF_SHARE,
+  REFRESH_FORGOTTEN_AFTER_MS,
+  RecentRefreshes,
+} from '../shared/budget.js';
 import {
   ACCESS_GATE_CODE_DOCS,
   CONDITION_CODE_DOCS,
@@ -82,15 +88,11 @@ const LOW_BUDGET_MIN_TTL_MS = 60_000;
 // that fits the part of the hourly budget this process may plan for (its budgetShare: 1/N of the
 // account for one of N shards, which all spend the same account), keeping a fifth of it for the
 // account's other clients, so that N shards never plan more than one account's refill together.
-// A TTL configured under the refill minute is an operator choosing freshness over budget (or a test):
-// it is taken as given, and the pool feedback above remains its guard.
+// A TTL configured under a minute (OPERATOR_FRESHNESS_BELOW_MS) is taken as given, and the pool
+// feedback above remains its guard.
 const CALLS_PER_REFRESH = 3;
-// An app not refreshed for an hour has left the registry (or this shard): it no longer counts.
-const APP_FORGOTTEN_AFTER_MS = 3_600_000;
 // A 429 without Retry-After: a minute refills 75 calls, enough for this exporter to resume.
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
-// An error answer (bad key, unknown app) may be fixed at any moment; it is re-checked at least every minute.
-const ERROR_TTL_CAP_MS = 60_000;
 // A page of 1,000 dynos (the most Heroku sends) is about 500 KB.
 const LIST_BODY_CAP_BYTES = 1024 * 1024;
 // The dyno list holds every process type (one-off `run` dynos too), 200 per page unless asked for
@@ -189,7 +191,7 @@ export const herokuAppProvider = defineProvider({
  */
 async function loadSnapshot(ctx: ProbeContext, api: HerokuApi, app: string): Promise<Loaded<AppSnapshot>> {
   return ctx.cache.getOrLoad(`heroku:${api.account}:app:${app}`, async () => {
-    const refreshedApps = await api.noteRefresh(app);
+    const refreshedApps = api.noteRefresh(app);
     const loaded = await fetchSnapshot(api, app);
     let ttlMs = 0;
     if (loaded.ok) ttlMs = api.metadataTtlMs(refreshedApps);
@@ -423,7 +425,7 @@ class HerokuApi {
     const configured = this.ctx.metadataTtlSeconds * 1000;
     const plannedCallsPerHour = HEROKU_HOURLY_BUDGET * this.ctx.budgetShare * PLANNED_FRACTION_OF_SHARE;
     const planned =
-      configured < LOW_BUDGET_MIN_TTL_MS
+      configured < OPERATOR_FRESHNESS_BELOW_MS
         ? configured
         : Math.max(configured, (refreshedApps * CALLS_PER_REFRESH * 3_600_000) / plannedCallsPerHour);
     if (this.remaining === undefined || this.remaining >= LOW_BUDGET_THRESHOLD) return planned;
@@ -432,19 +434,11 @@ class HerokuApi {
   }
 
   /** Records a refresh of `app` and answers how many apps of this account were refreshed within the hour. */
-  async noteRefresh(app: string): Promise<number> {
-    const refreshed = await this.ctx.cache.getOrLoad(`heroku:${this.account}:refreshed-apps`, async () => ({
-      value: new Map<string, number>(),
-      ttlMs: 365 * 24 * 3_600_000,
-    }));
+  noteRefresh(app: string): number {
+    const refreshed = this.ctx.plans.of(`heroku:${this.account}:refreshed-apps`, () => new RecentRefreshes());
     const now = this.ctx.monotonic();
-    refreshed.delete(app);
-    refreshed.set(app, now);
-    // Pruned once per app per hour at most: the oldest entries come first in a Map re-set in time order.
-    for (const [name, at] of refreshed) {
-      if (now - at < APP_FORGOTTEN_AFTER_MS) break;
-      refreshed.delete(name);
-    }
+    refreshed.refreshed(app, now, true);
+    refreshed.forget(now, REFRESH_FORGOTTEN_AFTER_MS);
     return refreshed.size;
   }
 

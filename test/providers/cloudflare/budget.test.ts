@@ -115,7 +115,7 @@ describe('one Cloudflare budget for the Pages probes and the credential watch', 
       send: (req) => exporter.http.send({ ...req, deadline: new Deadline(5000) }),
       now: clock.now,
       timers,
-      cache: exporter.poller.cache,
+      plans: exporter.poller.plans,
       budgetShare: 1 / options.total,
     });
     const keys = surfaces.map((surface) => `prod/${surface.name}`);

@@ -5,7 +5,7 @@ import type {
   SurfaceCredentialSample,
 } from '../../../core/credentials.js';
 import type { Env } from '../../../core/env.js';
-import { SharedCache } from '../../shared/cache.js';
+import { BudgetPlans } from '../../shared/budget.js';
 import { type CloudflareBudget, cloudflareBudget } from '../budget.js';
 import type { Send } from './api.js';
 import {
@@ -47,10 +47,10 @@ export interface CredentialWatchDeps {
   now(): number;
   timers?: Timers;
   /**
-   * Where the process's Cloudflare plan lives (the poller's cache), so the watch and the Pages
-   * probes plan one budget together; a cache of its own (the watch planning alone) by default.
+   * Where the process's Cloudflare plan lives (the probes' ProbeContext.plans), so the watch and
+   * the Pages probes plan one budget together; plans of its own (the watch planning alone) by default.
    */
-  cache?: SharedCache;
+  plans?: BudgetPlans;
   /** The part of the Cloudflare budget this process plans against (ProbeContext.budgetShare); 1 by default. */
   budgetShare?: number;
 }
@@ -93,8 +93,7 @@ export class CredentialWatch {
   private running = false;
   private inFlight: Promise<void> | undefined;
   private readonly timers: Timers;
-  private readonly cache: SharedCache;
-  private budget: CloudflareBudget | undefined;
+  private readonly budget: CloudflareBudget;
   /** The planned interval: the configured one, or longer when the Cloudflare budget needs it. */
   private intervalMs: number;
   /** How long after the last round the pending timer fires. */
@@ -106,7 +105,7 @@ export class CredentialWatch {
   ) {
     this.needs = lifecycleNeeds(registry, deps.onlineOf);
     this.timers = deps.timers ?? nodeTimers;
-    this.cache = deps.cache ?? new SharedCache();
+    this.budget = cloudflareBudget(deps.plans ?? new BudgetPlans(), deps.budgetShare ?? 1);
     this.intervalMs = this.needs.intervalSeconds * 1000;
   }
 
@@ -132,7 +131,7 @@ export class CredentialWatch {
 
   stop(): void {
     this.running = false;
-    this.budget?.watchStopped();
+    this.budget.watchStopped();
     if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -191,7 +190,7 @@ export class CredentialWatch {
   private async tick(scheduled: boolean): Promise<void> {
     this.timer = undefined;
     // The Pages probes may have grown the plan since the timer was set: the read waits the difference.
-    const lengthenedBy = scheduled && this.budget ? this.budget.plan().watchIntervalMs - this.armedMs : 0;
+    const lengthenedBy = scheduled ? this.budget.plan().watchIntervalMs - this.armedMs : 0;
     if (lengthenedBy > 0 && Number.isFinite(lengthenedBy)) {
       this.armedMs += lengthenedBy;
       this.timer = this.timers.setTimeout(() => void this.tick(true), lengthenedBy);
@@ -210,7 +209,6 @@ export class CredentialWatch {
 
   private async read(): Promise<void> {
     const now = this.deps.now();
-    this.budget ??= await cloudflareBudget(this.cache, this.deps.budgetShare ?? 1);
     const round = await readCredentials(this.needs, {
       env: this.deps.env,
       send: this.deps.send,
