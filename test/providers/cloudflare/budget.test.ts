@@ -6,7 +6,12 @@ import { parseRegistry } from '../../../src/config/load.js';
 import type { Clock } from '../../../src/core/clock.js';
 import { Deadline } from '../../../src/core/deadline.js';
 import { CredentialWatch, type Timers } from '../../../src/providers/cloudflare/access/watch.js';
-import { CLOUDFLARE_WINDOW_CALLS, CLOUDFLARE_WINDOW_MS } from '../../../src/providers/cloudflare/budget.js';
+import {
+  CLOUDFLARE_WINDOW_CALLS,
+  CLOUDFLARE_WINDOW_MS,
+  CloudflareBudget,
+  cloudflareBudget,
+} from '../../../src/providers/cloudflare/budget.js';
 import { type CloudflareFake, startCloudflareApi } from '../../../src/providers/cloudflare/fake.js';
 import { providerFor } from '../../../src/providers/index.js';
 import { PLANNED_FRACTION_OF_SHARE } from '../../../src/providers/shared/budget.js';
@@ -240,5 +245,135 @@ describe('one Cloudflare budget for the Pages probes and the credential watch', 
     assert.equal(simulation.timers.armedMs.length, 11);
     assert.equal(worstWindow(simulation, 0), 5 * 5 + 3 * 5);
     assert.deepEqual(planLines(simulation), []);
+  });
+
+  /** Shard 0 of `total`'s exporter on `clock`, with `projects` Pages surfaces it owns on 10 watched tokens. */
+  async function shardExporter(options: {
+    clock: Clock;
+    total: number;
+    projects: number;
+    deployment: { stage: 'deploy' | 'build'; status: 'success' | 'active' };
+  }) {
+    const env: Record<string, string> = {
+      CLOUDFLARE_API_URL: cloudflare.url,
+      CLOUDFLARE_ACCOUNT_ID: cloudflare.accountId,
+      CLOUDFLARE_ACCESS_MGMT_TOKEN: MGMT,
+    };
+    for (let token = 0; token < TOKEN_COUNT; token++) env[`PAGES_TOKEN_${token}`] = tokenOf(token);
+    const surfaces: Array<Record<string, string>> = [];
+    for (let index = 0; surfaces.length < options.projects; index++) {
+      const name = `${options.deployment.stage}-${options.total}-${options.projects}-${index}`;
+      if (owningShard('prod', name, options.total) !== 0) continue;
+      cloudflare.addProject(name);
+      cloudflare.addDeployment(name, options.deployment);
+      const token_env = `PAGES_TOKEN_${surfaces.length % TOKEN_COUNT}`;
+      surfaces.push({ name, provider: 'cloudflare_pages', project: name, token_env });
+    }
+    const registry = {
+      poller: { interval_seconds: STEP_MS / 1000, timeout_seconds: 5, metadata_ttl_seconds: 60 },
+      lifecycle: { interval_seconds: 60 },
+      environments: { prod: surfaces },
+    };
+    const exporter = await startTestExporter({
+      registry,
+      pollerEnabled: false,
+      env,
+      clock: options.clock,
+      shard: { ordinal: 0, total: options.total },
+    });
+    const probeAll = () =>
+      Promise.all(surfaces.map((surface) => exporter.poller.probeOnce(`prod/${surface.name}`)));
+    return { exporter, env, registry, probeAll };
+  }
+
+  it('after a year of uptime the Pages probes and the watch still plan one budget', async (t) => {
+    let offsetMs = 0;
+    const clock: Clock = { now: () => START + offsetMs, monotonic: () => offsetMs };
+    // As in the test above: 60 projects leave the watch room for one round every 300 s.
+    const shard = await shardExporter({
+      clock,
+      total: 3,
+      projects: 60,
+      deployment: { stage: 'deploy', status: 'success' },
+    });
+    t.after(() => shard.exporter.stop());
+    const timers = simulatedTimers(clock.now);
+    const watch = new CredentialWatch(parseRegistry(stringify(shard.registry), 'budget.yaml'), {
+      env: shard.env,
+      log: captureLogs('info').log,
+      sink: shard.exporter.metrics.credentials,
+      onlineOf: (config) => providerFor(config).online,
+      send: (req) => shard.exporter.http.send({ ...req, deadline: new Deadline(5000) }),
+      now: clock.now,
+      timers,
+      plans: shard.exporter.poller.plans,
+      budgetShare: 1 / 3,
+    });
+    t.after(() => watch.stop());
+    cloudflare.setRateLimitRemaining(CLOUDFLARE_WINDOW_CALLS);
+    watch.start();
+    await waitFor(() => timers.armedMs.length === 1, { what: 'the first watch round' });
+    // A year and a day later (past any long TTL an entry of the poller's cache could have had),
+    // the projects are refreshed, then the watch's timer fires: it must see them in its plan.
+    offsetMs = 366 * 24 * 3_600_000;
+    cloudflare.setRateLimitRemaining(CLOUDFLARE_WINDOW_CALLS);
+    await shard.probeAll();
+    for (const due of timers.due()) due();
+    await waitFor(() => timers.armedMs.length === 2, { what: 'the watch to defer its read' });
+    assert.deepEqual(timers.armedMs, [60_000, 240_000]);
+  });
+
+  it('a deployment still building is re-read every poll without being planned (nor logged as a plan)', async (t) => {
+    let offsetMs = 0;
+    const clock: Clock = { now: () => START + offsetMs, monotonic: () => offsetMs };
+    // 1/10 of the plan is 96 calls per 5 minutes, 19 a minute: 25 projects planned at the 60 s TTL
+    // would lengthen it.
+    const shard = await shardExporter({
+      clock,
+      total: 10,
+      projects: 25,
+      deployment: { stage: 'build', status: 'active' },
+    });
+    t.after(() => shard.exporter.stop());
+    for (let step = 0; step < 3; step++) {
+      offsetMs = step * STEP_MS;
+      cloudflare.setRateLimitRemaining(CLOUDFLARE_WINDOW_CALLS);
+      cloudflare.resetCalls();
+      const results = await shard.probeAll();
+      assert.ok(results.every((result) => result.code === 'deploy_building'));
+      assert.equal(cloudflare.calls(), 25, `every building project read again at step ${step}`);
+    }
+    const planned = cloudflareBudget(shard.exporter.poller.plans, 1 / 10).plan().pagesTtlMs;
+    assert.ok(planned <= 60_000, `the Pages refresh lengthened to ${planned} ms`);
+    assert.deepEqual(
+      shard.exporter.logs.lines().filter((line) => line.event === 'cloudflare_budget_plan'),
+      [],
+    );
+  });
+});
+
+describe('the Cloudflare plan log', () => {
+  it('a plan flipping between lengthened and not is logged at most once per 5-minute window, the first at once', () => {
+    const { log, capture } = captureLogs('info');
+    const budget = new CloudflareBudget(1);
+    const planLines = () => capture.lines().filter((line) => line.event === 'cloudflare_budget_plan');
+    // At a 60 s TTL the whole plan (960 calls per 5 minutes) holds 192 calls a refresh: 200 is
+    // lengthened, 100 is not, and the one project flips between them every refresh.
+    const loggedAtMs: number[] = [];
+    for (let minute = 0; minute <= 10; minute++) {
+      const before = planLines().length;
+      budget.pagesRefreshed('project', {
+        calls: minute % 2 === 0 ? 200 : 100,
+        configuredTtlMs: 60_000,
+        atMonotonic: minute * 60_000,
+        log,
+      });
+      if (planLines().length > before) loggedAtMs.push(minute * 60_000);
+    }
+    assert.deepEqual(loggedAtMs, [0, 300_000, 600_000]);
+    assert.deepEqual(
+      planLines().map((line) => line.pages_ttl_seconds),
+      [63, 60, 63],
+    );
   });
 });
