@@ -168,9 +168,12 @@ export class CloudflareBudget {
       now.pages !== (this.announced?.pagesLengthened ?? false) ||
       now.watch !== (this.announced?.watchLengthened ?? false);
     if ((startedOrStopped || changed) && due) {
-      if (now.pages || now.watch || this.announced !== undefined) this.announce(plan, log);
+      // Only a line written opens a window: a plan noted silently leaves the next line immediate.
+      if (now.pages || now.watch || this.announced !== undefined) {
+        this.announce(plan, log);
+        this.announcedAt = this.latestAt;
+      }
       this.announced = { ...plan, pagesLengthened: now.pages, watchLengthened: now.watch };
-      this.announcedAt = this.latestAt;
     }
     return plan;
   }
