@@ -6,6 +6,7 @@ import {
   type OpenMetricsContentType,
   Registry,
 } from 'prom-client';
+import { objectMemo } from '../core/memo.js';
 import type { MetricFamily } from '../core/metricFamily.js';
 import type { ProbeOutcome } from '../core/result.js';
 import type { SurfaceLabels, SurfaceRouting } from '../core/surface.js';
@@ -401,16 +402,10 @@ export class ExporterMetrics {
  * Keys by labels object: the poller passes the same one on every probe of a surface, and building
  * and hashing a new key string each time was a measurable part of recording a probe.
  */
-const seriesKeys = new WeakMap<SurfaceLabels, string>();
+const seriesKey = objectMemo(
+  (labels: SurfaceLabels): string => `${labels.env}\u0000${labels.surface}\u0000${labels.provider}`,
+);
+
 function awaitingKey(traceId: string, env: string, surface: string): string {
   return `${traceId}\u0000${env}\u0000${surface}`;
-}
-
-function seriesKey(labels: SurfaceLabels): string {
-  let key = seriesKeys.get(labels);
-  if (key === undefined) {
-    key = `${labels.env}\u0000${labels.surface}\u0000${labels.provider}`;
-    seriesKeys.set(labels, key);
-  }
-  return key;
 }

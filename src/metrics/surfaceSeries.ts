@@ -219,7 +219,11 @@ const NO_SAMPLES: readonly FamilySample[] = [];
 export class SurfaceSeries {
   private readonly state: SurfaceState;
   /** Rendered blocks by format; `{}` renders every family again at the next scrape. */
-  private rendered: Partial<Record<ExpositionFormat, RenderedBlock>> = {};
+  /**
+   * The lines of the format scraped last, only: a Prometheus scrapes in one format, and keeping the
+   * other's too would double what every surface retains (bench/RESULTS.md, scenario 4).
+   */
+  private rendered: { format: ExpositionFormat; block: RenderedBlock } | undefined;
   /** Per bucket, the newest exemplar whose span has not been exported yet (see holdExemplar). */
   private readonly unexported: Array<Exemplar | undefined> = [];
 
@@ -337,9 +341,7 @@ export class SurfaceSeries {
    * others keep theirs. Dropping at once keeps no more text between scrapes than the unchanged lines.
    */
   private changed(parts: number): void {
-    const { text, openmetrics } = this.rendered;
-    if (text) this.dropStale(text, parts);
-    if (openmetrics) this.dropStale(openmetrics, parts);
+    if (this.rendered) this.dropStale(this.rendered.block, parts);
   }
 
   private dropStale(block: RenderedBlock, parts: number): void {
@@ -357,10 +359,10 @@ export class SurfaceSeries {
 
   /** This surface's sample lines in `format`, one string per family, rendered again only after a change. */
   block(format: ExpositionFormat): RenderedBlock {
-    const block = this.rendered[format];
+    const block = this.rendered?.format === format ? this.rendered.block : undefined;
     if (!block) {
       const fresh = renderBlock(this.families.map((family) => family.render(this.state, format)));
-      this.rendered[format] = fresh;
+      this.rendered = { format, block: fresh };
       return fresh;
     }
     if (block.stale !== 0) {

@@ -9,6 +9,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+import { boundedMemo, objectMemo } from '../core/memo.js';
 import type { SurfaceLabels } from '../core/surface.js';
 import type { ProbeTracer, TraceParent } from '../core/trace.js';
 import type { HttpOutcome, RequestInterceptor, TransportFailure } from '../transport/client.js';
@@ -71,22 +72,16 @@ export function createProbeTracer(tracer: Tracer): ProbeTracer {
  * The probe span's options, made once per surface: the SDK copies the attributes into each span,
  * and the poller hands the same labels object to every probe of a surface.
  */
-const probeSpanOptionsByLabels = new WeakMap<SurfaceLabels, SpanOptions>();
-function probeSpanOptions(labels: SurfaceLabels): SpanOptions {
-  let options = probeSpanOptionsByLabels.get(labels);
-  if (!options) {
-    options = {
-      kind: SpanKind.INTERNAL,
-      attributes: {
-        'surface.env': labels.env,
-        'surface.name': labels.surface,
-        'surface.provider': labels.provider,
-      },
-    };
-    probeSpanOptionsByLabels.set(labels, options);
-  }
-  return options;
-}
+const probeSpanOptions = objectMemo(
+  (labels: SurfaceLabels): SpanOptions => ({
+    kind: SpanKind.INTERNAL,
+    attributes: {
+      'surface.env': labels.env,
+      'surface.name': labels.surface,
+      'surface.provider': labels.provider,
+    },
+  }),
+);
 
 function contextOf(parent: TraceParent): Context {
   return (parent as Context | undefined) ?? ROOT_CONTEXT;
@@ -121,17 +116,13 @@ export function createRequestInterceptor(tracer: Tracer): RequestInterceptor {
  * parsing and redacting it took two URL parses per request; the SDK copies the attributes into
  * each span. Bounded: URLs that carry a changing part (a page cursor) must not grow it forever.
  */
-const clientSpanOptionsByRequest = new Map<string, SpanOptions>();
-const MAX_CACHED_CLIENT_SPAN_OPTIONS = 20_000;
+const clientSpanOptionsByRequest = boundedMemo((key): SpanOptions => {
+  const space = key.indexOf(' ');
+  return { kind: SpanKind.CLIENT, attributes: requestAttributes(key.slice(0, space), key.slice(space + 1)) };
+}, 20_000);
+
 function clientSpanOptions(request: { method: string; url: string }): SpanOptions {
-  const key = `${request.method} ${request.url}`;
-  let options = clientSpanOptionsByRequest.get(key);
-  if (!options) {
-    options = { kind: SpanKind.CLIENT, attributes: requestAttributes(request.method, request.url) };
-    if (clientSpanOptionsByRequest.size >= MAX_CACHED_CLIENT_SPAN_OPTIONS) clientSpanOptionsByRequest.clear();
-    clientSpanOptionsByRequest.set(key, options);
-  }
-  return options;
+  return clientSpanOptionsByRequest(`${request.method} ${request.url}`);
 }
 
 function requestAttributes(method: string, rawUrl: string): Record<string, string | number> {

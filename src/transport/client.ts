@@ -4,6 +4,7 @@ import type { LookupFunction as NetLookupFunction, Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { Deadline } from '../core/deadline.js';
+import { boundedMemo } from '../core/memo.js';
 import type { TlsPeer } from '../core/result.js';
 import type { TraceParent } from '../core/trace.js';
 import { type CaBundle, CaFiles } from './caFiles.js';
@@ -280,18 +281,10 @@ export class HttpClient {
  * Origin and path of a URL, parsed once per URL: a surface requests the same one every probe.
  * Bounded, since a provider's paged reads carry cursors that change. Throws on an invalid URL.
  */
-const requestTargets = new Map<string, { origin: string; path: string }>();
-const MAX_CACHED_REQUEST_TARGETS = 20_000;
-function requestTarget(raw: string): { origin: string; path: string } {
-  let target = requestTargets.get(raw);
-  if (!target) {
-    const url = new URL(raw);
-    target = { origin: url.origin, path: `${url.pathname}${url.search}` };
-    if (requestTargets.size >= MAX_CACHED_REQUEST_TARGETS) requestTargets.clear();
-    requestTargets.set(raw, target);
-  }
-  return target;
-}
+const requestTarget = boundedMemo((raw): { origin: string; path: string } => {
+  const url = new URL(raw);
+  return { origin: url.origin, path: `${url.pathname}${url.search}` };
+}, 20_000);
 
 /** Why an exchange ended its own request: the body cap, or its deadline passing first. */
 class ExchangeEnded extends Error {}
