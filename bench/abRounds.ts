@@ -1,5 +1,6 @@
 /**
- * `node --import tsx bench/abRounds.ts [--surfaces N] [--cycles C] NAME=DIST_DIR NAME=DIST_DIR ...`:
+ * `node --import tsx bench/abRounds.ts [--surfaces N] [--cycles C] [--warmup R] [--per-turn] [--node-args ARGS]
+ *  [--logs DIR] [--profile DIR] NAME=DIST_DIR NAME=DIST_DIR ...`:
  * an A/B of CPU per probe between builds that cancels the background load of a shared machine.
  *
  * Scenario 1 of `npm run bench` measures one build for ~20 s, then the next: on 2 cores shared with
@@ -31,6 +32,10 @@ import { median, round } from './lib/stats.js';
 import { FORCE_POLL_DEADLINE_SECONDS } from './scenarios/cpu.js';
 import { startTargets } from './targets/targets.js';
 
+// Ratios are taken over blocks of 4 consecutive cycles: one 10 ms CPU tick is 5 % of a single
+// 1,000-probe turn, so a single cycle's ratio is mostly tick noise.
+const BLOCK_CYCLES = 4;
+
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
@@ -57,6 +62,8 @@ const builds = positionals.map((arg) => {
   return { name: arg.slice(0, at), dist: arg.slice(at + 1) };
 });
 if (builds.length < 2) throw new Error('give at least two builds as NAME=DIST_DIR');
+if (!(cycles >= BLOCK_CYCLES))
+  throw new Error(`--cycles: at least ${BLOCK_CYCLES} (one block of the ratios), got ${values.cycles}`);
 
 interface Turn {
   cpuMs: number;
@@ -133,9 +140,9 @@ try {
   const perProbe = (turns: Turn[]) =>
     turns.reduce((sum, each) => sum + each.cpuMs, 0) / turns.reduce((sum, each) => sum + each.probes, 0);
   const base = running[0] as (typeof running)[0];
-  // Pairs of consecutive cycles: one 10 ms CPU tick is 5 % of a single 1,000-probe turn.
-  const blocks = Math.floor(cycles / 4);
-  const blockOf = (turns: Turn[], block: number) => turns.slice(block * 4, block * 4 + 4);
+  const blocks = Math.floor(cycles / BLOCK_CYCLES);
+  const blockOf = (turns: Turn[], block: number) =>
+    turns.slice(block * BLOCK_CYCLES, (block + 1) * BLOCK_CYCLES);
   const rows = running.map((entry) => {
     const ratios = Array.from(
       { length: blocks },
@@ -175,8 +182,14 @@ try {
   await supervisor.stopAll();
   await sink.close();
   if (values.logs) {
-    for (const build of builds)
-      cpSync(join(workDir, build.name, `${build.name}.log`), join(values.logs, `${build.name}.log`));
+    // A log that cannot be copied must not hide the error that ended the run, nor leave workDir behind.
+    for (const build of builds) {
+      try {
+        cpSync(join(workDir, build.name, `${build.name}.log`), join(values.logs, `${build.name}.log`));
+      } catch (err) {
+        progress(`log of ${build.name} not copied: ${(err as Error).message}`);
+      }
+    }
   }
   rmSync(workDir, { recursive: true, force: true });
 }

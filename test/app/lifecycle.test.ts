@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startExporter } from '../../src/app/exporter.js';
 import { SettingsError } from '../../src/app/settings.js';
-import { loadRegistryFile, parseRegistry } from '../../src/config/load.js';
+import { parseRegistry } from '../../src/config/load.js';
 import { noopTracer, type ProbeTracer } from '../../src/core/trace.js';
 import { tempDir } from '../cli/support.js';
-import { captureLogs } from '../helpers/support.js';
+import { captureLogs, startFileExporter } from '../helpers/support.js';
 
 const POLLER = 'poller: { interval_seconds: 30, timeout_seconds: 2 }\nenvironments:\n  prod:\n';
 const registryOf = (names: string[]) =>
@@ -52,15 +52,8 @@ describe('exporter start and stop', () => {
     const read = new Promise<void>((resolve) => {
       firstRead = resolve;
     });
-    const exporter = await startExporter({
-      registry: await loadRegistryFile(file),
-      registryFile: file,
-      host: '127.0.0.1',
-      port: 0,
-      pollerEnabled: false,
-      env: {},
+    const exporter = await startFileExporter(file, {
       log,
-      defaultMetrics: false,
       // Far longer than the test: without an abort, the reload would apply once stop() returned.
       reloadSettle: { delayMs: 20_000, maxReads: 2, onRead: () => firstRead() },
     });

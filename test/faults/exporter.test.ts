@@ -7,8 +7,6 @@ import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { stringify } from 'yaml';
-import { startExporter } from '../../src/app/exporter.js';
-import { loadRegistryFile } from '../../src/config/load.js';
 import type { Provider } from '../../src/providers/contract.js';
 import { httpProvider } from '../../src/providers/http/provider.js';
 import {
@@ -16,6 +14,7 @@ import {
   closedPort,
   parseSamples,
   scrape,
+  startFileExporter,
   startTarget,
   startTestExporter,
   waitFor,
@@ -244,15 +243,9 @@ describe('fault matrix: the exporter itself', () => {
       });
     writeFileSync(file, registryOf('old'));
     const { log } = captureLogs('warn');
-    const exporter = await startExporter({
-      registry: await loadRegistryFile(file),
-      registryFile: file,
-      host: '127.0.0.1',
-      port: 0,
-      pollerEnabled: false,
+    const exporter = await startFileExporter(file, {
       env: { FORCE_POLL_TOKEN: 't' },
       log,
-      defaultMetrics: false,
     });
     const auth = { authorization: 'Bearer t' };
     const namesOf = async (res: Response) =>

@@ -3,11 +3,9 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startExporter } from '../../src/app/exporter.js';
 import { watchConfigFile } from '../../src/app/watch.js';
-import { loadRegistryFile } from '../../src/config/load.js';
 import { tempDir } from '../cli/support.js';
-import { captureLogs, waitFor } from '../helpers/support.js';
+import { captureLogs, startFileExporter, waitFor } from '../helpers/support.js';
 
 const POLLER = 'poller: { interval_seconds: 30, timeout_seconds: 2 }\nenvironments:\n  prod:\n';
 const surfaceLine = (index: number) =>
@@ -26,15 +24,8 @@ describe('fault matrix: a registry written slowly, in place, under --watch-confi
     const full = registryOf(102);
     const half = registryOf(50);
     let halfSeen = 0;
-    const exporter = await startExporter({
-      registry: await loadRegistryFile(file),
-      registryFile: file,
-      host: '127.0.0.1',
-      port: 0,
-      pollerEnabled: false,
-      env: {},
+    const exporter = await startFileExporter(file, {
       log,
-      defaultMetrics: false,
       reloadSettle: {
         delayMs: 50,
         maxReads: 5,
@@ -73,15 +64,8 @@ describe('fault matrix: a registry written slowly, in place, under --watch-confi
     writeFileSync(file, registryOf(10));
     const { log, capture } = captureLogs('info');
     let reads = 0;
-    const exporter = await startExporter({
-      registry: await loadRegistryFile(file),
-      registryFile: file,
-      host: '127.0.0.1',
-      port: 0,
-      pollerEnabled: false,
-      env: {},
+    const exporter = await startFileExporter(file, {
       log,
-      defaultMetrics: false,
       // A writer that appends between every two reads.
       reloadSettle: {
         delayMs: 10,

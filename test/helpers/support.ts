@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { type ExporterOptions, type RunningExporter, startExporter } from '../../src/app/exporter.js';
 import type { ShardSettings } from '../../src/app/sharding.js';
-import { parseRegistry } from '../../src/config/load.js';
+import { loadRegistryFile, parseRegistry } from '../../src/config/load.js';
 import type { Clock } from '../../src/core/clock.js';
 import { createLogger } from '../../src/core/log.js';
 import type { PollerDeps } from '../../src/poller/poller.js';
@@ -117,6 +117,26 @@ export async function startTestExporter(options: TestExporterOptions): Promise<T
     shard: options.shard,
   });
   return Object.assign(exporter, { logs: capture });
+}
+
+/**
+ * Starts the real exporter from a registry file, as `--config FILE` does, so that reloads read it
+ * again; the poller is off unless `options` turns it on.
+ */
+export async function startFileExporter(
+  file: string,
+  options: Pick<ExporterOptions, 'log'> & Partial<ExporterOptions>,
+): Promise<RunningExporter> {
+  return startExporter({
+    registry: await loadRegistryFile(file),
+    registryFile: file,
+    host: '127.0.0.1',
+    port: 0,
+    pollerEnabled: false,
+    env: {},
+    defaultMetrics: false,
+    ...options,
+  });
 }
 
 export async function waitFor<T>(

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { rename, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { type RunningExporter, startExporter } from '../../src/app/exporter.js';
-import { loadRegistryFile } from '../../src/config/load.js';
+import type { RunningExporter } from '../../src/app/exporter.js';
 import { spawnCli, startedUrl, type TempDir, tempDir } from '../cli/support.js';
 import {
   captureLogs,
@@ -12,6 +11,7 @@ import {
   parseSamples,
   sampleKey,
   scrape,
+  startFileExporter,
   startTarget,
   waitFor,
 } from '../helpers/support.js';
@@ -101,15 +101,10 @@ describe('hot reload', () => {
         'http-reload.yaml',
         registry(target, { keep: '/ok', change: '/ok', drop: '/ok' }),
       );
-      exporter = await startExporter({
-        registry: await loadRegistryFile(file),
-        registryFile: file,
-        host: '127.0.0.1',
-        port: 0,
+      exporter = await startFileExporter(file, {
         pollerEnabled: true,
         env: { FORCE_POLL_TOKEN: TOKEN },
         log: captureLogs('warn').log,
-        defaultMetrics: false,
       });
       await waitFor(
         async () => {

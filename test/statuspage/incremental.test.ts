@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { startExporter } from '../../src/app/exporter.js';
-import { loadRegistryFile } from '../../src/config/load.js';
 import { type HerokuFake, startHerokuApi } from '../../src/providers/heroku_app/fake.js';
 import { HISTORY_LENGTH } from '../../src/statuspage/history.js';
 import { assertNoSecret, tempDir } from '../cli/support.js';
 import {
   captureLogs,
   type LocalTarget,
+  startFileExporter,
   startTarget,
   startTestExporter,
   type TestExporter,
@@ -202,15 +201,8 @@ describe('GET /api/status?since=', () => {
       poller: POLLER,
       environments: { prod: [kept, { name: 'removed', provider: 'http', url: `${target.url}/removed` }] },
     });
-    const exporter = await startExporter({
-      registry: await loadRegistryFile(file),
-      registryFile: file,
-      host: '127.0.0.1',
-      port: 0,
-      pollerEnabled: false,
-      env: {},
+    const exporter = await startFileExporter(file, {
       log: captureLogs('error').log,
-      defaultMetrics: false,
     });
     try {
       const before = await answer(`${exporter.url}/api/status`);
@@ -236,15 +228,8 @@ describe('GET /api/status?since=', () => {
       poller: POLLER,
       environments: { prod, staging: [{ name: 'gone', provider: 'http', url: `${target.url}/gone` }] },
     });
-    const exporter = await startExporter({
-      registry: await loadRegistryFile(file),
-      registryFile: file,
-      host: '127.0.0.1',
-      port: 0,
-      pollerEnabled: false,
-      env: {},
+    const exporter = await startFileExporter(file, {
       log: captureLogs('error').log,
-      defaultMetrics: false,
     });
     try {
       // Someone once opened the whole page, so staging's tiles are tracked; from then on only prod's page asks.

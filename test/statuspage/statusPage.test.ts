@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startExporter } from '../../src/app/exporter.js';
 import { readSettings, SettingsError } from '../../src/app/settings.js';
-import { loadRegistryFile } from '../../src/config/load.js';
 import { STATUS_ASSETS } from '../../src/statuspage/assets.js';
 import { HISTORY_LENGTH, ProbeHistory } from '../../src/statuspage/history.js';
 import { parseStatusPageMode, statusPageCredentialsProblem } from '../../src/statuspage/mode.js';
@@ -14,6 +12,7 @@ import { launchBrowser } from '../helpers/browser.js';
 import {
   captureLogs,
   type LocalTarget,
+  startFileExporter,
   startTarget,
   startTestExporter,
   type TestExporter,
@@ -553,15 +552,8 @@ describe('status page on reload', () => {
     ];
     const file = await dir.file('surfaces.yaml', { poller: POLLER, environments: { prod: surfaces } });
     const { log } = captureLogs('error');
-    const exporter = await startExporter({
-      registry: await loadRegistryFile(file),
-      registryFile: file,
-      host: '127.0.0.1',
-      port: 0,
-      pollerEnabled: false,
-      env: {},
+    const exporter = await startFileExporter(file, {
       log,
-      defaultMetrics: false,
     });
     const tiles = async () =>
       (
