@@ -4,24 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  formatProblem,
-  loadRegistryFile,
-  MAX_REGISTRY_BYTES,
-  parseRegistry,
-  RegistryError,
-} from '../../src/config/load.js';
-
-/** Every problem of a registry that must be refused, formatted as logs, reload answers and check-config show them. */
-function problemsOf(yaml: string): string {
-  try {
-    parseRegistry(yaml, 'surfaces.yaml');
-  } catch (err) {
-    assert.ok(err instanceof RegistryError, String(err));
-    return err.problems.map(formatProblem).join('\n');
-  }
-  assert.fail('the registry was accepted');
-}
+import { loadRegistryFile, MAX_REGISTRY_BYTES, parseRegistry } from '../../src/config/load.js';
+import { refusedRegistryProblems } from '../helpers/support.js';
 
 const surface = (url: string) =>
   `environments:\n  prod:\n    - { name: web, provider: http, url: "${url}" }\n`;
@@ -34,7 +18,7 @@ describe('fault matrix: hostile registries', () => {
       ['ftp://admin:pa/ss?w#rd@host.example/health', 'pa/ss'],
       ['ftp://admin:s3cr3t-value@host.example/health?token=abc123', 's3cr3t-value'],
     ] as const) {
-      const shown = problemsOf(surface(url));
+      const shown = refusedRegistryProblems(surface(url));
       assert.match(shown, /environments\.prod\[0\]\.url/);
       assert.ok(!shown.includes(secret), `${secret} shown in: ${shown}`);
       assert.ok(!shown.includes('w#rd') && !shown.includes('abc123'), shown);
@@ -44,17 +28,19 @@ describe('fault matrix: hostile registries', () => {
 
   it('a seconds field past what a Node timer can hold is refused, not clamped to 1 ms', () => {
     const monthly = 31 * 86_400;
-    const shown = problemsOf(
+    const shown = refusedRegistryProblems(
       `poller: { interval_seconds: ${monthly}, timeout_seconds: 10 }\n${surface('https://a.example/')}`,
     );
     assert.match(shown, /poller\.interval_seconds: .*86400.*\(got 2678400\)/);
     for (const field of ['stale_after_seconds', 'max_backoff_seconds', 'metadata_ttl_seconds'])
       assert.match(
-        problemsOf(`poller: { ${field}: ${monthly} }\n${surface('https://a.example/')}`),
+        refusedRegistryProblems(`poller: { ${field}: ${monthly} }\n${surface('https://a.example/')}`),
         new RegExp(`poller\\.${field}`),
       );
     assert.match(
-      problemsOf(`lifecycle: { interval_seconds: ${monthly} }\n${surface('https://a.example/')}`),
+      refusedRegistryProblems(
+        `lifecycle: { interval_seconds: ${monthly} }\n${surface('https://a.example/')}`,
+      ),
       /lifecycle\.interval_seconds/,
     );
   });
@@ -62,12 +48,12 @@ describe('fault matrix: hostile registries', () => {
   it('environment names that collide once converted, and __proto__, are refused instead of dropped', () => {
     const env = (name: string) =>
       `  ${name}:\n    - { name: web, provider: http, url: "https://a.example/" }\n`;
-    const numbers = problemsOf(`environments:\n${env('10')}${env('"10"')}`);
+    const numbers = refusedRegistryProblems(`environments:\n${env('10')}${env('"10"')}`);
     assert.match(numbers, /environments\.10: an environment name must be a string.*\(got 10\)/);
-    const booleans = problemsOf(`environments:\n${env('true')}${env('"true"')}`);
+    const booleans = refusedRegistryProblems(`environments:\n${env('true')}${env('"true"')}`);
     assert.match(booleans, /environments\.true: an environment name must be a string/);
     assert.match(
-      problemsOf(`environments:\n${env('__proto__')}${env('prod')}`),
+      refusedRegistryProblems(`environments:\n${env('__proto__')}${env('prod')}`),
       /environments\.__proto__: not a usable/,
     );
     // Quoted, the same names are fine.
@@ -87,7 +73,7 @@ describe('fault matrix: hostile registries', () => {
       execFileSync('mkfifo', [fifo]);
       await assert.rejects(loadRegistryFile(fifo), /cannot read the registry: not a regular file/);
       const token = `tok_${'s'.repeat(200)}`;
-      const shown = problemsOf(`environments:\n  prod: [ { name: web, url: "${token}" ]\n`);
+      const shown = refusedRegistryProblems(`environments:\n  prod: [ { name: web, url: "${token}" ]\n`);
       assert.ok(!shown.includes('s'.repeat(100)), shown);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { formatProblem, parseRegistry, RegistryError } from '../../src/config/load.js';
 import { type InfisicalFake, startInfisical } from '../../src/providers/infisical/fake.js';
 import { infisicalProvider } from '../../src/providers/infisical/provider.js';
-import { startTestExporter } from '../helpers/support.js';
+import { refusedRegistryProblems, startTestExporter } from '../helpers/support.js';
 
 const PASSWORD = 'hunter2-userinfo-password';
-
-/** The problems of a refused registry as logs, `/-/reload` answers and check-config show them. */
-function problemsOf(yaml: string): string {
-  try {
-    parseRegistry(yaml, 'surfaces.yaml');
-  } catch (err) {
-    assert.ok(err instanceof RegistryError, String(err));
-    return err.problems.map(formatProblem).join('\n');
-  }
-  assert.fail('the registry was accepted');
-}
 
 describe('fault matrix: URLs of the registry', () => {
   let infisical: InfisicalFake;
@@ -86,7 +74,7 @@ describe('fault matrix: URLs of the registry', () => {
       ],
     ];
     for (const [yaml, path] of cases) {
-      const shown = problemsOf(yaml);
+      const shown = refusedRegistryProblems(yaml);
       assert.match(shown, new RegExp(`^surfaces\\.yaml: ${path.replace(/[.[\]]/g, '\\$&')}: `, 'm'), shown);
       assert.match(shown, /user:password@/, shown);
       assert.match(shown, /\(got "https:\/\/\*\*\*@[a-z]+\.example\/health"\)/, shown);

@@ -1,10 +1,11 @@
+import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { type ExporterOptions, type RunningExporter, startExporter } from '../../src/app/exporter.js';
 import type { ShardSettings } from '../../src/app/sharding.js';
-import { loadRegistryFile, parseRegistry } from '../../src/config/load.js';
+import { formatProblem, loadRegistryFile, parseRegistry, RegistryError } from '../../src/config/load.js';
 import type { Clock } from '../../src/core/clock.js';
 import { createLogger } from '../../src/core/log.js';
 import type { PollerDeps } from '../../src/poller/poller.js';
@@ -189,3 +190,27 @@ export const fastPoller = {
   stale_after_seconds: 3,
   force_poll_deadline_seconds: 2,
 };
+
+/** The problems of a registry that must be refused, formatted as logs, `/-/reload` answers and check-config show them. */
+export function refusedRegistryProblems(yaml: string): string {
+  try {
+    parseRegistry(yaml, 'surfaces.yaml');
+  } catch (err) {
+    assert.ok(err instanceof RegistryError, String(err));
+    return err.problems.map(formatProblem).join('\n');
+  }
+  assert.fail('the registry was accepted');
+}
+
+/**
+ * Everything an exporter has published about its surfaces: the given probe results, poller-status,
+ * a scrape and every log line, in one text that a secret must not appear in.
+ */
+export async function publishedBy(exporter: TestExporter, ...results: unknown[]): Promise<string> {
+  return [
+    ...results.map((result) => JSON.stringify(result)),
+    JSON.stringify(exporter.poller.status()),
+    (await scrape(exporter)).text,
+    exporter.logs.text(),
+  ].join('\n');
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defineProvider, type Provider } from '../../src/providers/contract.js';
 import { httpProvider } from '../../src/providers/http/provider.js';
-import { scrape, startTarget, startTestExporter } from '../helpers/support.js';
+import { publishedBy, startTarget, startTestExporter } from '../helpers/support.js';
 
 const SECRET = 'crash-secret-4f1c9a0d2b';
 
@@ -41,12 +41,7 @@ describe('defineProvider', () => {
       const err = crash?.err as { type?: string; message?: string; stack?: string } | undefined;
       assert.equal(err?.message, 'cannot parse the answer to X-Api-Key: ***');
       assert.match(err?.stack ?? '', /^TypeError: cannot parse the answer to X-Api-Key: \*\*\*\n/);
-      const everything = [
-        JSON.stringify(result),
-        JSON.stringify(exporter.poller.status()),
-        (await scrape(exporter)).text,
-        exporter.logs.text(),
-      ].join('\n');
+      const everything = await publishedBy(exporter, result);
       assert.ok(!everything.includes(SECRET), 'the secret in the thrown message leaked');
     } finally {
       await exporter.stop();

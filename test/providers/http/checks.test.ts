@@ -8,6 +8,7 @@ import { cli, type TempDir, tempDir } from '../../cli/support.js';
 import {
   fastPoller,
   type LocalTarget,
+  publishedBy,
   scrape,
   startTarget,
   startTestExporter,
@@ -335,12 +336,7 @@ describe('http checks: conditions, request options, gate', () => {
         assert.equal(bodies.get(request), '{"ping":true}');
         assert.equal(result.code, 'body_mismatch');
         assert.match(result.detail, /key=\*\*\*/);
-        const everything = [
-          JSON.stringify(result),
-          JSON.stringify(exporter.poller.status()),
-          (await scrape(exporter)).text,
-          exporter.logs.text(),
-        ].join('\n');
+        const everything = await publishedBy(exporter, result);
         assert.ok(!everything.includes(SECRET), 'the header secret leaked');
         assert.match(exporter.poller.status().surfaces[0]?.target ?? '', /^POST http:/);
       } finally {
@@ -366,12 +362,7 @@ describe('http checks: conditions, request options, gate', () => {
         const result = await exporter.poller.probeOnce('prod/short-key');
         assert.equal(result.code, 'body_mismatch');
         assert.match(result.detail, /key=\*\*\*/);
-        const everything = [
-          JSON.stringify(result),
-          JSON.stringify(exporter.poller.status()),
-          (await scrape(exporter)).text,
-          exporter.logs.text(),
-        ].join('\n');
+        const everything = await publishedBy(exporter, result);
         assert.ok(!everything.includes(short), 'the 4-character header secret leaked');
       } finally {
         await exporter.stop();
