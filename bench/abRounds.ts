@@ -1,6 +1,6 @@
 /**
- * `node --import tsx bench/abRounds.ts [--surfaces N] [--cycles C] [--warmup R] [--per-turn] [--node-args ARGS]
- *  [--logs DIR] [--profile DIR] NAME=DIST_DIR NAME=DIST_DIR ...`:
+ * `node --import tsx bench/abRounds.ts [--surfaces N] [--cycles C] [--warmup R] [--replicas K] [--per-turn]
+ *  [--node-args ARGS] [--logs DIR] [--profile DIR] NAME=DIST_DIR NAME=DIST_DIR ...`:
  * an A/B of CPU per probe between builds that cancels the background load of a shared machine.
  *
  * Scenario 1 of `npm run bench` measures one build for ~20 s, then the next: on 2 cores shared with
@@ -9,6 +9,11 @@
  * by round: one forced round of every surface plus one OpenMetrics scrape, exactly scenario 1's unit,
  * for each build in a rotating order, C times. A change in background load then lands on every
  * build within a few seconds, and the per-cycle ratios show how far apart the builds really are.
+ *
+ * Interleaving cannot cancel what differs between two processes of the same build (heap layout,
+ * which functions the JIT optimised when): on this machine that alone moves a process's figure by
+ * ±10 %. `--replicas K` starts K processes of every build, all interleaved. The last table
+ * compares builds over all their turns, with a bootstrap interval of the ratio.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,13 +33,14 @@ import { startOtlpSink } from './lib/otlpSink.js';
 import { ProcessSupervisor, waitFor } from './lib/procs.js';
 import { monotonicMicros } from './lib/profile.js';
 import { progress, table } from './lib/report.js';
-import { median, round } from './lib/stats.js';
+import { median, percentile, round } from './lib/stats.js';
 import { FORCE_POLL_DEADLINE_SECONDS } from './scenarios/cpu.js';
 import { startTargets } from './targets/targets.js';
 
 // Ratios are taken over blocks of 4 consecutive cycles: one 10 ms CPU tick is 5 % of a single
 // 1,000-probe turn, so a single cycle's ratio is mostly tick noise.
 const BLOCK_CYCLES = 4;
+const BOOTSTRAP_RESAMPLES = 4000;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -44,6 +50,8 @@ const { values, positionals } = parseArgs({
     'timeout-seconds': { type: 'string', default: '2' },
     /** Rounds each build runs before the measured cycles. */
     warmup: { type: 'string', default: '2' },
+    /** Processes per build; the builds are then compared over their processes (see above). */
+    replicas: { type: 'string', default: '1' },
     /** Prints every turn's CPU-ms per probe, to see a build settle after its start. */
     'per-turn': { type: 'boolean', default: false },
     /** Options for node in every build (e.g. --trace-gc), space-separated; see the logs with --logs. */
@@ -56,12 +64,23 @@ const { values, positionals } = parseArgs({
 const surfaces = Number(values.surfaces);
 const cycles = Number(values.cycles);
 const timeoutSeconds = Number(values['timeout-seconds']);
+const replicas = Number(values.replicas);
+if (!(Number.isInteger(replicas) && replicas >= 1))
+  throw new Error(`--replicas: a whole number of at least 1, got ${values.replicas}`);
 const builds = positionals.map((arg) => {
   const at = arg.indexOf('=');
   if (at <= 0) throw new Error(`expected NAME=DIST_DIR, got ${JSON.stringify(arg)}`);
   return { name: arg.slice(0, at), dist: arg.slice(at + 1) };
 });
 if (builds.length < 2) throw new Error('give at least two builds as NAME=DIST_DIR');
+// Replicas of one build are spread through the rotation (a1 b1 a2 b2 ...), so no build runs twice in a row.
+const processes = Array.from({ length: replicas }, (_, replica) =>
+  builds.map((build) => ({
+    build: build.name,
+    name: replicas === 1 ? build.name : `${build.name}#${replica + 1}`,
+    dist: build.dist,
+  })),
+).flat();
 if (!(cycles >= BLOCK_CYCLES))
   throw new Error(`--cycles: at least ${BLOCK_CYCLES} (one block of the ratios), got ${values.cycles}`);
 
@@ -82,21 +101,22 @@ try {
     timeout_seconds: timeoutSeconds,
     force_poll_deadline_seconds: FORCE_POLL_DEADLINE_SECONDS,
   });
-  const running: Array<{ name: string; exporter: OurExporter; polls: number; turns: Turn[] }> = [];
-  for (const build of builds) {
-    const buildDir = join(workDir, build.name);
-    const exporterMain = snapshotBuild(build.dist, buildDir, process.cwd());
+  const running: Array<{ build: string; name: string; exporter: OurExporter; polls: number; turns: Turn[] }> =
+    [];
+  for (const each of processes) {
+    const processDir = join(workDir, each.name);
+    const exporterMain = snapshotBuild(each.dist, processDir, process.cwd());
     const exporter = await startOurExporter({
       supervisor,
       exporterMain,
-      workDir: buildDir,
+      workDir: processDir,
       registryFile,
-      name: build.name,
+      name: each.name,
       otlpEndpoint: sink.endpoint,
       cpuProfileDir: values.profile,
       nodeArgs: values['node-args']?.split(' ').filter(Boolean),
     });
-    running.push({ name: build.name, exporter, polls: 0, turns: [] });
+    running.push({ build: each.build, name: each.name, exporter, polls: 0, turns: [] });
   }
   const pollsOf = async (exporter: OurExporter) =>
     sampleValue((await scrape(exporter.url)).body, 'surface_poller_polls_total') ?? 0;
@@ -178,18 +198,89 @@ try {
       rows,
     )}\n`,
   );
+  // By build, over its processes. The interval resamples both sources of noise at once: processes
+  // within each build, and cycles (the same cycles for every build, since a cycle's background load
+  // landed on all of them). Major GCs land in some turns and not others, so one turn moves by ±15 %.
+  const processesOf = (build: string) => running.filter((entry) => entry.build === build);
+  const random = seededRandom(1);
+  const pick = (count: number) => Math.floor(random() * count);
+  const perProbeOver = (entries: typeof running, cycleIndexes: readonly number[]) => {
+    let cpuMs = 0;
+    let probes = 0;
+    for (const entry of entries) {
+      for (const cycle of cycleIndexes) {
+        const turn = entry.turns[cycle] as Turn;
+        cpuMs += turn.cpuMs;
+        probes += turn.probes;
+      }
+    }
+    return cpuMs / probes;
+  };
+  const everyCycle = Array.from({ length: cycles }, (_, cycle) => cycle);
+  const resampledRatios = new Map<string, number[]>(builds.map(({ name }) => [name, []]));
+  for (let resample = 0; resample < BOOTSTRAP_RESAMPLES; resample++) {
+    const cycleIndexes = everyCycle.map(() => pick(cycles));
+    const figureOf = (build: string) => {
+      const own = processesOf(build);
+      return perProbeOver(
+        own.map(() => own[pick(own.length)] as (typeof running)[0]),
+        cycleIndexes,
+      );
+    };
+    const baseline = figureOf(base.build);
+    for (const { name } of builds) resampledRatios.get(name)?.push(figureOf(name) / baseline);
+  }
+  const baseline = perProbeOver(processesOf(base.build), everyCycle);
+  const buildRows = builds.map(({ name }) => {
+    const own = processesOf(name);
+    const figures = own.map((entry) => perProbe(entry.turns));
+    const ratios = resampledRatios.get(name) ?? [];
+    return [
+      name,
+      own.length,
+      round(perProbeOver(own, everyCycle), 4),
+      figures.map((figure) => round(figure, 3)).join(' '),
+      round(perProbeOver(own, everyCycle) / baseline, 3),
+      `${round(percentile(ratios, 2.5), 3)} to ${round(percentile(ratios, 97.5), 3)}`,
+    ];
+  });
+  process.stdout.write(
+    `\n${table(
+      [
+        'build',
+        'processes',
+        'CPU-ms/probe (all its turns)',
+        'per process',
+        `ratio to ${base.build}`,
+        '95 % bootstrap interval of the ratio (processes and cycles resampled)',
+      ],
+      buildRows,
+    )}\n`,
+  );
 } finally {
   await supervisor.stopAll();
   await sink.close();
   if (values.logs) {
     // A log that cannot be copied must not hide the error that ended the run, nor leave workDir behind.
-    for (const build of builds) {
+    for (const { name } of processes) {
       try {
-        cpSync(join(workDir, build.name, `${build.name}.log`), join(values.logs, `${build.name}.log`));
+        cpSync(join(workDir, name, `${name}.log`), join(values.logs, `${name}.log`));
       } catch (err) {
-        progress(`log of ${build.name} not copied: ${(err as Error).message}`);
+        progress(`log of ${name} not copied: ${(err as Error).message}`);
       }
     }
   }
   rmSync(workDir, { recursive: true, force: true });
+}
+
+/** mulberry32: the same resamples every run, so a rerun of the report over the same figures agrees. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

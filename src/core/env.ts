@@ -61,9 +61,14 @@ export function maskableSecrets(values: Iterable<string | undefined>): MaskableS
     .sort((a, b) => b.length - a.length) as readonly string[] as MaskableSecrets;
 }
 
+const NO_SECRETS = [] as readonly string[] as MaskableSecrets;
+
 /** The values of credential variables, ready for maskSecrets. */
 export function secretsOf(env: Env, variables: Iterable<string>): MaskableSecrets {
-  return maskableSecrets([...variables].map((variable) => env[variable]));
+  const named = [...variables];
+  // Most surfaces name no credential, and this runs on every probe.
+  if (named.length === 0) return NO_SECRETS;
+  return maskableSecrets(named.map((variable) => env[variable]));
 }
 
 /**

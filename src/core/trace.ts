@@ -41,6 +41,7 @@ export interface SettledProbeSpan {
   traceId: string;
   env: string;
   surface: string;
+  provider: string;
 }
 
 export type ProbeSpansSettled = (probes: readonly SettledProbeSpan[], exported: boolean) => void;

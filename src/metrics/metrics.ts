@@ -1,17 +1,11 @@
-import {
-  Counter,
-  collectDefaultMetrics,
-  Gauge,
-  Histogram,
-  type OpenMetricsContentType,
-  Registry,
-} from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type OpenMetricsContentType, Registry } from 'prom-client';
 import { objectMemo } from '../core/memo.js';
 import type { MetricFamily } from '../core/metricFamily.js';
 import type { ProbeOutcome } from '../core/result.js';
 import type { SurfaceLabels, SurfaceRouting } from '../core/surface.js';
 import type { SettledProbeSpan } from '../core/trace.js';
 import { CredentialMetrics } from './credentials.js';
+import { OneLabelHistogram } from './oneLabelHistogram.js';
 import {
   COMMON_SURFACE_FAMILIES,
   type ExpositionFormat,
@@ -37,9 +31,6 @@ export interface ProbeSlotUsage {
   queued: number;
 }
 
-/** Twice the largest span queue OTEL_BSP_MAX_QUEUE_SIZE allows. */
-const MAX_EXEMPLARS_AWAITING_EXPORT = 131_072;
-
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 export const PROMETHEUS_TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -54,11 +45,11 @@ export class ExporterMetrics {
   private readonly surfaces = new Map<string, SurfaceSeries>();
   private readonly rendering = new Map<ExpositionFormat, Promise<ScrapeBody>>();
   private exemplarsWaitForExport = false;
-  /** Trace id and surface -> the series holding an exemplar of it until its probe span is exported or lost. */
-  private readonly awaitingExport = new Map<string, SurfaceSeries[]>();
 
-  private readonly lastPoll: Gauge;
-  private readonly polls: Counter;
+  private readonly heartbeat: { pollsNotCounted: number; lastPollSeconds: number | undefined } = {
+    pollsNotCounted: 0,
+    lastPollSeconds: undefined,
+  };
   private readonly crashes: Counter;
   private readonly surfaceCount: Gauge;
   private readonly rateLimitRemaining: Gauge;
@@ -69,8 +60,7 @@ export class ExporterMetrics {
   private readonly shardOrdinal: Gauge;
   private readonly totalShards: Gauge;
   private readonly eventLoopLag = new WindowedMax();
-  private readonly slotWait: Histogram;
-  private readonly slotWaitByLane = new Map<string, { observe(seconds: number): void }>();
+  private readonly slotWait: OneLabelHistogram;
   private readSlots: () => ProbeSlotUsage = () => ({ inUse: 0, slow: 0, queued: 0 });
   private readonly surfaceFamilies: readonly SurfaceFamily[];
   /** The credential watch's sink (expiry, validity, enrollment). */
@@ -88,12 +78,26 @@ export class ExporterMetrics {
     ];
     this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     const registers = [this.registry];
-    this.lastPoll = new Gauge({
+    // Both change on every probe: a probe notes them in two fields, and a scrape hands them to prom-client.
+    const heartbeat = this.heartbeat;
+    new Gauge({
       name: 'surface_poller_last_poll_timestamp_seconds',
       help: 'The poller heartbeat: when any probe last completed.',
       registers,
+      collect() {
+        if (heartbeat.lastPollSeconds !== undefined) this.set(heartbeat.lastPollSeconds);
+      },
     });
-    this.polls = new Counter({ name: 'surface_poller_polls_total', help: 'Probes completed.', registers });
+    new Counter({
+      name: 'surface_poller_polls_total',
+      help: 'Probes completed.',
+      registers,
+      collect() {
+        if (heartbeat.pollsNotCounted === 0) return;
+        this.inc(heartbeat.pollsNotCounted);
+        heartbeat.pollsNotCounted = 0;
+      },
+    });
     this.crashes = new Counter({
       name: 'surface_poller_crashes_total',
       help: 'Crashes caught by the poller: a probe that threw (probe) or a worker loop that failed (worker).',
@@ -157,13 +161,13 @@ export class ExporterMetrics {
         this.set(eventLoopLag.max());
       },
     });
-    this.slotWait = new Histogram({
-      name: 'surface_poller_slot_wait_seconds',
-      help: 'How long a probe waited for a concurrency slot before it started, by the lane it ran in (queue or slow).',
-      labelNames: ['lane'],
-      buckets: [0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30],
+    this.slotWait = new OneLabelHistogram(
+      'surface_poller_slot_wait_seconds',
+      'How long a probe waited for a concurrency slot before it started, by the lane it ran in (queue or slow).',
+      'lane',
+      [0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30],
       registers,
-    });
+    );
     const slots = () => this.readSlots();
     new Gauge({
       name: 'surface_poller_probes_queued',
@@ -213,16 +217,16 @@ export class ExporterMetrics {
 
   recordProbe(labels: SurfaceLabels, outcome: ProbeOutcome): void {
     const series = this.seriesOf(labels);
-    series.observe(outcome, this.holdExemplar(series, labels, outcome));
-    this.polls.inc();
-    this.lastPoll.set(outcome.checkedAt / 1000);
+    series.observe(outcome, this.holdExemplar(outcome));
+    this.heartbeat.pollsNotCounted++;
+    this.heartbeat.lastPollSeconds = outcome.checkedAt / 1000;
   }
 
   recordUnconfirmedProbe(labels: SurfaceLabels, outcome: ProbeOutcome): void {
     const series = this.seriesOf(labels);
-    series.observeUnconfirmed(outcome, this.holdExemplar(series, labels, outcome));
-    this.polls.inc();
-    this.lastPoll.set(outcome.checkedAt / 1000);
+    series.observeUnconfirmed(outcome, this.holdExemplar(outcome));
+    this.heartbeat.pollsNotCounted++;
+    this.heartbeat.lastPollSeconds = outcome.checkedAt / 1000;
   }
 
   /**
@@ -235,29 +239,17 @@ export class ExporterMetrics {
   }
 
   settleExemplars(probes: readonly SettledProbeSpan[], exported: boolean): void {
-    for (const probe of probes) {
-      const key = awaitingKey(probe.traceId, probe.env, probe.surface);
-      const waiting = this.awaitingExport.get(key);
-      if (!waiting) continue;
-      this.awaitingExport.delete(key);
-      for (const series of waiting) series.settleExemplar(probe.traceId, exported);
-    }
+    // Not seriesKey: that memo is for the poller's long-lived labels objects, and these are one batch's.
+    for (const probe of probes) this.surfaces.get(surfaceKey(probe))?.settleExemplar(probe.traceId, exported);
   }
 
-  private holdExemplar(series: SurfaceSeries, labels: SurfaceLabels, outcome: ProbeOutcome): boolean {
-    if (!this.exemplarsWaitForExport || !outcome.traceId) return false;
-    // A force-poll's probes share its trace id, and their spans may leave in different batches: each
-    // surface waits for its own probe span.
-    const key = awaitingKey(outcome.traceId, labels.env, labels.surface);
-    const waiting = this.awaitingExport.get(key);
-    if (waiting) waiting.push(series);
-    else this.awaitingExport.set(key, [series]);
-    // Spans the SDK drops from a full queue are never settled: the oldest waits are forgotten.
-    if (this.awaitingExport.size > MAX_EXEMPLARS_AWAITING_EXPORT) {
-      const oldest = this.awaitingExport.keys().next().value;
-      if (oldest !== undefined) this.awaitingExport.delete(oldest);
-    }
-    return true;
+  /**
+   * A held exemplar waits in its own series, one per bucket, for its span: a force-poll's probes
+   * share its trace id, and their spans may leave in different batches. A span the SDK drops from
+   * a full queue never settles, and its exemplar is replaced by the bucket's next one.
+   */
+  private holdExemplar(outcome: ProbeOutcome): boolean {
+    return this.exemplarsWaitForExport && outcome.traceId !== undefined;
   }
 
   setRouting(labels: SurfaceLabels, routing: SurfaceRouting): void {
@@ -294,13 +286,7 @@ export class ExporterMetrics {
   }
 
   observeSlotWait(lane: string, seconds: number): void {
-    // The lane's child, looked up once: observe() with labels hashes them on every probe.
-    let child = this.slotWaitByLane.get(lane);
-    if (!child) {
-      child = this.slotWait.labels({ lane });
-      this.slotWaitByLane.set(lane, child);
-    }
-    child.observe(seconds);
+    this.slotWait.observe(lane, seconds);
   }
 
   watchSlots(read: () => ProbeSlotUsage): void {
@@ -402,10 +388,8 @@ export class ExporterMetrics {
  * Keys by labels object: the poller passes the same one on every probe of a surface, and building
  * and hashing a new key string each time was a measurable part of recording a probe.
  */
-const seriesKey = objectMemo(
-  (labels: SurfaceLabels): string => `${labels.env}\u0000${labels.surface}\u0000${labels.provider}`,
-);
+const seriesKey = objectMemo(surfaceKey);
 
-function awaitingKey(traceId: string, env: string, surface: string): string {
-  return `${traceId}\u0000${env}\u0000${surface}`;
+function surfaceKey(labels: { env: string; surface: string; provider: string }): string {
+  return `${labels.env}\u0000${labels.surface}\u0000${labels.provider}`;
 }

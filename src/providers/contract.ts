@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { CodeOf, CoreCode, ErrorCodeDoc } from '../core/codes.js';
 import type { Deadline } from '../core/deadline.js';
 import { type Env, type MaskableSecrets, maskSecrets, secretsOf } from '../core/env.js';
+import { objectMemo } from '../core/memo.js';
 import type { MetricFamily } from '../core/metricFamily.js';
 import type { PushReport } from '../core/push.js';
 import type { ProbeResult } from '../core/result.js';
@@ -105,10 +106,11 @@ export function defineProvider<Schema extends z.ZodObject, const Docs extends re
   >,
 ): Provider<Schema, CodeOf<Docs> | CoreCode> {
   const { probe, credentials, identifiers } = provider;
-  const secretVariables = (surface: z.infer<Schema>) => {
+  // Per surface config, which lives until a reload replaces it: this runs on every probe.
+  const secretVariables = objectMemo((surface: z.infer<Schema>): readonly string[] => {
     const named = identifiers?.(surface) ?? [];
     return credentials(surface).filter((variable) => !named.includes(variable));
-  };
+  });
   return {
     ...provider,
     probe: async (surface, ctx) => {

@@ -113,6 +113,7 @@ function settledProbesOf(spans: readonly tracing.ReadableSpan[]): SettledProbeSp
       traceId: span.spanContext().traceId,
       env: String(span.attributes['surface.env']),
       surface: String(span.attributes['surface.name']),
+      provider: String(span.attributes['surface.provider']),
     });
   }
   return probes;

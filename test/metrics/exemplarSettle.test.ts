@@ -35,10 +35,10 @@ describe('exemplars held until their probe span is exported', () => {
     assert.deepEqual(await exemplarsBySurface(metrics), new Map(), 'nothing shows before an export');
 
     // The batch holding www's probe span was exported; api's is still queued (or lost later).
-    metrics.settleExemplars([{ traceId: FORCE_POLL, env: 'prod', surface: 'www' }], true);
+    metrics.settleExemplars([{ traceId: FORCE_POLL, ...WWW }], true);
     assert.deepEqual(await exemplarsBySurface(metrics), new Map([['www', [FORCE_POLL]]]));
 
-    metrics.settleExemplars([{ traceId: FORCE_POLL, env: 'prod', surface: 'api' }], false);
+    metrics.settleExemplars([{ traceId: FORCE_POLL, ...API }], false);
     assert.deepEqual(
       await exemplarsBySurface(metrics),
       new Map([['www', [FORCE_POLL]]]),

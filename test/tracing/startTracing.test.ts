@@ -188,7 +188,7 @@ describe('FailureReportingExporter', () => {
     ({
       name: PROBE_SPAN,
       spanContext: () => ({ traceId, spanId: '00f067aa0ba902b7', traceFlags: 1 }),
-      attributes: { 'surface.env': 'prod', 'surface.name': surface },
+      attributes: { 'surface.env': 'prod', 'surface.name': surface, 'surface.provider': 'http' },
     }) as unknown as tracing.ReadableSpan;
 
   it('names each probe span of a batch by its trace and its surface', () => {
@@ -208,8 +208,8 @@ describe('FailureReportingExporter', () => {
     assert.deepEqual(heard, [
       {
         probes: [
-          { traceId: forcePoll, env: 'prod', surface: 'www' },
-          { traceId: forcePoll, env: 'prod', surface: 'api' },
+          { traceId: forcePoll, env: 'prod', surface: 'www', provider: 'http' },
+          { traceId: forcePoll, env: 'prod', surface: 'api', provider: 'http' },
         ],
         exported: true,
       },

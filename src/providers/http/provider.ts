@@ -122,13 +122,17 @@ export const httpProvider = defineProvider({
       if (!token.ok) return skipped(token);
       accessToken = token.value;
     }
-    const headers: Record<string, string> = { ...surface.headers };
+    // The transport copies the headers it is given, so a surface without secret ones sends its own.
+    let headers = surface.headers;
     const secrets: string[] = accessToken ? [accessToken.clientId, accessToken.clientSecret] : [];
-    for (const [name, variable] of Object.entries(surface.headers_env ?? {})) {
-      const value = readSecret(ctx.env, variable);
-      if (!value.ok) return skipped(value);
-      headers[name] = value.value;
-      secrets.push(value.value);
+    if (surface.headers_env) {
+      headers = { ...surface.headers };
+      for (const [name, variable] of Object.entries(surface.headers_env)) {
+        const value = readSecret(ctx.env, variable);
+        if (!value.ok) return skipped(value);
+        headers[name] = value.value;
+        secrets.push(value.value);
+      }
     }
     const status = surface.expect?.status ?? surface.expect_status;
     return checkHealth(ctx, {

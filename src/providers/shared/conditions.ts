@@ -116,10 +116,17 @@ export interface StatusVerdict {
   expected: string;
 }
 
+// The default rule's two verdicts, shared: most surfaces have no status rule, and this runs every probe.
+const ANY_2XX_MET: StatusVerdict = Object.freeze({ healthy: true, rule: 'status 2xx', expected: 'a 2xx' });
+const ANY_2XX_MISSED: StatusVerdict = Object.freeze({
+  healthy: false,
+  rule: 'status 2xx',
+  expected: 'a 2xx',
+});
+
 /** Whether a status is healthy; undefined rule: any 2xx. */
 export function judgeStatus(rule: Expectations['status'], status: number): StatusVerdict {
-  if (rule === undefined)
-    return { healthy: status >= 200 && status < 300, rule: 'status 2xx', expected: 'a 2xx' };
+  if (rule === undefined) return status >= 200 && status < 300 ? ANY_2XX_MET : ANY_2XX_MISSED;
   if (typeof rule === 'number')
     return { healthy: status === rule, rule: `status ${rule}`, expected: String(rule) };
   if (typeof rule === 'string') {

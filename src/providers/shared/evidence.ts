@@ -34,6 +34,21 @@ const PHASE_LABELS = new Map<string, Readonly<Record<string, string>>>(
 
 /** The certificate and phase timings of a target's answer, to spread into the probe's result. */
 export function targetEvidence(response: HttpResponse): Pick<ProbeResult, 'tls' | 'samples'> {
+  const samples = samplesOf(response);
+  return response.tls ? { tls: response.tls, samples } : { samples };
+}
+
+/** Sets the certificate and phase timings of a target's answer on a result the caller just built. */
+export function withTargetEvidence<Code extends string>(
+  result: ProbeResult<Code>,
+  response: HttpResponse,
+): ProbeResult<Code> {
+  result.samples = samplesOf(response);
+  if (response.tls) result.tls = response.tls;
+  return result;
+}
+
+function samplesOf(response: HttpResponse): FamilySample[] {
   const samples: FamilySample[] = [];
   if (response.tls) {
     samples.push({
@@ -50,5 +65,5 @@ export function targetEvidence(response: HttpResponse): Pick<ProbeResult, 'tls' 
         value: phases[phase],
       });
   }
-  return response.tls ? { tls: response.tls, samples } : { samples };
+  return samples;
 }

@@ -14,8 +14,14 @@ import type {
   HealthCode,
   TransportCode,
 } from './codes.js';
-import { compileRegex, type Expectations, evaluateConditions, judgeStatus } from './conditions.js';
-import { targetEvidence } from './evidence.js';
+import {
+  compileRegex,
+  type Expectations,
+  evaluateConditions,
+  judgeStatus,
+  type StatusVerdict,
+} from './conditions.js';
+import { withTargetEvidence } from './evidence.js';
 
 export interface HealthCheck {
   url: string;
@@ -57,18 +63,25 @@ export async function checkHealth(
   ctx: ProbeContext,
   check: HealthCheck,
 ): Promise<ProbeResult<HealthCheckCode>> {
-  const outcome = await ctx.request({
+  const request: Omit<HttpRequest, 'deadline'> = {
     url: check.url,
     method: check.method,
-    // The gate check goes out without a token: the question is whether Access stops a stranger.
-    headers: { ...check.headers, ...(check.expectGate ? {} : accessHeaders(check.accessToken)) },
-    ...(check.body !== undefined ? { body: check.body } : {}),
+    headers: requestHeaders(check),
     caFile: check.caFile,
     freshConnection: check.freshConnection,
-  });
+  };
+  if (check.body !== undefined) request.body = check.body;
+  const outcome = await ctx.request(request);
   if (outcome.kind === 'failure') return transportFailure(outcome, 'health_no_response', 'health check');
   const judged = check.expectGate ? judgeGate(check, outcome) : judgeHealth(check, outcome);
-  return { ...judged, ...targetEvidence(outcome) };
+  // Every judgement above is a fresh object: the evidence is set on it rather than spread into a copy.
+  return withTargetEvidence(judged, outcome);
+}
+
+function requestHeaders(check: HealthCheck): Record<string, string> | undefined {
+  // The gate check goes out without a token: the question is whether Access stops a stranger.
+  if (check.expectGate || !check.accessToken) return check.headers;
+  return { ...check.headers, ...accessHeaders(check.accessToken) };
 }
 
 function judgeGate(check: HealthCheck, outcome: HttpResponse): ProbeResult<HealthCheckCode> {
@@ -97,28 +110,28 @@ function judgeHealth(check: HealthCheck, outcome: HttpResponse): ProbeResult<Hea
     accessDenyUrl: check.accessDenyUrl,
   });
   if (edge) return edge;
-  const expect = check.expect ?? {};
-  const status = judgeStatus(expect.status, outcome.status);
-  const statusOutcome: ConditionOutcome = {
-    rule: status.rule,
-    passed: status.healthy,
-    seen: String(outcome.status),
-  };
+  const expect = check.expect;
+  const status = judgeStatus(expect?.status, outcome.status);
   if (!status.healthy) {
-    return {
-      ...degraded(
-        httpStatusCode('health_http_', outcome.status),
-        `health check answered HTTP ${outcome.status}${redirectNote(check, outcome)}, expected ${status.expected}${check.redirectHint && isRedirect(outcome) ? `: ${check.redirectHint}` : ''}`,
-      ),
-      ...(check.expect ? { conditions: [statusOutcome] } : {}),
-    };
+    const result: ProbeResult<HealthCheckCode> = degraded(
+      httpStatusCode('health_http_', outcome.status),
+      `health check answered HTTP ${outcome.status}${redirectNote(check, outcome)}, expected ${status.expected}${check.redirectHint && isRedirect(outcome) ? `: ${check.redirectHint}` : ''}`,
+    );
+    if (expect) result.conditions = [statusOutcomeOf(status, outcome)];
+    return result;
   }
   const ms = Math.round(outcome.durationSeconds * 1000);
-  if (!check.expect) return up(`HTTP ${outcome.status} in ${ms} ms`);
-  const { outcomes, failure } = evaluateConditions(check.expect, outcome, check.secrets ?? [], compiledRegex);
+  // The common case, a plain 2xx check, builds no condition outcomes at all.
+  if (!expect) return up(`HTTP ${outcome.status} in ${ms} ms`);
+  const statusOutcome = statusOutcomeOf(status, outcome);
+  const { outcomes, failure } = evaluateConditions(expect, outcome, check.secrets ?? [], compiledRegex);
   const conditions = [statusOutcome, ...outcomes];
   if (failure) return { ...degraded(failure.code, failure.detail), conditions };
   return { ...up(`HTTP ${outcome.status} in ${ms} ms, ${conditions.length} condition(s) met`), conditions };
+}
+
+function statusOutcomeOf(status: StatusVerdict, outcome: HttpResponse): ConditionOutcome {
+  return { rule: status.rule, passed: status.healthy, seen: String(outcome.status) };
 }
 
 function isRedirect(outcome: HttpResponse): boolean {
