@@ -11,15 +11,17 @@
  * build within a few seconds, and the per-cycle ratios show how far apart the builds really are.
  *
  * Interleaving cannot cancel what differs between two processes of the same build (heap layout,
- * which functions the JIT optimised when): on this machine that alone moves a process's figure by
- * ±10 %. `--replicas K` starts K processes of every build, all interleaved. The last table
- * compares builds over all their turns, with a bootstrap interval of the ratio.
+ * which functions the JIT optimised when): one process of a build can run 20 % above its siblings
+ * for its whole life. `--replicas K` starts K processes of every build, all interleaved. The last
+ * table compares builds over all their processes, counting each turn with its aftermath (the
+ * CPU until the process's next turn: the SDK exports a turn's last spans on a timer, after the
+ * turn), with a bootstrap interval of the ratio.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuDelta, snapshotCpu } from './lib/context.js';
+import { type CpuSnapshot, cpuDelta, snapshotCpu } from './lib/context.js';
 import {
   forcePollAll,
   type OurExporter,
@@ -86,9 +88,17 @@ if (!(cycles >= BLOCK_CYCLES))
 
 interface Turn {
   cpuMs: number;
+  /**
+   * CPU from this turn's start to the process's next one (or to the end of the run): the turn plus
+   * what it left to do while idle, mostly its last spans, which the SDK exports on a 5 s timer.
+   */
+  withAftermathMs: number;
   probes: number;
   otherCores: number;
 }
+
+/** Longer than the span processor's 5 s schedule, so the last turn's spans are exported before the end. */
+const AFTERMATH_WAIT_MS = 6000;
 
 const supervisor = new ProcessSupervisor();
 const workDir = mkdtempSync(join(tmpdir(), 'surface-ab-'));
@@ -101,8 +111,19 @@ try {
     timeout_seconds: timeoutSeconds,
     force_poll_deadline_seconds: FORCE_POLL_DEADLINE_SECONDS,
   });
-  const running: Array<{ build: string; name: string; exporter: OurExporter; polls: number; turns: Turn[] }> =
-    [];
+  interface Running {
+    build: string;
+    name: string;
+    exporter: OurExporter;
+    polls: number;
+    turns: Turn[];
+    turnStarted?: CpuSnapshot;
+  }
+  const running: Running[] = [];
+  const closeAftermath = (entry: Running, now: CpuSnapshot) => {
+    const last = entry.turns.at(-1);
+    if (last && entry.turnStarted) last.withAftermathMs = cpuDelta(entry.turnStarted, now).measuredMs;
+  };
   for (const each of processes) {
     const processDir = join(workDir, each.name);
     const exporterMain = snapshotBuild(each.dist, processDir, process.cwd());
@@ -143,17 +164,22 @@ try {
     const order = running.map((_, index) => running[(index + cycle) % running.length] as (typeof running)[0]);
     for (const entry of order) {
       const before = snapshotCpu(ctx, entry.exporter.proc.pid);
+      closeAftermath(entry, before);
       const polls = await turn(entry);
       const delta = cpuDelta(before, snapshotCpu(ctx, entry.exporter.proc.pid));
       entry.turns.push({
         cpuMs: delta.measuredMs,
+        withAftermathMs: Number.NaN,
         probes: polls - entry.polls,
         otherCores: delta.otherMs / delta.wallMs,
       });
+      entry.turnStarted = before;
       entry.polls = polls;
     }
     progress(`cycle ${cycle + 1}/${cycles}`);
   }
+  await new Promise((resolve) => setTimeout(resolve, AFTERMATH_WAIT_MS));
+  for (const entry of running) closeAftermath(entry, snapshotCpu(ctx, entry.exporter.proc.pid));
   // The measured cycles on the clock V8 stamps profile samples with, to cut the profiles to them.
   if (values.profile) progress(`measured window: ${fromMicros} to ${monotonicMicros()} (monotonic µs)`);
 
@@ -210,7 +236,7 @@ try {
     for (const entry of entries) {
       for (const cycle of cycleIndexes) {
         const turn = entry.turns[cycle] as Turn;
-        cpuMs += turn.cpuMs;
+        cpuMs += turn.withAftermathMs;
         probes += turn.probes;
       }
     }
@@ -231,9 +257,10 @@ try {
     for (const { name } of builds) resampledRatios.get(name)?.push(figureOf(name) / baseline);
   }
   const baseline = perProbeOver(processesOf(base.build), everyCycle);
+  const turnsOnly = (build: string) => processesOf(build).flatMap((entry) => entry.turns);
   const buildRows = builds.map(({ name }) => {
     const own = processesOf(name);
-    const figures = own.map((entry) => perProbe(entry.turns));
+    const figures = own.map((entry) => perProbeOver([entry], everyCycle));
     const ratios = resampledRatios.get(name) ?? [];
     return [
       name,
@@ -242,6 +269,7 @@ try {
       figures.map((figure) => round(figure, 3)).join(' '),
       round(perProbeOver(own, everyCycle) / baseline, 3),
       `${round(percentile(ratios, 2.5), 3)} to ${round(percentile(ratios, 97.5), 3)}`,
+      round(perProbe(turnsOnly(name)) / perProbe(turnsOnly(base.build)), 3),
     ];
   });
   process.stdout.write(
@@ -249,10 +277,11 @@ try {
       [
         'build',
         'processes',
-        'CPU-ms/probe (all its turns)',
+        'CPU-ms/probe (turns and their aftermath)',
         'per process',
         `ratio to ${base.build}`,
         '95 % bootstrap interval of the ratio (processes and cycles resampled)',
+        'ratio over the turns alone',
       ],
       buildRows,
     )}\n`,
