@@ -22,7 +22,7 @@ import {
   PROVIDER_API_CODE_DOCS,
   TRANSPORT_CODE_DOCS,
 } from '../shared/codes.js';
-import { TARGET_RESPONSE_FAMILIES, targetEvidence } from '../shared/evidence.js';
+import { TARGET_RESPONSE_FAMILIES, withTargetEvidence } from '../shared/evidence.js';
 
 export const infisicalSurface = surfaceBase
   .extend({
@@ -88,7 +88,7 @@ export const infisicalProvider = defineProvider({
     const edge = { tokenSent: accessToken !== undefined, accessDenyUrl: surface.access_deny_url };
     // Masked before the text is cut, so a cut through an echoed secret leaves none of it behind.
     const sent = accessToken ? [accessToken.clientId, accessToken.clientSecret] : [];
-    return { ...judgeStatus(outcome, edge, sent), ...targetEvidence(outcome) };
+    return withTargetEvidence(judgeStatus(outcome, edge, sent), outcome);
   },
   target: (surface) => redactUrl(statusUrl(surface.url)),
   online: {

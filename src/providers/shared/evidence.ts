@@ -32,13 +32,10 @@ const PHASE_LABELS = new Map<string, Readonly<Record<string, string>>>(
   PHASES.map((phase) => [phase, Object.freeze({ phase })]),
 );
 
-/** The certificate and phase timings of a target's answer, to spread into the probe's result. */
-export function targetEvidence(response: HttpResponse): Pick<ProbeResult, 'tls' | 'samples'> {
-  const samples = samplesOf(response);
-  return response.tls ? { tls: response.tls, samples } : { samples };
-}
-
-/** Sets the certificate and phase timings of a target's answer on a result the caller just built. */
+/**
+ * Sets the certificate and phase timings of a target's answer on a result the caller just built
+ * (set, not spread into a copy: this runs on every probe).
+ */
 export function withTargetEvidence<Code extends string>(
   result: ProbeResult<Code>,
   response: HttpResponse,

@@ -69,30 +69,30 @@ describe('one Cloudflare budget for the Pages probes and the credential watch', 
   after(() => cloudflare.close());
 
   /**
-   * Starts shard 0 of `total` with `projects` Pages surfaces it owns (spread over `tokens` token
-   * variables, each watched), starts a credential watch on the exporter's cache and share, then
-   * probes every surface each 10 s step of simulated time for `minutes`.
+   * Shard 0 of `total`'s exporter on `clock`, with `projects` Pages surfaces it owns spread over
+   * `tokens` watched token variables. `name` keeps the projects of each test apart in the shared fake.
    */
-  async function simulate(options: {
+  async function shardExporter(options: {
+    clock: Clock;
     total: number;
     projects: number;
-    tokens: number;
-    minutes: number;
-  }): Promise<Simulation> {
-    let offsetMs = 0;
-    const clock: Clock = { now: () => START + offsetMs, monotonic: () => offsetMs };
-    const surfaces: Array<Record<string, string>> = [];
+    tokens?: number;
+    name: string;
+    deployment: { stage: 'deploy' | 'build'; status: 'success' | 'active' };
+  }) {
+    const tokens = options.tokens ?? TOKEN_COUNT;
     const env: Record<string, string> = {
       CLOUDFLARE_API_URL: cloudflare.url,
       CLOUDFLARE_ACCOUNT_ID: cloudflare.accountId,
       CLOUDFLARE_ACCESS_MGMT_TOKEN: MGMT,
     };
+    const surfaces: Array<Record<string, string>> = [];
     for (let index = 0; surfaces.length < options.projects; index++) {
-      const name = `site-${options.total}-${options.projects}-${index}`;
+      const name = `${options.name}-${options.total}-${options.projects}-${index}`;
       if (owningShard('prod', name, options.total) !== 0) continue;
       cloudflare.addProject(name);
-      cloudflare.addDeployment(name, { stage: 'deploy', status: 'success' });
-      const token = surfaces.length % options.tokens;
+      cloudflare.addDeployment(name, options.deployment);
+      const token = surfaces.length % tokens;
       env[`PAGES_TOKEN_${token}`] = tokenOf(token);
       surfaces.push({ name, provider: 'cloudflare_pages', project: name, token_env: `PAGES_TOKEN_${token}` });
     }
@@ -105,25 +105,61 @@ describe('one Cloudflare budget for the Pages probes and the credential watch', 
       registry,
       pollerEnabled: false,
       env,
-      clock,
+      clock: options.clock,
       shard: { ordinal: 0, total: options.total },
     });
-    // The exporter's own watch runs on the node timers; this one, given the exporter's cache and
-    // share as app/exporter.ts gives them, runs on the simulated clock.
-    const timers = simulatedTimers(clock.now);
-    const watchLog = captureLogs('info');
-    const watch = new CredentialWatch(parseRegistry(stringify(registry), 'budget.yaml'), {
-      env,
-      log: watchLog.log,
-      sink: exporter.metrics.credentials,
+    const probeAll = () =>
+      Promise.all(surfaces.map((surface) => exporter.poller.probeOnce(`prod/${surface.name}`)));
+    return { exporter, env, registry, total: options.total, probeAll };
+  }
+
+  /**
+   * A credential watch of the shard's tokens on simulated timers. The exporter's own watch runs on
+   * the node timers; this one, given the exporter's cache and share as app/exporter.ts gives them,
+   * runs on the simulated clock.
+   */
+  function shardWatch(
+    shard: Awaited<ReturnType<typeof shardExporter>>,
+    clock: Clock,
+    timers: ReturnType<typeof simulatedTimers>,
+    log: ReturnType<typeof captureLogs>['log'],
+  ): CredentialWatch {
+    return new CredentialWatch(parseRegistry(stringify(shard.registry), 'budget.yaml'), {
+      env: shard.env,
+      log,
+      sink: shard.exporter.metrics.credentials,
       onlineOf: (config) => providerFor(config).online,
-      send: (req) => exporter.http.send({ ...req, deadline: new Deadline(5000) }),
+      send: (req) => shard.exporter.http.send({ ...req, deadline: new Deadline(5000) }),
       now: clock.now,
       timers,
-      plans: exporter.poller.plans,
-      budgetShare: 1 / options.total,
+      plans: shard.exporter.poller.plans,
+      budgetShare: 1 / shard.total,
     });
-    const keys = surfaces.map((surface) => `prod/${surface.name}`);
+  }
+
+  /**
+   * Starts shard 0 of `total` with `projects` Pages surfaces it owns (spread over `tokens` token
+   * variables, each watched), starts a credential watch on the exporter's cache and share, then
+   * probes every surface each 10 s step of simulated time for `minutes`.
+   */
+  async function simulate(options: {
+    total: number;
+    projects: number;
+    tokens: number;
+    minutes: number;
+  }): Promise<Simulation> {
+    let offsetMs = 0;
+    const clock: Clock = { now: () => START + offsetMs, monotonic: () => offsetMs };
+    const shard = await shardExporter({
+      clock,
+      ...options,
+      name: 'site',
+      deployment: { stage: 'deploy', status: 'success' },
+    });
+    const { exporter } = shard;
+    const timers = simulatedTimers(clock.now);
+    const watchLog = captureLogs('info');
+    const watch = shardWatch(shard, clock, timers, watchLog.log);
     const pagesPath = `/accounts/${cloudflare.accountId}/pages/`;
     const pagesCalls: number[] = [];
     const watchCalls: number[] = [];
@@ -145,7 +181,7 @@ describe('one Cloudflare budget for the Pages probes and the credential watch', 
           due();
           await roundDone(armed);
         }
-        await Promise.all(keys.map((key) => exporter.poller.probeOnce(key)));
+        await shard.probeAll();
         const pages = cloudflare.callsUnder(pagesPath);
         pagesCalls.push(pages);
         watchCalls.push(cloudflare.calls() - pages);
@@ -247,45 +283,6 @@ describe('one Cloudflare budget for the Pages probes and the credential watch', 
     assert.deepEqual(planLines(simulation), []);
   });
 
-  /** Shard 0 of `total`'s exporter on `clock`, with `projects` Pages surfaces it owns on 10 watched tokens. */
-  async function shardExporter(options: {
-    clock: Clock;
-    total: number;
-    projects: number;
-    deployment: { stage: 'deploy' | 'build'; status: 'success' | 'active' };
-  }) {
-    const env: Record<string, string> = {
-      CLOUDFLARE_API_URL: cloudflare.url,
-      CLOUDFLARE_ACCOUNT_ID: cloudflare.accountId,
-      CLOUDFLARE_ACCESS_MGMT_TOKEN: MGMT,
-    };
-    for (let token = 0; token < TOKEN_COUNT; token++) env[`PAGES_TOKEN_${token}`] = tokenOf(token);
-    const surfaces: Array<Record<string, string>> = [];
-    for (let index = 0; surfaces.length < options.projects; index++) {
-      const name = `${options.deployment.stage}-${options.total}-${options.projects}-${index}`;
-      if (owningShard('prod', name, options.total) !== 0) continue;
-      cloudflare.addProject(name);
-      cloudflare.addDeployment(name, options.deployment);
-      const token_env = `PAGES_TOKEN_${surfaces.length % TOKEN_COUNT}`;
-      surfaces.push({ name, provider: 'cloudflare_pages', project: name, token_env });
-    }
-    const registry = {
-      poller: { interval_seconds: STEP_MS / 1000, timeout_seconds: 5, metadata_ttl_seconds: 60 },
-      lifecycle: { interval_seconds: 60 },
-      environments: { prod: surfaces },
-    };
-    const exporter = await startTestExporter({
-      registry,
-      pollerEnabled: false,
-      env,
-      clock: options.clock,
-      shard: { ordinal: 0, total: options.total },
-    });
-    const probeAll = () =>
-      Promise.all(surfaces.map((surface) => exporter.poller.probeOnce(`prod/${surface.name}`)));
-    return { exporter, env, registry, probeAll };
-  }
-
   it('after a year of uptime the Pages probes and the watch still plan one budget', async (t) => {
     let offsetMs = 0;
     const clock: Clock = { now: () => START + offsetMs, monotonic: () => offsetMs };
@@ -294,21 +291,12 @@ describe('one Cloudflare budget for the Pages probes and the credential watch', 
       clock,
       total: 3,
       projects: 60,
+      name: 'deploy',
       deployment: { stage: 'deploy', status: 'success' },
     });
     t.after(() => shard.exporter.stop());
     const timers = simulatedTimers(clock.now);
-    const watch = new CredentialWatch(parseRegistry(stringify(shard.registry), 'budget.yaml'), {
-      env: shard.env,
-      log: captureLogs('info').log,
-      sink: shard.exporter.metrics.credentials,
-      onlineOf: (config) => providerFor(config).online,
-      send: (req) => shard.exporter.http.send({ ...req, deadline: new Deadline(5000) }),
-      now: clock.now,
-      timers,
-      plans: shard.exporter.poller.plans,
-      budgetShare: 1 / 3,
-    });
+    const watch = shardWatch(shard, clock, timers, captureLogs('info').log);
     t.after(() => watch.stop());
     cloudflare.setRateLimitRemaining(CLOUDFLARE_WINDOW_CALLS);
     watch.start();
@@ -332,6 +320,7 @@ describe('one Cloudflare budget for the Pages probes and the credential watch', 
       clock,
       total: 10,
       projects: 25,
+      name: 'build',
       deployment: { stage: 'build', status: 'active' },
     });
     t.after(() => shard.exporter.stop());
