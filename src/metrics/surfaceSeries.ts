@@ -17,6 +17,11 @@ interface Exemplar {
   traceId: string;
   value: number;
   timestampSeconds: number;
+  /**
+   * ` # {trace_id="…"} value timestamp`, formatted at the first scrape that shows it: an exemplar
+   * stays in its bucket until a probe lands there again, often through many scrapes.
+   */
+  text: string | undefined;
 }
 
 /** What one surface's series are rendered from. */
@@ -313,10 +318,11 @@ export class SurfaceSeries {
     state.durationSum += outcome.durationSeconds;
     state.durationCount++;
     if (outcome.traceId) {
-      const exemplar = {
+      const exemplar: Exemplar = {
         traceId: outcome.traceId,
         value: outcome.durationSeconds,
         timestampSeconds: Date.now() / 1000,
+        text: undefined,
       };
       if (holdExemplar) this.unexported[bucket] = exemplar;
       else state.exemplars[bucket] = exemplar;
@@ -391,14 +397,25 @@ function renderHistogram(state: SurfaceState, format: ExpositionFormat): string 
     cumulative += state.bucketCounts[index] ?? 0;
     lines += `surface_probe_duration_seconds_bucket{${labels}${BUCKET_LABEL_TEXTS[index]}${cumulative}`;
     const exemplar = format === 'openmetrics' ? state.exemplars[index] : undefined;
-    if (exemplar) {
-      lines += ` # {trace_id="${escapeLabel(exemplar.traceId)}"} ${exemplar.value} ${exemplar.timestampSeconds}`;
-    }
+    if (exemplar) lines += exemplar.text ?? formatExemplar(exemplar);
     lines += '\n';
   }
   lines += `surface_probe_duration_seconds_sum{${labels}} ${state.durationSum}\n`;
   lines += `surface_probe_duration_seconds_count{${labels}} ${state.durationCount}\n`;
   return lines;
+}
+
+function formatExemplar(exemplar: Exemplar): string {
+  // Joined, not concatenated: a flat string, where `+` would keep a rope of its parts alive with it.
+  exemplar.text = [
+    ' # {trace_id="',
+    escapeLabel(exemplar.traceId),
+    '"} ',
+    String(exemplar.value),
+    ' ',
+    String(exemplar.timestampSeconds),
+  ].join('');
+  return exemplar.text;
 }
 
 /** HELP and TYPE lines of a family; OpenMetrics names a counter family without its `_total`. */

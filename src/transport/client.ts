@@ -13,6 +13,7 @@ import {
   describeTlsFailure,
   measureConnection,
   type PhaseTimings,
+  secondsBetween,
 } from './connection.js';
 import { DnsCache } from './dns.js';
 import { redactUrl } from './redact.js';
@@ -388,8 +389,8 @@ class CappedExchange implements Dispatcher.DispatchHandler {
       resolve: fresh ? connection.resolveSeconds : 0,
       connect: fresh ? connection.connectSeconds : 0,
       tls: fresh ? connection.tlsSeconds : 0,
-      processing: this.sentAt ? (firstByteAt - this.sentAt) / 1000 : 0,
-      transfer: (now - firstByteAt) / 1000,
+      processing: this.sentAt ? secondsBetween(this.sentAt, firstByteAt) : 0,
+      transfer: secondsBetween(firstByteAt, now),
     };
   }
 

@@ -26,6 +26,8 @@ const probe = (outcome: Partial<ProbeOutcome>): ProbeOutcome => ({
   ...outcome,
 });
 
+const traceId = (n: number) => n.toString(16).padStart(32, '0');
+
 const STEPS: Array<[string, Step]> = [
   [
     'routing and worker published',
@@ -35,11 +37,22 @@ const STEPS: Array<[string, Step]> = [
     },
   ],
   ['maintenance published', (m, l) => m.setMaintenance(l, false)],
-  ['an UP probe with phase timings', (m, l) => m.recordProbe(l, probe({ samples: phases(0.004) }))],
   [
-    'another UP probe, later and slower',
+    'an UP probe with phase timings and an exemplar',
+    (m, l) => m.recordProbe(l, probe({ samples: phases(0.004), traceId: traceId(1) })),
+  ],
+  [
+    'another UP probe, later and slower, in another bucket',
     (m, l) =>
-      m.recordProbe(l, probe({ checkedAt: 1_700_000_030_000, durationSeconds: 0.3, samples: phases(0.2) })),
+      m.recordProbe(
+        l,
+        probe({
+          checkedAt: 1_700_000_030_000,
+          durationSeconds: 0.3,
+          samples: phases(0.2),
+          traceId: traceId(2),
+        }),
+      ),
   ],
   [
     'a failure held for confirmation',
@@ -77,6 +90,7 @@ const STEPS: Array<[string, Step]> = [
         l,
         probe({
           checkedAt: 1_700_000_120_000,
+          traceId: traceId(3),
           samples: [
             { family: 'surface_tls_cert_expiry_timestamp_seconds', value: 1_800_000_000 },
             ...(phases(0.01) ?? []),
@@ -87,7 +101,9 @@ const STEPS: Array<[string, Step]> = [
 ];
 
 describe('/metrics render cache', () => {
-  it('renders after every kind of change exactly what a renderer starting from scratch renders', async () => {
+  it('renders after every kind of change exactly what a renderer starting from scratch renders', async (t) => {
+    // Exemplars carry the time they were observed: one clock for both renderers.
+    t.mock.timers.enable({ apis: ['Date'], now: 1_700_000_000_000 });
     const labels = { env: 'prod', surface: 'api', provider: 'http' };
     const other = { env: 'prod', surface: 'web', provider: 'http' };
     const cached = new ExporterMetrics({
@@ -99,7 +115,7 @@ describe('/metrics render cache', () => {
       const [name, step] = STEPS[count - 1] as [string, Step];
       step(cached, labels);
       // A neighbour probed every step keeps the regrouping by family honest.
-      cached.recordProbe(other, probe({ samples: phases(count / 1000) }));
+      cached.recordProbe(other, probe({ samples: phases(count / 1000), traceId: traceId(100 + count) }));
       const fresh = new ExporterMetrics({
         version: 't',
         defaultMetrics: false,
@@ -107,7 +123,10 @@ describe('/metrics render cache', () => {
       });
       for (let index = 0; index < count; index++) {
         (STEPS[index] as [string, Step])[1](fresh, labels);
-        fresh.recordProbe(other, probe({ samples: phases((index + 1) / 1000) }));
+        fresh.recordProbe(
+          other,
+          probe({ samples: phases((index + 1) / 1000), traceId: traceId(101 + index) }),
+        );
       }
       for (const accept of [OPENMETRICS, undefined]) {
         const got = (await cached.render(accept)).body.toString();
@@ -115,5 +134,8 @@ describe('/metrics render cache', () => {
         assert.equal(got, want, `after "${name}" (${accept ? 'OpenMetrics' : 'text'})`);
       }
     }
+    // The slow probe's exemplar stayed in its bucket through the later scrapes, beside the newest one.
+    const last = (await cached.render(OPENMETRICS)).body.toString();
+    for (const kept of [traceId(2), traceId(3)]) assert.match(last, new RegExp(`trace_id="${kept}"`));
   });
 });
