@@ -261,13 +261,14 @@ try {
   const buildRows = builds.map(({ name }) => {
     const own = processesOf(name);
     const figures = own.map((entry) => perProbeOver([entry], everyCycle));
+    const figure = perProbeOver(own, everyCycle);
     const ratios = resampledRatios.get(name) ?? [];
     return [
       name,
       own.length,
-      round(perProbeOver(own, everyCycle), 4),
-      figures.map((figure) => round(figure, 3)).join(' '),
-      round(perProbeOver(own, everyCycle) / baseline, 3),
+      round(figure, 4),
+      figures.map((one) => round(one, 3)).join(' '),
+      round(figure / baseline, 3),
       `${round(percentile(ratios, 2.5), 3)} to ${round(percentile(ratios, 97.5), 3)}`,
       round(perProbe(turnsOnly(name)) / perProbe(turnsOnly(base.build)), 3),
     ];

@@ -1,3 +1,5 @@
+import type { MetricFamily } from './metricFamily.js';
+
 /** What a probe saw. A failing surface is data: probes return this, they throw only on bugs. */
 export type SurfaceStatus = 'up' | 'degraded' | 'down';
 export const SURFACE_STATUSES: readonly SurfaceStatus[] = ['up', 'degraded', 'down'];
@@ -13,6 +15,29 @@ export interface FamilySample {
   value: number;
 }
 
+/** Seconds spent in each phase of one request, as blackbox's probe_http_duration_seconds splits it. */
+export interface PhaseTimings {
+  resolve: number;
+  connect: number;
+  tls: number;
+  /** From the request written to the first byte of the answer: the server's (and CDN's) time. */
+  processing: number;
+  transfer: number;
+}
+
+export const PHASES = ['resolve', 'connect', 'tls', 'processing', 'transfer'] as const;
+
+/**
+ * The family ProbeResult.phases is exported as. Declared by the providers that request their own
+ * target; the metrics layer renders it from the phases themselves, not from samples.
+ */
+export const PHASE_METRIC_FAMILY: MetricFamily = {
+  name: 'surface_probe_phase_seconds',
+  help: 'Time the last probe’s request to its target spent per phase; resolve, connect and tls are 0 on a reused connection.',
+  type: 'gauge',
+  labelNames: ['env', 'surface', 'provider', 'phase'],
+};
+
 export interface ProbeResult<Code extends string = string> {
   status: SurfaceStatus;
   code: Code | null;
@@ -24,6 +49,8 @@ export interface ProbeResult<Code extends string = string> {
   missingCredential?: string;
   /** The certificate the probe's own HTTPS target presented (not a provider API's). */
   tls?: TlsPeer;
+  /** Where the time of the request to the probe's own target went (surface_probe_phase_seconds). */
+  phases?: PhaseTimings;
   /** Each condition of the surface's `expect:` block with what was seen, in evaluation order. */
   conditions?: readonly ConditionOutcome[];
   /**

@@ -370,6 +370,7 @@ export class ExporterMetrics {
     offset += body.write(trailer, offset);
     // A byte count that disagreed with what was written would serve garbage or cut lines.
     if (offset !== size) throw new Error(`/metrics body: wrote ${offset} bytes into ${size}`);
+    for (const series of this.surfaces.values()) series.releaseUnretained();
     return body;
   }
 

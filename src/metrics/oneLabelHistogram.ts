@@ -37,9 +37,7 @@ export class OneLabelHistogram {
       counts = { perBucket: new Array<number>(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
       this.byValue.set(labelValue, counts);
     }
-    let bucket = 0;
-    while (bucket < this.buckets.length && value > (this.buckets[bucket] as number)) bucket++;
-    (counts.perBucket[bucket] as number)++;
+    (counts.perBucket[bucketIndex(this.buckets, value)] as number)++;
     counts.sum += value;
     counts.count++;
   }
@@ -78,4 +76,11 @@ export class OneLabelHistogram {
   reset(): void {
     this.byValue.clear();
   }
+}
+
+/** The bucket `value` falls in: the first bound it does not exceed, or the one past every bound. */
+export function bucketIndex(bounds: readonly number[], value: number): number {
+  let bucket = 0;
+  while (bucket < bounds.length && value > (bounds[bucket] as number)) bucket++;
+  return bucket;
 }

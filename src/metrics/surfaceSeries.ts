@@ -1,11 +1,14 @@
 import type { MetricFamily } from '../core/metricFamily.js';
 import {
   type FamilySample,
+  PHASE_METRIC_FAMILY,
+  PHASES,
   type ProbeOutcome,
   SURFACE_STATUSES,
   type SurfaceStatus,
 } from '../core/result.js';
 import type { SurfaceLabels, SurfaceRouting } from '../core/surface.js';
+import { bucketIndex } from './oneLabelHistogram.js';
 
 export const PROBE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -40,6 +43,13 @@ interface SurfaceState {
   readonly errorCounts: Map<string, number>;
   missingCredential: string | null;
   samples: readonly FamilySample[];
+  /**
+   * The last probe's phase timings in PHASES order, copied in place: the probe's own objects would
+   * live until the next probe, long enough to reach the old generation every time.
+   */
+  readonly phaseSeconds: number[];
+  /** False while the last probe had no phase timings (its request got no answer). */
+  hasPhases: boolean;
   /** `,severity="…",team="…"`, escaped once; null until the poller publishes the surface's routing. */
   routingText: string | null;
   maintenance: boolean | undefined;
@@ -60,12 +70,20 @@ export const STATE_PARTS = {
   maintenance: 1 << 6,
   credential: 1 << 7,
   samples: 1 << 8,
+  phases: 1 << 9,
 } as const;
 
 /** A per-surface family and how it is rendered from a surface's state: one entry, one place. */
 export interface SurfaceFamily extends MetricFamily {
   /** STATE_PARTS bits of the state `render` reads. */
   reads: number;
+  /**
+   * False for lines that change with nearly every probe: rendered at each scrape and dropped once
+   * written. Kept, they would stay on the heap from a scrape to the next probe, which is long
+   * enough to reach the old generation every time, and collecting that was a measurable part of
+   * CPU per probe (bench/RESULTS.md). Default true.
+   */
+  retained?: boolean;
   render(state: SurfaceState, format: ExpositionFormat): string;
 }
 
@@ -97,6 +115,7 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   {
     name: 'surface_probe_duration_seconds',
     reads: STATE_PARTS.counts,
+    retained: false,
     help: 'Time one probe of a surface took, all of its HTTP calls included.',
     type: 'histogram',
     labelNames: SURFACE_LABELS,
@@ -181,32 +200,47 @@ export const COMMON_SURFACE_FAMILIES: readonly SurfaceFamily[] = [
   },
 ];
 
-/**
- * A sample's own labels as exposition text, formatted once per label object: providers that reuse
- * one frozen object per label set (the phase samples) cost no escaping or concatenation per scrape.
- */
-const extraLabelTexts = new WeakMap<object, string>();
-function extraLabelText(labels: Readonly<Record<string, string>>): string {
-  let text = extraLabelTexts.get(labels);
-  if (text === undefined) {
-    text = '';
-    for (const [name, value] of Object.entries(labels)) text += `,${name}="${escapeLabel(value)}"`;
-    if (Object.isFrozen(labels)) extraLabelTexts.set(labels, text);
-  }
-  return text;
+/** `,phase="resolve"} ` and so on, formatted once for every surface's phase lines. */
+const PHASE_LABEL_TAILS = PHASES.map((phase) => `,phase="${phase}"} `);
+
+/** PHASE_METRIC_FAMILY, rendered from the phase timings the outcome carries rather than from samples. */
+export const PHASE_FAMILY: SurfaceFamily = {
+  ...PHASE_METRIC_FAMILY,
+  reads: STATE_PARTS.phases,
+  retained: false,
+  render: (state) => {
+    if (!state.hasPhases) return '';
+    const head = `surface_probe_phase_seconds{${state.labelText}`;
+    let lines = '';
+    for (let index = 0; index < PHASES.length; index++) {
+      lines += `${head}${PHASE_LABEL_TAILS[index]}${state.phaseSeconds[index]}\n`;
+    }
+    return lines;
+  },
+};
+
+/** A sample's own labels and the brace that closes its label set, as exposition text. */
+function labelTail(labels: Readonly<Record<string, string>> | undefined): string {
+  if (!labels) return '} ';
+  let text = '';
+  for (const [name, value] of Object.entries(labels)) text += `,${name}="${escapeLabel(value)}"`;
+  return `${text}} `;
 }
 
-/** A family a provider declares, rendered from the samples its probes return. */
+/** A family a provider declares, rendered from the samples its probes return (the phases aside). */
 export function providerSurfaceFamily(family: MetricFamily): SurfaceFamily {
+  if (family.name === PHASE_METRIC_FAMILY.name) return PHASE_FAMILY;
   return {
     ...family,
     reads: STATE_PARTS.samples,
     render: (state) => {
       let lines = '';
+      // Name and surface labels joined once for all of this family's lines.
+      let head: string | undefined;
       for (const sample of state.samples) {
         if (sample.family !== family.name) continue;
-        const extra = sample.labels ? extraLabelText(sample.labels) : '';
-        lines += `${family.name}{${state.labelText}${extra}} ${sample.value}\n`;
+        head ??= `${family.name}{${state.labelText}`;
+        lines += `${head}${labelTail(sample.labels)}${sample.value}\n`;
       }
       return lines;
     },
@@ -231,11 +265,14 @@ export class SurfaceSeries {
   private rendered: { format: ExpositionFormat; block: RenderedBlock } | undefined;
   /** Per bucket, the newest exemplar whose span has not been exported yet (see holdExemplar). */
   private readonly unexported: Array<Exemplar | undefined> = [];
+  /** STATE_PARTS read by the families whose lines are not kept between scrapes. */
+  private readonly unretainedParts: number;
 
   constructor(
     labels: SurfaceLabels,
     private readonly families: readonly SurfaceFamily[],
   ) {
+    this.unretainedParts = unretainedPartsOf(families);
     this.state = {
       labelText: `env="${escapeLabel(labels.env)}",surface="${escapeLabel(labels.surface)}",provider="${escapeLabel(labels.provider)}"`,
       observed: false,
@@ -250,6 +287,8 @@ export class SurfaceSeries {
       errorCounts: new Map(),
       missingCredential: null,
       samples: [],
+      phaseSeconds: PHASES.map(() => 0),
+      hasPhases: false,
       routingText: null,
       maintenance: undefined,
     };
@@ -263,6 +302,17 @@ export class SurfaceSeries {
     if (!state.observed || state.status !== outcome.status || state.code !== outcome.code)
       parts |= STATE_PARTS.status;
     if (samples.length > 0 || state.samples.length > 0) parts |= STATE_PARTS.samples;
+    const phases = outcome.phases;
+    if (phases) {
+      const seconds = state.phaseSeconds;
+      for (let index = 0; index < PHASES.length; index++) {
+        seconds[index] = phases[PHASES[index] as (typeof PHASES)[number]];
+      }
+      parts |= STATE_PARTS.phases;
+    } else if (state.hasPhases) {
+      parts |= STATE_PARTS.phases;
+    }
+    state.hasPhases = phases !== undefined;
     if (missingCredential !== state.missingCredential) parts |= STATE_PARTS.credential;
     state.observed = true;
     state.status = outcome.status;
@@ -313,7 +363,7 @@ export class SurfaceSeries {
 
   private count(outcome: ProbeOutcome, holdExemplar: boolean): void {
     const state = this.state;
-    const bucket = bucketIndex(outcome.durationSeconds);
+    const bucket = bucketIndex(PROBE_DURATION_BUCKETS, outcome.durationSeconds);
     state.bucketCounts[bucket] = (state.bucketCounts[bucket] ?? 0) + 1;
     state.durationSum += outcome.durationSeconds;
     state.durationCount++;
@@ -363,6 +413,12 @@ export class SurfaceSeries {
     block.stale |= parts;
   }
 
+  /** Drops, once a scrape has written them, the lines of the families that are not retained. */
+  releaseUnretained(): void {
+    if (this.rendered && this.unretainedParts !== 0)
+      this.dropStale(this.rendered.block, this.unretainedParts);
+  }
+
   /** This surface's sample lines in `format`, one string per family, rendered again only after a change. */
   block(format: ExpositionFormat): RenderedBlock {
     const block = this.rendered?.format === format ? this.rendered.block : undefined;
@@ -384,6 +440,17 @@ export class SurfaceSeries {
     }
     return block;
   }
+}
+
+const unretainedPartsByFamilies = new WeakMap<readonly SurfaceFamily[], number>();
+function unretainedPartsOf(families: readonly SurfaceFamily[]): number {
+  let parts = unretainedPartsByFamilies.get(families);
+  if (parts === undefined) {
+    parts = 0;
+    for (const family of families) if (family.retained === false) parts |= family.reads;
+    unretainedPartsByFamilies.set(families, parts);
+  }
+  return parts;
 }
 
 /** `,le="0.005"} ` and so on, formatted once for every surface's histogram. */
@@ -445,13 +512,6 @@ function renderBlock(families: string[]): RenderedBlock {
   let byteLength = 0;
   for (const family of families) byteLength += Buffer.byteLength(family);
   return { families, byteLength, stale: 0 };
-}
-
-function bucketIndex(seconds: number): number {
-  for (let index = 0; index < PROBE_DURATION_BUCKETS.length; index++) {
-    if (seconds <= (PROBE_DURATION_BUCKETS[index] ?? Number.POSITIVE_INFINITY)) return index;
-  }
-  return PROBE_DURATION_BUCKETS.length;
 }
 
 export function escapeLabel(value: string): string {

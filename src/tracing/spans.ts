@@ -10,10 +10,10 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { boundedMemo, objectMemo } from '../core/memo.js';
+import { PHASES } from '../core/result.js';
 import type { SurfaceLabels } from '../core/surface.js';
 import type { ProbeTracer, TraceParent } from '../core/trace.js';
 import type { HttpOutcome, RequestInterceptor, TransportFailure } from '../transport/client.js';
-import { PHASES } from '../transport/connection.js';
 import { redactUrl } from '../transport/redact.js';
 
 export const PROBE_SPAN = 'surface.probe';
@@ -114,15 +114,23 @@ export function createRequestInterceptor(tracer: Tracer): RequestInterceptor {
 /**
  * A client span's options by method and URL. A surface requests the same URL every probe, and
  * parsing and redacting it took two URL parses per request; the SDK copies the attributes into
- * each span. Bounded: URLs that carry a changing part (a page cursor) must not grow it forever.
+ * each span. Keyed by the URL string itself, per method: a surface's URL is one string object
+ * whose hash V8 keeps, where a `${method} ${url}` key was a new string to hash on every request.
+ * Bounded: URLs that carry a changing part (a page cursor) must not grow it forever.
  */
-const clientSpanOptionsByRequest = boundedMemo((key): SpanOptions => {
-  const space = key.indexOf(' ');
-  return { kind: SpanKind.CLIENT, attributes: requestAttributes(key.slice(0, space), key.slice(space + 1)) };
-}, 20_000);
+const clientSpanOptionsByMethod = new Map<string, (url: string) => SpanOptions>();
 
 function clientSpanOptions(request: { method: string; url: string }): SpanOptions {
-  return clientSpanOptionsByRequest(`${request.method} ${request.url}`);
+  let byUrl = clientSpanOptionsByMethod.get(request.method);
+  if (!byUrl) {
+    const method = request.method;
+    byUrl = boundedMemo(
+      (url): SpanOptions => ({ kind: SpanKind.CLIENT, attributes: requestAttributes(method, url) }),
+      20_000,
+    );
+    clientSpanOptionsByMethod.set(method, byUrl);
+  }
+  return byUrl(request.url);
 }
 
 function requestAttributes(method: string, rawUrl: string): Record<string, string | number> {

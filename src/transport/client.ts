@@ -5,20 +5,12 @@ import { rootCertificates } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { Deadline } from '../core/deadline.js';
 import { boundedMemo } from '../core/memo.js';
-import type { TlsPeer } from '../core/result.js';
+import type { PhaseTimings, TlsPeer } from '../core/result.js';
 import type { TraceParent } from '../core/trace.js';
 import { type CaBundle, CaFiles } from './caFiles.js';
-import {
-  type ConnectionFacts,
-  describeTlsFailure,
-  measureConnection,
-  type PhaseTimings,
-  secondsBetween,
-} from './connection.js';
+import { type ConnectionFacts, describeTlsFailure, measureConnection, secondsBetween } from './connection.js';
 import { DnsCache } from './dns.js';
 import { redactUrl } from './redact.js';
-
-export type { PhaseTimings };
 
 export type TransportFailure = 'timeout' | 'refused' | 'reset' | 'dns' | 'tls' | 'other';
 

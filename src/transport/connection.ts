@@ -2,18 +2,6 @@ import type { Socket } from 'node:net';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { TlsPeer } from '../core/result.js';
 
-/** Seconds spent in each phase of one request, as blackbox's probe_http_duration_seconds splits it. */
-export interface PhaseTimings {
-  resolve: number;
-  connect: number;
-  tls: number;
-  /** From the request written to the first byte of the answer: the server's (and CDN's) time. */
-  processing: number;
-  transfer: number;
-}
-
-export const PHASES = ['resolve', 'connect', 'tls', 'processing', 'transfer'] as const;
-
 /**
  * Seconds between two performance.now() marks, to the microsecond: finer digits are timer noise,
  * and every probe formats these for /metrics and the span, where a shorter number is cheaper.

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { ProbeOutcome } from '../../src/core/result.js';
 import type { SurfaceLabels } from '../../src/core/surface.js';
 import { ExporterMetrics } from '../../src/metrics/metrics.js';
+import { PHASE_FAMILY, SurfaceSeries } from '../../src/metrics/surfaceSeries.js';
 import { PROVIDER_FAMILIES } from '../../src/providers/index.js';
 
 const OPENMETRICS = 'application/openmetrics-text; version=1.0.0';
@@ -10,12 +11,13 @@ const OPENMETRICS = 'application/openmetrics-text; version=1.0.0';
 /** One change to the metrics, applied alike to the cached and the from-scratch renderer. */
 type Step = (metrics: ExporterMetrics, labels: SurfaceLabels) => void;
 
-const phases = (processing: number): ProbeOutcome['samples'] =>
-  ['resolve', 'connect', 'tls', 'processing', 'transfer'].map((phase) => ({
-    family: 'surface_probe_phase_seconds',
-    labels: { phase },
-    value: phase === 'processing' ? processing : 0,
-  }));
+const phases = (processing: number): ProbeOutcome['phases'] => ({
+  resolve: 0,
+  connect: 0,
+  tls: 0,
+  processing,
+  transfer: 0.0005,
+});
 
 const probe = (outcome: Partial<ProbeOutcome>): ProbeOutcome => ({
   status: 'up',
@@ -39,7 +41,7 @@ const STEPS: Array<[string, Step]> = [
   ['maintenance published', (m, l) => m.setMaintenance(l, false)],
   [
     'an UP probe with phase timings and an exemplar',
-    (m, l) => m.recordProbe(l, probe({ samples: phases(0.004), traceId: traceId(1) })),
+    (m, l) => m.recordProbe(l, probe({ phases: phases(0.004), traceId: traceId(1) })),
   ],
   [
     'another UP probe, later and slower, in another bucket',
@@ -49,7 +51,7 @@ const STEPS: Array<[string, Step]> = [
         probe({
           checkedAt: 1_700_000_030_000,
           durationSeconds: 0.3,
-          samples: phases(0.2),
+          phases: phases(0.2),
           traceId: traceId(2),
         }),
       ),
@@ -91,10 +93,8 @@ const STEPS: Array<[string, Step]> = [
         probe({
           checkedAt: 1_700_000_120_000,
           traceId: traceId(3),
-          samples: [
-            { family: 'surface_tls_cert_expiry_timestamp_seconds', value: 1_800_000_000 },
-            ...(phases(0.01) ?? []),
-          ],
+          samples: [{ family: 'surface_tls_cert_expiry_timestamp_seconds', value: 1_800_000_000 }],
+          phases: phases(0.01),
         }),
       ),
   ],
@@ -115,7 +115,7 @@ describe('/metrics render cache', () => {
       const [name, step] = STEPS[count - 1] as [string, Step];
       step(cached, labels);
       // A neighbour probed every step keeps the regrouping by family honest.
-      cached.recordProbe(other, probe({ samples: phases(count / 1000), traceId: traceId(100 + count) }));
+      cached.recordProbe(other, probe({ phases: phases(count / 1000), traceId: traceId(100 + count) }));
       const fresh = new ExporterMetrics({
         version: 't',
         defaultMetrics: false,
@@ -125,7 +125,7 @@ describe('/metrics render cache', () => {
         (STEPS[index] as [string, Step])[1](fresh, labels);
         fresh.recordProbe(
           other,
-          probe({ samples: phases((index + 1) / 1000), traceId: traceId(101 + index) }),
+          probe({ phases: phases((index + 1) / 1000), traceId: traceId(101 + index) }),
         );
       }
       for (const accept of [OPENMETRICS, undefined]) {
@@ -137,5 +137,23 @@ describe('/metrics render cache', () => {
     // The slow probe's exemplar stayed in its bucket through the later scrapes, beside the newest one.
     const last = (await cached.render(OPENMETRICS)).body.toString();
     for (const kept of [traceId(2), traceId(3)]) assert.match(last, new RegExp(`trace_id="${kept}"`));
+    assert.match(
+      last,
+      /\nsurface_probe_phase_seconds\{env="prod",surface="api",provider="http",phase="processing"\} 0\.01\n/,
+    );
+  });
+});
+
+describe('lines not retained between scrapes', () => {
+  it('are dropped once a scrape has written them and rendered again for the next', () => {
+    const series = new SurfaceSeries({ env: 'prod', surface: 'api', provider: 'http' }, [PHASE_FAMILY]);
+    series.observe(probe({ phases: phases(0.004) }));
+    const block = series.block('text');
+    assert.match(block.families[0] as string, /phase="processing"\} 0\.004\n/);
+    assert.equal(block.byteLength, Buffer.byteLength(block.families[0] as string));
+    series.releaseUnretained();
+    assert.equal(block.families[0], '');
+    assert.equal(block.byteLength, 0);
+    assert.match(series.block('text').families[0] as string, /phase="processing"\} 0\.004\n/);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ProbeOutcome } from '../../src/core/result.js';
+import type { PhaseTimings, ProbeOutcome } from '../../src/core/result.js';
 import {
   aroundNow,
   type IssuedCertificate,
@@ -107,10 +107,7 @@ describe('TLS certificate chain of a probe’s target', () => {
         assert.deepEqual(probe.tls?.sans, ['DNS:localhost', 'IP Address:127.0.0.1']);
         assert.equal(probe.tls?.earliestExpirySeconds, Math.floor(intermediate.notAfter.getTime() / 1000));
       }
-      const phase = (probe: ProbeOutcome, name: string) =>
-        probe.samples?.find(
-          (sample) => sample.family === 'surface_probe_phase_seconds' && sample.labels?.phase === name,
-        )?.value;
+      const phase = (probe: ProbeOutcome, name: keyof PhaseTimings) => probe.phases?.[name];
       assert.ok(good.handshakes < probes.length, 'at least one probe rode on an earlier connection');
       const reused = probes.filter((probe) => phase(probe, 'tls') === 0);
       assert.equal(reused.length, probes.length - good.handshakes, 'tls is 0 exactly on reused connections');

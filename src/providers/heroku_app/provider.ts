@@ -296,11 +296,14 @@ function healthTarget(surface: HerokuAppSurface, app: AppSnapshot): HealthTarget
   return { kind: 'url', url };
 }
 
-function targetEvidenceOf(health: ProbeResult): Pick<ProbeResult, 'tls' | 'samples' | 'conditions'> {
-  const { tls, samples, conditions } = health;
+function targetEvidenceOf(
+  health: ProbeResult,
+): Pick<ProbeResult, 'tls' | 'samples' | 'phases' | 'conditions'> {
+  const { tls, samples, phases, conditions } = health;
   return {
     ...(tls ? { tls } : {}),
     ...(samples ? { samples } : {}),
+    ...(phases ? { phases } : {}),
     ...(conditions ? { conditions } : {}),
   };
 }
