@@ -210,7 +210,7 @@ export const PHASE_FAMILY: SurfaceFamily = {
   retained: false,
   render: (state) => {
     if (!state.hasPhases) return '';
-    const head = `surface_probe_phase_seconds{${state.labelText}`;
+    const head = `${PHASE_METRIC_FAMILY.name}{${state.labelText}`;
     let lines = '';
     for (let index = 0; index < PHASES.length; index++) {
       lines += `${head}${PHASE_LABEL_TAILS[index]}${state.phaseSeconds[index]}\n`;
@@ -253,11 +253,11 @@ const NO_SAMPLES: readonly FamilySample[] = [];
  * Every series of one surface, kept as plain fields and rendered to exposition text only when a
  * scrape asks after a change. At 10,000 surfaces a generic registry spends most of a scrape
  * hashing and formatting label sets; here each surface's block is formatted once per change, and
- * only the families the change touched (see STATE_PARTS).
+ * only the families the change touched (see STATE_PARTS). The families that change with nearly
+ * every probe are formatted at every scrape instead and not kept (SurfaceFamily.retained).
  */
 export class SurfaceSeries {
   private readonly state: SurfaceState;
-  /** Rendered blocks by format; `{}` renders every family again at the next scrape. */
   /**
    * The lines of the format scraped last, only: a Prometheus scrapes in one format, and keeping the
    * other's too would double what every surface retains (bench/RESULTS.md, scenario 4).
@@ -419,7 +419,10 @@ export class SurfaceSeries {
       this.dropStale(this.rendered.block, this.unretainedParts);
   }
 
-  /** This surface's sample lines in `format`, one string per family, rendered again only after a change. */
+  /**
+   * This surface's sample lines in `format`, one string per family, rendered again only after a
+   * change (and, for the families not retained, after every scrape).
+   */
   block(format: ExpositionFormat): RenderedBlock {
     const block = this.rendered?.format === format ? this.rendered.block : undefined;
     if (!block) {
