@@ -31,7 +31,7 @@ import {
   TRANSPORT_CODE_DOCS,
 } from '../shared/codes.js';
 import { expectSchema } from '../shared/conditions.js';
-import { TARGET_RESPONSE_FAMILIES } from '../shared/evidence.js';
+import { TARGET_RESPONSE_FAMILIES, targetEvidenceOf } from '../shared/evidence.js';
 import { checkHealth } from '../shared/healthCheck.js';
 import { herokuApiUrl, herokuErrorId, herokuHeaders, herokuSaid } from './api.js';
 import { HEROKU_APP_CODE_DOCS } from './codes.js';
@@ -294,18 +294,6 @@ function healthTarget(surface: HerokuAppSurface, app: AppSnapshot): HealthTarget
   if (url === undefined)
     return { kind: 'bad', detail: `Heroku API: web_url of ${app.name} is not an http(s) URL` };
   return { kind: 'url', url };
-}
-
-function targetEvidenceOf(
-  health: ProbeResult,
-): Pick<ProbeResult, 'tls' | 'samples' | 'phases' | 'conditions'> {
-  const { tls, samples, phases, conditions } = health;
-  return {
-    ...(tls ? { tls } : {}),
-    ...(samples ? { samples } : {}),
-    ...(phases ? { phases } : {}),
-    ...(conditions ? { conditions } : {}),
-  };
 }
 
 interface DynoJudgement {

@@ -35,3 +35,19 @@ export function withTargetEvidence<Code extends string>(
   }
   return result;
 }
+
+/**
+ * What a result shows of its target's answer (certificate, phase timings, the samples they make,
+ * the `expect:` conditions), to carry over onto a verdict reached on other grounds.
+ */
+export function targetEvidenceOf(
+  result: ProbeResult,
+): Pick<ProbeResult, 'tls' | 'samples' | 'phases' | 'conditions'> {
+  const { tls, samples, phases, conditions } = result;
+  return {
+    ...(tls ? { tls } : {}),
+    ...(samples ? { samples } : {}),
+    ...(phases ? { phases } : {}),
+    ...(conditions ? { conditions } : {}),
+  };
+}
